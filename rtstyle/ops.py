@@ -1,0 +1,107 @@
+"""Pure tensor maths shared by models, losses and the pipeline.
+
+Every function here is stateless and works on (N, C, H, W) float tensors unless stated.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def gram(x: torch.Tensor) -> torch.Tensor:
+    """Gram matrix of features.
+
+    Args:
+        x: (N, C, H, W) features.
+    Returns:
+        (N, C, C) = F·Fᵀ / (C·H·W), F the (C, H·W) feature matrix.
+    """
+    n, c, h, w = x.shape
+    f = x.reshape(n, c, h * w)
+    return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
+
+
+def gram_pair(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Cross Gram matrix A·Bᵀ / (C·H·W) of two equally shaped feature maps -> (N, C, C)."""
+    n, c, h, w = a.shape
+    fa = a.reshape(n, c, h * w)
+    fb = b.reshape(n, c, h * w)
+    return torch.bmm(fa, fb.transpose(1, 2)) / (c * h * w)
+
+
+def shifted_gram(x: torch.Tensor, delta: int, axis: str) -> torch.Tensor:
+    """Spatial-shift Gram matrix (seed 000): correlation of positions p and p + δ.
+
+    With T₊δ = the map without its first δ columns and T₋δ = without its last δ columns,
+    G_δ = Gram(T₊δ, T₋δ), so entry (a, b) sums f_a(i, j+δ)·f_b(i, j). ``axis='x'`` shifts columns,
+    ``axis='y'`` rows. Returns (N, C, C), normalised by the size of the overlap.
+    """
+    if axis == "x":
+        if delta >= x.shape[3]:
+            raise ValueError(f"shift {delta} needs a width above {delta}, got {x.shape[3]}")
+        return gram_pair(x[:, :, :, delta:], x[:, :, :, :-delta])
+    if axis == "y":
+        if delta >= x.shape[2]:
+            raise ValueError(f"shift {delta} needs a height above {delta}, got {x.shape[2]}")
+        return gram_pair(x[:, :, delta:, :], x[:, :, :-delta, :])
+    raise ValueError(f"axis must be 'x' or 'y', got {axis!r}")
+
+
+def mean_std(x: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and standard deviation over H, W -> two (N, C, 1, 1) tensors.
+
+    Uses the biased variance (as instance norm does) plus ``eps`` under the root.
+    """
+    n, c = x.shape[:2]
+    flat = x.reshape(n, c, -1)
+    mean = flat.mean(dim=2).reshape(n, c, 1, 1)
+    var = flat.var(dim=2, unbiased=False).reshape(n, c, 1, 1)
+    return mean, (var + eps).sqrt()
+
+
+def adain(content: torch.Tensor, style: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Adaptive instance norm: σ(s)·(c − μ(c))/σ(c) + μ(s), per sample and channel."""
+    c_mean, c_std = mean_std(content, eps)
+    s_mean, s_std = mean_std(style, eps)
+    return s_std * (content - c_mean) / c_std + s_mean
+
+
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of horizontally and vertically adjacent pixels (a scalar)."""
+    dx = x[:, :, :, 1:] - x[:, :, :, :-1]
+    dy = x[:, :, 1:, :] - x[:, :, :-1, :]
+    return dx.pow(2).mean() + dy.pow(2).mean()
+
+
+def normalize_depth(depth: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Min-max normalise each map of (N, 1, H, W) to [0, 1] (far = 1, near = 0 when larger = farther)."""
+    n = depth.shape[0]
+    flat = depth.reshape(n, -1)
+    lo = flat.min(dim=1).values.reshape(n, 1, 1, 1)
+    hi = flat.max(dim=1).values.reshape(n, 1, 1, 1)
+    return (depth - lo) / (hi - lo).clamp_min(eps)
+
+
+def strength_blend(stylized: torch.Tensor, original: torch.Tensor, alpha: torch.Tensor | float) -> torch.Tensor:
+    """α⊙stylized + (1−α)⊙original; α a scalar or a map broadcastable after resizing to H, W."""
+    if isinstance(alpha, torch.Tensor) and alpha.dim() == 4 and alpha.shape[-2:] != stylized.shape[-2:]:
+        alpha = F.interpolate(alpha, size=stylized.shape[-2:], mode="bilinear", align_corners=False)
+    return alpha * stylized + (1.0 - alpha) * original
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad H and W up to a multiple (edge replication, safe for 1×1 inputs).
+
+    Returns the padded tensor and the original (H, W) for :func:`crop_to`.
+    """
+    h, w = x.shape[-2:]
+    ph = (-h) % multiple
+    pw = (-w) % multiple
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+    return x, (h, w)
+
+
+def crop_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Crop (…, H', W') back to the top-left (H, W)."""
+    return x[..., : size[0], : size[1]]

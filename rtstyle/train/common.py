@@ -1,0 +1,118 @@
+"""What every trainer shares: seeds, resumable checkpoints, CSV loss log, plots, sample grids."""
+from __future__ import annotations
+
+import csv
+import random
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ..checkpoints import atomic_write
+
+
+def seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def code_revision() -> str:
+    """Short git revision of the source tree (+ '-dirty' with uncommitted changes), or 'unknown'."""
+    here = Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (rev + ("-dirty" if dirty else "")) if rev else "unknown"
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+class LossLog:
+    """Append-only CSV of (step, name=value, ...) rows that survives resumes."""
+
+    def __init__(self, path: Path, fields: list[str]):
+        self.path = Path(path)
+        self.fields = ["step", *fields]
+        if not self.path.exists():
+            with self.path.open("w", newline="") as f:
+                csv.writer(f).writerow(self.fields)
+
+    def add(self, step: int, **values: float) -> None:
+        with self.path.open("a", newline="") as f:
+            csv.writer(f).writerow([step, *(f"{values.get(k, float('nan')):.6g}" for k in self.fields[1:])])
+
+    def truncate_after(self, step: int) -> None:
+        """Drop rows past ``step`` (after resuming from an older checkpoint)."""
+        with self.path.open(newline="") as f:
+            rows = list(csv.reader(f))
+        keep = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
+        with self.path.open("w", newline="") as f:
+            csv.writer(f).writerows(keep)
+
+
+def plot_losses(csv_path: Path, png_path: Path, title: str) -> bool:
+    """Plot every column of a loss CSV against step (log y). False if matplotlib is missing."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    with Path(csv_path).open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key in rows[0]:
+        if key == "step":
+            continue
+        pts = [(int(r["step"]), float(r[key])) for r in rows if r[key] not in ("", "nan")]
+        if pts:
+            ax.plot(*zip(*pts), label=key)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    atomic_write(Path(png_path), lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    plt.close(fig)
+    return True
+
+
+def save_grid(rows: list[torch.Tensor], path: Path) -> None:
+    """Write rows of (N, 3, H, W) [0, 1] images as one PNG grid (row-major)."""
+    tiles = []
+    for row in rows:
+        arr = (row.detach().float().clamp(0, 1).cpu().permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
+        tiles.append(np.concatenate(list(arr), axis=1))
+    width = max(t.shape[1] for t in tiles)
+    tiles = [np.pad(t, ((0, 0), (0, width - t.shape[1]), (0, 0))) for t in tiles]
+    grid = cv2.cvtColor(np.concatenate(tiles, axis=0), cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".png", grid)
+    atomic_write(Path(path), lambda tmp: Path(tmp).write_bytes(buf.tobytes()))
+
+
+def save_checkpoint(path: Path, **state) -> None:
+    """torch.save the state (model/optimiser dicts, step, RNG states) atomically."""
+    atomic_write(Path(path), lambda tmp: torch.save(state, tmp))
+
+
+def rng_state() -> dict:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])

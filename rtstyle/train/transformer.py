@@ -1,0 +1,246 @@
+"""Train the feed-forward transformers (johnson, compact, multi) with VGG19 perceptual losses.
+
+Loss taps (VGG19; the papers used VGG16 for Johnson): content relu2_2; style relu1_1, relu2_1,
+relu3_1, relu4_1. The compact family adds the spatial-shift Gram loss (δ = 4, both axes) on the
+same style taps. Total = w_c·content + w_s·style (+ w_δ·shift) + w_tv·TV.
+
+Balancing: with Caffe-scaled VGG features the seed-000 style term of relu4_1 is ~10⁶× that of
+relu1_1, so each tap gets a weight 1/L_l measured once, at start, between a batch of training
+photos and the style (the photos score 1 per tap); the content term is divided by its value for
+noise. Both scales are written into the manifest so a run can be reproduced.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from .. import losses, ops
+from ..checkpoints import build_model, save_weights
+from ..models.vgg import LAYERS, load_vgg19
+from . import common
+from .data import CropSampler, list_images, load_style, split
+
+
+@dataclasses.dataclass
+class TransformerConfig:
+    family: str = "johnson"                       # johnson | compact | multi
+    styles: list = dataclasses.field(default_factory=lambda: ["mosaic"])
+    style_dir: str = ""                           # folder of <style>.jpg
+    data: str = ""                                # folder of training photos
+    out: str = "runs/johnson-mosaic"
+    model: dict = dataclasses.field(default_factory=dict)   # net config (width, n_res, downsample)
+    crop: int = 256
+    style_size: int = 384                         # style image short side
+    batch: int = 4
+    iters: int = 10000
+    lr: float = 1e-3
+    content_weight: float = 1.0
+    style_weight: float = 5.0
+    shift_weight: float = 0.0                     # > 0 enables the spatial-shift loss
+    shift_delta: int = 4
+    tv_weight: float = 1.0
+    content_tap: str = "relu2_2"
+    style_taps: list = dataclasses.field(default_factory=lambda: ["relu1_1", "relu2_1", "relu3_1", "relu4_1"])
+    seed: int = 0
+    log_every: int = 25
+    ckpt_every: int = 250
+    max_minutes: float = 0.0                      # stop (with a checkpoint) after this long; 0 = no limit
+    device: str = "auto"
+    amp: bool = True                              # bf16 autocast on CUDA
+    channels_last: bool = True
+    threads: int = 0                              # torch CPU threads; 0 = torch default
+
+    def net_config(self) -> dict:
+        cfg = dict(self.model)
+        if self.family == "multi":
+            cfg["n_styles"] = len(self.styles)
+        return cfg
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class _Targets:
+    """Per-style Gram (and shift-Gram) targets, computed once, and the loss scales."""
+
+    def __init__(self, vgg, cfg: TransformerConfig, device):
+        self.grams, self.shift = [], []
+        self.style_scale = {t: 1.0 for t in cfg.style_taps}
+        self.shift_scale = {t: 1.0 for t in cfg.style_taps}
+        self.content_scale = 1.0
+        for name in cfg.styles:
+            path = Path(cfg.style_dir) / f"{name}.jpg"
+            if not path.exists():
+                raise FileNotFoundError(f"style image {path} not found; --style-dir must hold <style>.jpg")
+            s = load_style(path, cfg.style_size).to(device)
+            with torch.no_grad():
+                f = vgg(s, cfg.style_taps)
+            self.grams.append({k: ops.gram(v) for k, v in f.items()})
+            self.shift.append({k: (ops.shifted_gram(v, cfg.shift_delta, "x"), ops.shifted_gram(v, cfg.shift_delta, "y"))
+                               for k, v in f.items()})
+
+    @torch.no_grad()
+    def calibrate(self, vgg, cfg: TransformerConfig, photos: torch.Tensor) -> None:
+        """Set per-tap scales so that plain photos score 1 per tap (averaged over styles)."""
+        f = vgg(photos, cfg.style_taps)
+        n = len(self.grams)
+        for t in cfg.style_taps:
+            s = sum(losses.style_loss(g, f, [t]).item() for g in self.grams) / n
+            d = sum(losses.shift_loss(g, f, [t], cfg.shift_delta).item() for g in self.shift) / n
+            self.style_scale[t] = 1.0 / max(s, 1e-12)
+            self.shift_scale[t] = 1.0 / max(d, 1e-12)
+        fx = vgg(photos, [cfg.content_tap])[cfg.content_tap]
+        fn = vgg(torch.rand_like(photos), [cfg.content_tap])[cfg.content_tap]
+        self.content_scale = 1.0 / max(losses.content_loss(fn, fx).item(), 1e-12)
+
+    def scales(self) -> dict:
+        return {"content": self.content_scale, "style": self.style_scale, "shift": self.shift_scale}
+
+    def load_scales(self, scales: dict) -> None:
+        self.content_scale, self.style_scale, self.shift_scale = scales["content"], scales["style"], scales["shift"]
+
+
+def _run(net, x, family, style_idx):
+    return net(x, style_idx) if family == "multi" else net(x)
+
+
+def _losses(cfg, vgg, targets, y, x, sidx) -> dict[str, torch.Tensor]:
+    taps = set(cfg.style_taps) | {cfg.content_tap}
+    fy = {k: v.float() for k, v in vgg(y, taps).items()}
+    with torch.no_grad():
+        fx = vgg(x, [cfg.content_tap])[cfg.content_tap].float()
+    parts = {
+        "content": targets.content_scale * losses.content_loss(fy[cfg.content_tap], fx),
+        "style": losses.style_loss(targets.grams[sidx], fy, cfg.style_taps, targets.style_scale),
+        "tv": losses.tv_loss(y.float()),
+    }
+    if cfg.shift_weight > 0:
+        parts["shift"] = losses.shift_loss(targets.shift[sidx], fy, cfg.style_taps, cfg.shift_delta,
+                                           targets.shift_scale)
+    return parts
+
+
+def _total(cfg, parts) -> torch.Tensor:
+    total = cfg.content_weight * parts["content"] + cfg.style_weight * parts["style"] + cfg.tv_weight * parts["tv"]
+    if "shift" in parts:
+        total = total + cfg.shift_weight * parts["shift"]
+    return total
+
+
+def train(cfg: TransformerConfig, resume: bool = True) -> Path:
+    """Train (resuming from ``out/ckpt.pt`` when present); returns the run's weights path."""
+    device = _device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
+    common.seed_all(cfg.seed)
+
+    files = list_images(cfg.data)
+    train_files, val_files = split(files)
+    sampler = CropSampler(train_files, cfg.crop, short=int(cfg.crop * 1.5), scale_max=1.0, seed=cfg.seed)
+    val_x = CropSampler(val_files[:8], cfg.crop, short=int(cfg.crop * 1.5)).fixed(8).to(device)
+
+    vgg = load_vgg19(max(cfg.style_taps + [cfg.content_tap], key=LAYERS.index)).to(device)
+    targets = _Targets(vgg, cfg, device)
+    targets.calibrate(vgg, cfg, CropSampler(train_files[:16], cfg.crop, short=int(cfg.crop * 1.5)).fixed(16).to(device))
+    net = build_model(cfg.family, cfg.net_config()).to(device)
+    mem = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    net = net.to(memory_format=mem)
+    vgg = vgg.to(memory_format=mem)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+
+    step, wall = 0, 0.0
+    ckpt = out / "ckpt.pt"
+    fields = ["total", "content", "style", "tv"] + (["shift"] if cfg.shift_weight > 0 else []) + ["val_total"]
+    log = common.LossLog(out / "losses.csv", fields)
+    if resume and ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step, wall = state["step"], state["wall"]
+        targets.load_scales(state["scales"])
+        common.set_rng_state(state["rng"])
+        sampler.rng.setstate(state["sampler_rng"])
+        log.truncate_after(step)
+        print(f"resumed {ckpt} at step {step}")
+
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda")
+    n_styles = len(cfg.styles)
+    last_val = float("nan")
+    t_start = time.time()
+    wall0 = wall
+    bar = tqdm(total=cfg.iters, initial=step, desc=f"{cfg.family}:{','.join(cfg.styles)[:30]}", unit="it",
+               dynamic_ncols=True)
+
+    def checkpoint():
+        save_checkpoint_state()
+        with torch.no_grad(), autocast:
+            rows = [val_x[:4].float()] + [_run(net, val_x[:4], cfg.family, i).float() for i in range(min(n_styles, 4))]
+        common.save_grid(rows, out / f"samples_{step:06d}.png")
+        common.plot_losses(out / "losses.csv", out / "losses.png", f"{cfg.family} {','.join(cfg.styles)[:40]}")
+
+    def save_checkpoint_state():
+        common.save_checkpoint(ckpt, model=net.state_dict(), opt=opt.state_dict(), step=step,
+                               wall=wall0 + time.time() - t_start, rng=common.rng_state(),
+                               sampler_rng=sampler.rng.getstate(), scales=targets.scales())
+
+    stopped_early = False
+    while step < cfg.iters:
+        net.train()
+        sidx = step % n_styles
+        x = sampler.batch(cfg.batch).to(device, non_blocking=True).contiguous(memory_format=mem)
+        with autocast:
+            y = _run(net, x, cfg.family, sidx)
+            parts = _losses(cfg, vgg, targets, y, x, sidx)
+        total = _total(cfg, parts)
+        if not torch.isfinite(total):
+            raise FloatingPointError(f"loss became {total.item()} at step {step}; lower --lr or the loss weights")
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        opt.step()
+        step += 1
+        bar.update(1)
+        if step % cfg.log_every == 0 or step == cfg.iters:
+            net.eval()
+            with torch.no_grad(), autocast:
+                vals = [_total(cfg, _losses(cfg, vgg, targets, _run(net, val_x, cfg.family, i), val_x, i)).item()
+                        for i in range(n_styles)]
+            last_val = sum(vals) / len(vals)
+            log.add(step, total=total.item(), val_total=last_val, **{k: v.item() for k, v in parts.items()})
+            bar.set_postfix(loss=f"{total.item():.3g}", val=f"{last_val:.3g}")
+        if step % cfg.ckpt_every == 0:
+            checkpoint()
+        if cfg.max_minutes and time.time() - t_start > cfg.max_minutes * 60 and step < cfg.iters:
+            stopped_early = True
+            break
+    bar.close()
+    net.eval()
+    checkpoint()
+    wall = wall0 + time.time() - t_start
+    name = f"{cfg.family}-{'multi' if cfg.family == 'multi' else cfg.styles[0]}"
+    manifest = {
+        "family": cfg.family, "styles": list(cfg.styles), "config": cfg.net_config(),
+        "data": f"{len(train_files)} train / {len(val_files)} val photos from {Path(cfg.data).name}/ "
+                f"({cfg.crop}px crops, batch {cfg.batch})",
+        "iterations": step, "complete": not stopped_early,
+        "train_loss": {k: round(v.item(), 6) for k, v in parts.items()} | {"total": round(total.item(), 6)},
+        "val_loss": round(last_val, 6),
+        "loss_weights": {"content": cfg.content_weight, "style": cfg.style_weight, "shift": cfg.shift_weight,
+                         "tv": cfg.tv_weight},
+        "taps": {"content": cfg.content_tap, "style": cfg.style_taps}, "loss_scales": targets.scales(),
+        "wall_time_s": round(wall, 1), "device": common.device_name(device), "code_revision": common.code_revision(),
+    }
+    weights = out / f"{name}.safetensors"
+    save_weights(net.cpu().float(), weights, manifest)
+    print(f"{'stopped at time limit' if stopped_early else 'finished'}: step {step}, weights {weights}")
+    return weights
