@@ -89,14 +89,18 @@ def strength_blend(stylized: torch.Tensor, original: torch.Tensor, alpha: torch.
     return alpha * stylized + (1.0 - alpha) * original
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Pad H and W up to a multiple (edge replication, safe for 1×1 inputs).
+def pad_to_multiple(x: torch.Tensor, multiple: int, min_size: int = 1) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad H and W (bottom/right, edge replication, safe for 1×1 inputs) up to a multiple.
 
+    Each side is padded to at least ``min_size`` first (nets with reflection padding or several
+    poolings need a few pixels even for a 1×1 frame).
     Returns the padded tensor and the original (H, W) for :func:`crop_to`.
     """
     h, w = x.shape[-2:]
-    ph = (-h) % multiple
-    pw = (-w) % multiple
+    ph = max(h, min_size) - h
+    pw = max(w, min_size) - w
+    ph += (-(h + ph)) % multiple
+    pw += (-(w + pw)) % multiple
     if ph or pw:
         x = F.pad(x, (0, pw, 0, ph), mode="replicate")
     return x, (h, w)

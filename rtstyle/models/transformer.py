@@ -106,6 +106,7 @@ class _Transformer(nn.Module):
     """Shared body: stages in, residual blocks, stages out, a final conv, tanh -> [0, 1]."""
 
     multiple = 4
+    min_size = 8  # 9×9 reflection padding needs > 4 px, the ¼-res 3×3 convs need > 1 px
 
     def __init__(self, stages_in, blocks, stages_out, head):
         super().__init__()
@@ -115,7 +116,7 @@ class _Transformer(nn.Module):
         self.head = head
 
     def _body(self, x, style=None):
-        x, size = pad_to_multiple(x, self.multiple)
+        x, size = pad_to_multiple(x, self.multiple, self.min_size)
         for m in [*self.stages_in, *self.blocks, *self.stages_out]:
             x = m(x, style)
         return crop_to(_out(self.head(x)), size)

@@ -225,6 +225,11 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
             break
     bar.close()
     net.eval()
+    if step == 0 or "parts" not in locals():  # nothing trained in this call (already at --iters)
+        with torch.no_grad(), autocast:
+            parts = _losses(cfg, vgg, targets, _run(net, val_x, cfg.family, 0), val_x, 0)
+            total = _total(cfg, parts)
+            last_val = total.item()
     checkpoint()
     wall = wall0 + time.time() - t_start
     name = f"{cfg.family}-{'multi' if cfg.family == 'multi' else cfg.styles[0]}"

@@ -1,0 +1,155 @@
+"""Pick a runtime by name (``--backend``) and build it for a model.
+
+``select('auto')`` takes the first available row of :data:`BACKENDS` (tensorrt → torch-cuda →
+onnxruntime → torch); ``create`` exports what that runtime needs (ONNX, TensorRT engine) into a
+cache folder and returns the loaded :class:`Backend`.
+"""
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib
+from pathlib import Path
+
+import torch.nn as nn
+
+from ..errors import UserError
+from .base import BACKENDS, Backend, BackendSpec
+
+__all__ = ["BACKENDS", "Backend", "BackendSpec", "available", "create", "names", "select",
+           "spec_named", "unavailable_reason"]
+
+ALIASES = {"cuda": "torch-cuda"}
+# Python modules each runtime imports (a GPU is spec.needs_gpu).
+_MODULES = {
+    "tensorrt": ("tensorrt",),
+    "torch-cuda": ("torch",),
+    "onnxruntime": ("onnxruntime", "onnx"),
+    "torch": ("torch",),
+}
+_INSTALL = {
+    "tensorrt": "pip install 'rtstyle[trt]', which downloads from NVIDIA's index",
+    "onnxruntime": "pip install onnxruntime onnx",
+}
+
+
+def names() -> list[str]:
+    """Every value --backend accepts."""
+    return ["auto", *(s.name for s in BACKENDS), *ALIASES]
+
+
+def spec_named(name: str) -> BackendSpec:
+    name = ALIASES.get(name, name)
+    for spec in BACKENDS:
+        if spec.name == name:
+            return spec
+    raise _unknown(name)
+
+
+@functools.lru_cache(maxsize=None)
+def _module_ok(module: str) -> bool:
+    # Import, not just find_spec: a package present but broken (missing CUDA libs) is unavailable.
+    try:
+        importlib.import_module(module)
+    except Exception:  # ImportError, OSError from missing shared libraries, ...
+        return False
+    return True
+
+
+def _cuda_available() -> bool:
+    import torch
+    return torch.cuda.is_available()
+
+
+def unavailable_reason(spec: BackendSpec) -> str | None:
+    """Why ``spec`` can't run on this machine (one clause), or None when it can."""
+    missing = [m for m in _MODULES.get(spec.name, ()) if not _module_ok(m)]
+    reasons = []
+    if missing:
+        pkgs = " and ".join(f"the {m} package" for m in missing)
+        hint = f" ({_INSTALL[spec.name]})" if spec.name in _INSTALL else ""
+        reasons.append(f"{pkgs} {'is' if len(missing) == 1 else 'are'} not importable{hint}")
+    if spec.needs_gpu and not _cuda_available():
+        reasons.append("this machine has no CUDA GPU (torch.cuda.is_available() is False)")
+    return "; ".join(reasons) or None
+
+
+def available(spec: BackendSpec) -> bool:
+    """True when the spec's modules import and, if it needs one, a CUDA GPU is present."""
+    return unavailable_reason(spec) is None
+
+
+def _unknown(name: str) -> UserError:
+    choices = names()
+    close = difflib.get_close_matches(name, choices, n=1) or [c for c in choices if name and c.startswith(name)]
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return UserError(f"unknown backend {name!r}{hint} (choose from {', '.join(choices)})")
+
+
+def select(name: str = "auto") -> BackendSpec:
+    """The BackendSpec for a --backend value; ``auto`` = first available row of BACKENDS.
+
+    Raises UserError for an unknown name (with the closest match) or an unavailable backend
+    (saying why).
+    """
+    name = name.strip().lower()
+    if name == "auto":
+        for spec in BACKENDS:
+            if available(spec):
+                return spec
+        raise UserError("no backend can run here: " + "; ".join(
+            f"{s.name}: {unavailable_reason(s)}" for s in BACKENDS), exit_code=1)
+    spec = spec_named(name)
+    reason = unavailable_reason(spec)
+    if reason:
+        needs = " and ".join([f"the {m} package" for m in _MODULES[spec.name]]
+                             + (["a CUDA GPU"] if spec.needs_gpu else []))
+        raise UserError(f"backend {spec.name!r} needs {needs}; {reason}; use --backend auto")
+    return spec
+
+
+def create(spec: BackendSpec, model: nn.Module, family: str, meta: dict | None = None,
+           cache_dir: Path | str = "engines", *, profile=None, opset: int | None = None,
+           **options) -> Backend:
+    """A loaded Backend running ``model`` on ``spec``'s runtime.
+
+    Args:
+        spec: from :func:`select`.
+        model: the family's nn.Module (fp32 or fp16, any device); for ``adain`` an AdaINNet or
+            just its AdaINDecoder (the encoder is added).
+        family: ``johnson`` | ``compact`` | ``multi`` | ``adain`` | ``depth`` (rtstyle.export.FAMILY_IO).
+        meta: written into exported files (``styles``, ``config``...).
+        cache_dir: where ONNX exports and TensorRT engines are kept, keyed by weights + options
+            (an export happens once; a changed model gets a new file).
+        profile: TensorRT (min, opt, max) NCHW shapes for ``image`` (default export.DEFAULT_PROFILE).
+        opset: ONNX opset (default export.DEFAULT_OPSET).
+        options: passed to the backend class (e.g. ``cuda_graphs``, ``compile`` for torch;
+            ``providers``, ``threads`` for onnxruntime).
+    """
+    from .. import export
+    export.family_io(family)  # fail early on an unknown family
+    model = export.family_net(model, family)   # an AdaIN decoder gets its encoder
+    module = importlib.import_module(f"{__name__}.{spec.module}")
+    cls = getattr(module, spec.cls)
+    if spec.suffix == "":
+        device = "cuda" if spec.needs_gpu else "cpu"
+        kwargs = dict(device=device, precision=spec.precision, family=family)
+        if device == "cuda":
+            kwargs.update(channels_last=True, cuda_graphs=True)
+        kwargs.update(options)
+        return cls(model, **kwargs).load()
+
+    cache_dir = Path(cache_dir)
+    opset = opset or export.DEFAULT_OPSET
+    digest = export.model_digest(model, family, meta, opset=opset)
+    onnx_path = cache_dir / f"{family}-{digest[:16]}.onnx"
+    if not onnx_path.exists():
+        export.export_onnx(model, family, onnx_path, meta, opset=opset)
+    if spec.suffix == ".onnx":
+        return cls(onnx_path, family=family, **options).load()
+    if spec.suffix == ".engine":
+        engine = export.build_engine(onnx_path, cache_dir, profile or export.DEFAULT_PROFILE,
+                                     fp16=spec.precision == "fp16")
+        min_size = int(export.read_metadata(onnx_path).get("min_size", 1))
+        return cls(engine, family=family, min_size=min_size, **options).load()
+    raise UserError(f"backend {spec.name!r} has an unknown file suffix {spec.suffix!r}", exit_code=1)

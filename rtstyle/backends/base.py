@@ -1,0 +1,61 @@
+"""The one Backend interface and the one table of runtimes, shared by the exporter and the loader."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    name: str          # --backend value
+    suffix: str        # file the exporter writes and the loader reads ('' = the torch module itself)
+    needs_gpu: bool
+    precision: str     # 'fp32' | 'fp16'
+    module: str        # rtstyle.backends.<module> holds the class
+    cls: str
+
+
+# auto prefers the first row that is available (see rtstyle.backends.select).
+BACKENDS: tuple[BackendSpec, ...] = (
+    BackendSpec("tensorrt", ".engine", True, "fp16", "tensorrt_backend", "TensorRTBackend"),
+    BackendSpec("torch-cuda", "", True, "fp16", "torch_backend", "TorchBackend"),
+    BackendSpec("onnxruntime", ".onnx", False, "fp32", "onnxruntime_backend", "OnnxRuntimeBackend"),
+    BackendSpec("torch", "", False, "fp32", "torch_backend", "TorchBackend"),
+)
+
+
+class Backend(ABC):
+    """Runs one exported or in-memory network.
+
+    ``__call__(image, **extra)``: image (N, 3, H, W) float in [0, 1] (torch tensor, on the backend's
+    device or CPU) -> (N, 3, H, W) float in [0, 1] torch tensor on the backend's device.
+    ``extra`` carries the family's other inputs (``style`` weights (N, S) or (S,) for the multi-style
+    net; ``style_mean``/``style_std`` (N, 512) or (N, 512, 1, 1) and ``alpha`` for AdaIN: a float,
+    (N,), (N, 1, 1, 1), or a per-pixel map (N, 1, h, w) such as normalised depth).
+    rtstyle.export.FAMILY_IO names them per family; rtstyle.export.family_inputs shapes them.
+    """
+
+    spec: BackendSpec
+
+    @abstractmethod
+    def load(self) -> "Backend":
+        """Prepare the runtime (sessions, engines, graphs). Returns self."""
+
+    @abstractmethod
+    def __call__(self, image: torch.Tensor, **extra: torch.Tensor) -> torch.Tensor:
+        ...
+
+    def close(self) -> None:
+        """Release runtime resources (idempotent)."""
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cpu")
+
+    def __enter__(self):
+        return self.load()
+
+    def __exit__(self, *exc):
+        self.close()

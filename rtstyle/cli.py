@@ -1,0 +1,184 @@
+"""Command line: thin argparse subcommands that call into rtstyle.jobs and the trainers."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import UserError
+
+
+def _common_style_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--style", required=True, help="style name (rtstyle styles lists them)")
+    p.add_argument("--model", dest="family", default=None, choices=["johnson", "compact", "multi", "adain"],
+                   help="model family (default: the fastest family with weights for the style)")
+    p.add_argument("--backend", default="auto",
+                   help="auto | tensorrt | torch-cuda | onnxruntime | torch (default: auto = fastest available)")
+    p.add_argument("--size", default=None,
+                   help="processing size: short side in px (512), a name (720p) or WxH (default: input size)")
+    p.add_argument("--scale", type=float, default=None, help="resize factor instead of --size (e.g. 0.5)")
+    p.add_argument("--strength", type=float, default=1.0, help="0 = input unchanged .. 1 = full style (default 1)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="rtstyle", description="Real-time video style transfer.",
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--version", action="version", version=f"rtstyle {__version__}")
+    ap.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("image", help="stylize one or more images")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="IN")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output file (one input) or folder")
+    _common_style_args(p)
+    p.add_argument("--method", choices=["net", "gatys"], default="net",
+                   help="net = trained feed-forward network; gatys = optimisation baseline (slow)")
+    p.add_argument("--iters", type=int, default=500, help="iterations for --method gatys")
+
+    p = sub.add_parser("video", help="stylize a video file (audio kept)")
+    p.add_argument("input", type=Path, metavar="IN")
+    p.add_argument("output", type=Path, metavar="OUT")
+    _common_style_args(p)
+    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    sub.add_parser("styles", help="list the bundled styles and which have trained weights")
+
+    p = sub.add_parser("train", help="train a network (needs the 'train' extra)")
+    tsub = p.add_subparsers(dest="what", metavar="WHAT")
+    t = tsub.add_parser("transformer", help="feed-forward net: johnson | compact | multi",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t.add_argument("--family", choices=["johnson", "compact", "multi"], default="johnson")
+    t.add_argument("--style", required=True, help="style name, or comma-separated names for --family multi ('all')")
+    t.add_argument("--data", required=True, type=Path, help="folder of training photos")
+    t.add_argument("--style-dir", type=Path, default=Path(__file__).resolve().parent / "styles")
+    t.add_argument("--out", type=Path, default=None, help="run folder (default runs/<family>-<style>)")
+    t.add_argument("--width", type=int, default=None, help="base channel width (johnson 32, compact 64)")
+    t.add_argument("--n-res", type=int, default=None, help="residual blocks (johnson 5, compact 4)")
+    t.add_argument("--downsample", action="store_true", help="compact: the downsampled variant")
+    t.add_argument("--crop", type=int, default=256)
+    t.add_argument("--style-size", type=int, default=384)
+    t.add_argument("--batch", type=int, default=4)
+    t.add_argument("--iters", type=int, default=10000)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--content-weight", type=float, default=1.0)
+    t.add_argument("--style-weight", type=float, default=5.0)
+    t.add_argument("--shift-weight", type=float, default=None, help="spatial-shift loss weight (compact: 1.0)")
+    t.add_argument("--tv-weight", type=float, default=1.0)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--log-every", type=int, default=25)
+    t.add_argument("--ckpt-every", type=int, default=250)
+    t.add_argument("--max-minutes", type=float, default=0.0, help="stop with a checkpoint after this long (0 = off)")
+    t.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    t.add_argument("--device", default="auto")
+    t.add_argument("--no-resume", action="store_true", help="start over even if the run folder has a checkpoint")
+    t = tsub.add_parser("adain", help="AdaIN decoder (encoder frozen), arbitrary style",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t.add_argument("--data", required=True, type=Path, help="folder of training photos")
+    t.add_argument("--style-dir", type=Path, default=Path(__file__).resolve().parent / "styles",
+                   help="folder of style paintings")
+    t.add_argument("--out", type=Path, default=Path("runs/adain"))
+    t.add_argument("--width-scale", type=float, default=1.0, help="decoder channel multiplier")
+    t.add_argument("--crop", type=int, default=256)
+    t.add_argument("--batch", type=int, default=8)
+    t.add_argument("--iters", type=int, default=8000)
+    t.add_argument("--lr", type=float, default=1e-4)
+    t.add_argument("--style-weight", type=float, default=10.0)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--log-every", type=int, default=50)
+    t.add_argument("--ckpt-every", type=int, default=500)
+    t.add_argument("--max-minutes", type=float, default=0.0)
+    t.add_argument("--threads", type=int, default=0)
+    t.add_argument("--device", default="auto")
+    t.add_argument("--no-resume", action="store_true")
+    return ap
+
+
+def _train_adain(a) -> None:
+    from .train.adain import AdaINConfig, train
+    cfg = AdaINConfig(data=str(a.data), style_dir=str(a.style_dir), out=str(a.out), width_scale=a.width_scale,
+                      crop=a.crop, batch=a.batch, iters=a.iters, lr=a.lr, style_weight=a.style_weight, seed=a.seed,
+                      log_every=a.log_every, ckpt_every=a.ckpt_every, max_minutes=a.max_minutes, device=a.device,
+                      threads=a.threads)
+    try:
+        train(cfg, resume=not a.no_resume)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def _train_transformer(a) -> None:
+    from .styles import check_style, style_names
+    from .train.transformer import TransformerConfig, train
+    names = style_names() if a.style == "all" else [s.strip() for s in a.style.split(",") if s.strip()]
+    for n in names:
+        check_style(n)
+    if a.family != "multi" and len(names) != 1:
+        raise UserError(f"--family {a.family} trains one style, got {len(names)}; use --family multi for several")
+    model = {}
+    if a.width is not None:
+        model["width"] = a.width
+    if a.n_res is not None:
+        model["n_res"] = a.n_res
+    if a.family == "compact":
+        model["downsample"] = a.downsample
+    shift = a.shift_weight if a.shift_weight is not None else (1.0 if a.family == "compact" else 0.0)
+    out = a.out or Path("runs") / f"{a.family}-{'multi' if a.family == 'multi' else names[0]}"
+    cfg = TransformerConfig(family=a.family, styles=names, style_dir=str(a.style_dir), data=str(a.data),
+                            out=str(out), model=model, crop=a.crop, style_size=a.style_size, batch=a.batch,
+                            iters=a.iters, lr=a.lr, content_weight=a.content_weight, style_weight=a.style_weight,
+                            shift_weight=shift, tv_weight=a.tv_weight, seed=a.seed, log_every=a.log_every,
+                            ckpt_every=a.ckpt_every, max_minutes=a.max_minutes, device=a.device, threads=a.threads)
+    try:
+        train(cfg, resume=not a.no_resume)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def _dispatch(a, ap) -> int:
+    from . import jobs
+    from .stylizer import parse_size
+    if a.command == "image":
+        jobs.stylize_images(a.inputs, a.output, a.style, a.family, a.backend, parse_size(a.size), a.scale,
+                            a.strength, a.overwrite, a.method, a.iters)
+    elif a.command == "video":
+        jobs.stylize_video(a.input, a.output, a.style, a.family, a.backend, parse_size(a.size), a.scale,
+                           a.strength, a.max_frames, a.overwrite, progress=not a.no_progress)
+    elif a.command == "styles":
+        jobs.list_styles()
+    elif a.command == "train" and a.what == "transformer":
+        _train_transformer(a)
+    elif a.command == "train" and a.what == "adain":
+        _train_adain(a)
+    else:
+        ap.print_help()
+        return 2
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = _parser()
+    a = ap.parse_args(argv)
+    try:
+        return _dispatch(a, ap)
+    except UserError as exc:
+        if a.debug:
+            raise
+        print(f"rtstyle: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        if a.debug:
+            raise
+        print("rtstyle: interrupted; no partial output was kept", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an unexpected failure: one line, details behind --debug
+        if a.debug:
+            raise
+        print(f"rtstyle: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

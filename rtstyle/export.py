@@ -1,0 +1,534 @@
+"""ONNX export (with metadata, BatchNorm folding, optional fp16) and TensorRT engine building.
+
+Exporter choice (torch 2.14): the TorchScript exporter (``torch.onnx.export(..., dynamo=False)``)
+is the default. Our nets pad H, W up to a stride multiple with ``if ph or pw: F.pad(...)``
+(rtstyle.ops.pad_to_multiple). Traced at an odd size, the pad branch is recorded with amounts
+computed from the input's shape, so one graph is right at every size (a zero pad is a no-op).
+The dynamo exporter with named ``Dim`` s either refuses (the branch guards the symbolic size) or,
+traced at a multiple of 4, silently drops the pad (≈120/255 error at odd sizes); with
+``Dim.AUTO`` it is correct but takes ~30× longer (14–20 s vs 0.3–0.5 s for a tiny net). It stays
+available as ``exporter="dynamo"`` (tested, slow) for when the TorchScript exporter is removed.
+The one thing tracing bakes in is the nets' minimum-size padding (``max(h, min_size)``): graphs
+are exact for H, W >= the ``min_size`` in their metadata, and the backends edge-pad smaller frames
+first (:func:`pad_min_size`), which is what the nets do themselves.
+
+:data:`FAMILY_IO` is the one table of each family's ONNX input and output names, shared with the
+backends (rtstyle.backends), which check a file's metadata against it.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import inspect
+import io
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from . import __version__
+from .checkpoints import atomic_write
+from .errors import UserError
+
+DEFAULT_OPSET = 17
+# Traced at odd H, W so the pad-to-multiple branch is in the graph (see module docstring).
+TRACE_SIZE = (37, 53)
+TRACE_BATCH = 2        # not 1: keeps the tracer from treating the batch as a broadcastable 1
+ADAIN_CHANNELS = 512   # VGG19 relu4_1
+INPUT_RANGE = "[0,1] float32 RGB"
+# TensorRT optimisation profile for ``image`` (min, opt, max) when none is given: any frame from
+# 32×32 up to 1920×1920 (1080p either way round), tuned for 720p.
+DEFAULT_PROFILE = ((1, 3, 32, 32), (1, 3, 720, 1280), (1, 3, 1920, 1920))
+
+
+@dataclass(frozen=True)
+class FamilyIO:
+    inputs: tuple[str, ...]   # ONNX input names, in forward() argument order
+    output: str               # ONNX output name (ONNX forbids reusing an input's name)
+    output_range: str
+
+
+FAMILY_IO: dict[str, FamilyIO] = {
+    "johnson": FamilyIO(("image",), "stylized", INPUT_RANGE),
+    "compact": FamilyIO(("image",), "stylized", INPUT_RANGE),
+    "multi": FamilyIO(("image", "style"), "stylized", INPUT_RANGE),
+    "adain": FamilyIO(("image", "style_mean", "style_std", "alpha"), "stylized", INPUT_RANGE),
+    "depth": FamilyIO(("image",), "depth", "relative depth (N,1,H,W) float32, larger = farther"),
+}
+
+# Dynamic axes of every input/output name: batch everywhere, H/W where the tensor is an image.
+# alpha may be a per-pixel map (depth-aware AdaIN) so its H/W are free too.
+_DYNAMIC_AXES = {
+    "image": {0: "N", 2: "H", 3: "W"},
+    "style": {0: "N"},
+    "style_mean": {0: "N"},
+    "style_std": {0: "N"},
+    "alpha": {0: "N", 2: "Ha", 3: "Wa"},
+    "stylized": {0: "N", 2: "H", 3: "W"},
+    "depth": {0: "N", 2: "H", 3: "W"},
+}
+
+
+def family_io(family: str) -> FamilyIO:
+    try:
+        return FAMILY_IO[family]
+    except KeyError:
+        raise UserError(f"unknown model family {family!r}; known: {', '.join(FAMILY_IO)}") from None
+
+
+def family_inputs(family: str, image: torch.Tensor, extra: dict) -> list[torch.Tensor]:
+    """The family's inputs in forward() order, shaped as the exported graph expects.
+
+    ``image`` (N,3,H,W); ``style`` (S,) or (N,S) weights; ``style_mean``/``style_std`` (N,C) or
+    (N,C,1,1); ``alpha`` a float, 0-d, (N,), or (N,1,h,w). Everything moves to ``image``'s device
+    and dtype. Raises UserError naming missing or unexpected inputs.
+    """
+    names = family_io(family).inputs
+    given = set(extra)
+    missing = [n for n in names[1:] if n not in given]
+    unexpected = sorted(given - set(names))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing)}")
+        if unexpected:
+            parts.append(f"unexpected {', '.join(unexpected)}")
+        raise UserError(f"a {family!r} net takes inputs {', '.join(names)}: {'; '.join(parts)}")
+    n = image.shape[0]
+    out = [image]
+    for name in names[1:]:
+        t = torch.as_tensor(extra[name], device=image.device, dtype=image.dtype)
+        if name == "style" and t.dim() == 1:
+            t = t.expand(n, -1)
+        elif name in ("style_mean", "style_std") and t.dim() == 2:
+            t = t[:, :, None, None]
+        elif name == "alpha" and t.dim() < 4:
+            t = t.reshape(-1, 1, 1, 1).expand(n, 1, 1, 1)
+        out.append(t.contiguous())
+    return out
+
+
+class FamilySignature(nn.Module):
+    """Calls a family's net with the exported inputs, positionally in :data:`FAMILY_IO` order.
+
+    For AdaIN the ``alpha`` input is passed as the net's ``alpha_map`` (strength 1), so one input
+    takes both a per-sample strength (N,1,1,1) and a per-pixel map (N,1,h,w) such as normalised
+    depth, resized onto the content exactly as in torch.
+    """
+
+    def __init__(self, net: nn.Module, family: str):
+        super().__init__()
+        family_io(family)
+        self.net, self.family = net, family
+        self._alpha_map = family == "adain" and "alpha_map" in inspect.signature(net.forward).parameters
+
+    def forward(self, *args):
+        if self._alpha_map:
+            image, mean, std, alpha = args
+            return self.net(image, mean, std, 1.0, alpha_map=alpha)
+        return self.net(*args)
+
+
+def family_net(model: nn.Module, family: str) -> nn.Module:
+    """The module a family's backends run: an AdaIN decoder (what its weights file holds, see
+    rtstyle.checkpoints.build_model) gets the frozen VGG encoder in front; others are as given."""
+    if family == "adain" and not hasattr(model, "encoder"):
+        from .models.adain import AdaINNet
+        return AdaINNet(decoder=model)
+    return model
+
+
+def pad_min_size(image: torch.Tensor, min_size: int) -> torch.Tensor:
+    """Edge-pad H, W (bottom/right) up to ``min_size``, as the nets do before their stride padding.
+
+    Exported graphs pad to the stride multiple for any size, but their minimum-size padding was
+    traced at a larger frame; backends call this first so tiny frames still match torch.
+    """
+    h, w = image.shape[-2:]
+    if h >= min_size and w >= min_size:
+        return image
+    return torch.nn.functional.pad(image, (0, max(0, min_size - w), 0, max(0, min_size - h)), mode="replicate")
+
+
+def _example_inputs(model: nn.Module, family: str, size: tuple[int, int], batch: int) -> list[torch.Tensor]:
+    gen = torch.Generator().manual_seed(0)
+    image = torch.rand(batch, 3, *size, generator=gen)
+    extra = {}
+    if family == "multi":
+        s = int(getattr(model, "n_styles"))
+        extra["style"] = torch.softmax(torch.randn(batch, s, generator=gen), dim=1)
+    elif family == "adain":
+        c = int(getattr(model, "channels", ADAIN_CHANNELS))
+        extra["style_mean"] = torch.rand(batch, c, 1, 1, generator=gen)
+        extra["style_std"] = torch.rand(batch, c, 1, 1, generator=gen) + 0.5
+        extra["alpha"] = torch.full((batch, 1, 1, 1), 0.8)
+    return family_inputs(family, image, extra)
+
+
+# ---------------------------------------------------------------------------------------------
+# BatchNorm folding
+
+def _last_conv(m: nn.Module) -> nn.Conv2d | None:
+    """The Conv2d whose output is ``m``'s output, for the conv wrappers we know (else None)."""
+    from .models.transformer import ConvLayer, UpConv
+    if isinstance(m, nn.Conv2d):
+        return m
+    if isinstance(m, ConvLayer):
+        return m.conv
+    if isinstance(m, UpConv):
+        return m.conv.conv
+    return None
+
+
+def _foldable(bn: nn.Module) -> bool:
+    # Without running stats BN normalises by batch statistics: nothing to fold.
+    return isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats and bn.running_mean is not None
+
+
+def _fold_into(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
+    from torch.nn.utils.fusion import fuse_conv_bn_weights
+    w, b = fuse_conv_bn_weights(conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps,
+                                bn.weight, bn.bias)
+    conv.weight, conv.bias = w, b
+
+
+def fold_batchnorm(module: nn.Module) -> nn.Module:
+    """An eval-mode copy of ``module`` with every foldable BatchNorm merged into the conv before it.
+
+    Folds ``_Stage`` (``.conv`` → ``.norm``), ``ResidualBlock`` (``c1``→``n1``, ``c2``→``n2``) and
+    ``Conv2d`` → ``BatchNorm2d`` neighbours in ``nn.Sequential``; each folded BN becomes
+    ``nn.Identity``. Equal to the original in eval mode (up to float rounding). The input is not
+    modified.
+    """
+    from .models.transformer import ResidualBlock, _Stage
+    out = copy.deepcopy(module).eval()
+    with torch.no_grad():
+        for m in list(out.modules()):
+            pairs = []
+            if isinstance(m, _Stage):
+                pairs = [("conv", "norm")]
+            elif isinstance(m, ResidualBlock):
+                pairs = [("c1", "n1"), ("c2", "n2")]
+            for conv_name, bn_name in pairs:
+                conv, bn = _last_conv(getattr(m, conv_name)), getattr(m, bn_name)
+                if conv is not None and _foldable(bn):
+                    _fold_into(conv, bn)
+                    setattr(m, bn_name, nn.Identity())
+            if isinstance(m, nn.Sequential):
+                names = list(m._modules)
+                for a, b in zip(names, names[1:]):
+                    conv, bn = m._modules[a], m._modules[b]
+                    if isinstance(conv, nn.Conv2d) and _foldable(bn):
+                        _fold_into(conv, bn)
+                        m._modules[b] = nn.Identity()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# ONNX
+
+def _to_fp16(model_proto):
+    """fp16 initializers with float32 IO, via onnxruntime's bundled converter (offline)."""
+    try:
+        from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
+    except ImportError:
+        return None
+    # Instance-norm statistics over a large frame overflow/lose precision in fp16: keep them fp32.
+    proto = convert_float_to_float16(model_proto, keep_io_types=True,
+                                     op_block_list=[*DEFAULT_OP_BLOCK_LIST, "InstanceNormalization"])
+    _toposort(proto.graph)   # the converter appends its input Casts after their consumers
+    return proto
+
+
+def _toposort(graph) -> None:
+    """Reorder ``graph.node`` so every node comes after the producers of its inputs (Kahn)."""
+    ready = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
+    pending, ordered = list(graph.node), []
+    while pending:
+        rest = [n for n in pending if not all(i in ready for i in n.input)]
+        done = [n for n in pending if all(i in ready for i in n.input)]
+        if not done:
+            raise RuntimeError("ONNX graph has a cycle or a dangling input; cannot sort it")
+        for n in done:
+            ready.update(n.output)
+        ordered += done
+        pending = rest
+    copies = [copy.deepcopy(n) for n in ordered]
+    del graph.node[:]
+    graph.node.extend(copies)
+
+
+def _export_torchscript(model, args, names, output, opset, dynamic):
+    buf = io.BytesIO()
+    axes = {n: _DYNAMIC_AXES[n] for n in [*names, output]} if dynamic else None
+    with warnings.catch_warnings():
+        # Expected, and why they are harmless: shape checks in instance norm and our pad branch
+        # (traced at an odd size on purpose), the legacy-exporter deprecation notice, constant
+        # folding skipping reflection-pad slices, and instance norm always using instance stats.
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=r".*(Constant folding|instance_norm).*")
+        torch.onnx.export(model, tuple(args), buf, dynamo=False, input_names=list(names),
+                          output_names=[output], dynamic_axes=axes, opset_version=opset,
+                          do_constant_folding=True)
+    return buf.getvalue()
+
+
+def _export_dynamo(model, args, names, output, opset, dynamic):
+    from torch.export import Dim
+    shapes = None
+    if dynamic:
+        # FamilySignature.forward(*args): torch.export sees one input, the ``args`` tuple.
+        # Dim.AUTO, not named Dims: the pad branch guards the sizes (see module docstring).
+        shapes = (tuple({ax: Dim.AUTO for ax in _DYNAMIC_AXES[n]} for n in names),)
+    program = torch.onnx.export(model, tuple(args), dynamo=True, input_names=list(names),
+                                output_names=[output], dynamic_shapes=shapes,
+                                opset_version=max(opset, 18), verbose=False)
+    return program.model_proto.SerializeToString()
+
+
+def export_onnx(model: nn.Module, family: str, path, meta: dict | None = None, *, opset: int = DEFAULT_OPSET,
+                dynamic: bool = True, size: tuple[int, int] | None = None, fold_bn: bool = True,
+                fp16: bool = False, exporter: str = "torchscript") -> Path:
+    """Export ``model`` to an ONNX file with rtstyle metadata; returns the path.
+
+    Args:
+        model: the family's nn.Module (any dtype/device; exported as an fp32 CPU copy).
+        family: a key of :data:`FAMILY_IO`; fixes input/output names.
+        path: where to write (atomically).
+        meta: recorded in the file: ``styles`` (list), ``config`` (net config dict), anything else
+            JSON-able under its own key.
+        opset: ONNX opset, 17 or newer.
+        dynamic: dynamic N, H, W (every size works); False fixes them to 1 × ``size``.
+        size: (H, W) traced at; default an odd size (see module docstring).
+        fold_bn: merge BatchNorm into the preceding convs (:func:`fold_batchnorm`).
+        fp16: store weights as fp16 (inputs/outputs stay float32). Needs onnxruntime's converter;
+            without it the file stays fp32, with a warning and ``precision=fp32`` in its metadata.
+        exporter: ``"torchscript"`` (default) or ``"dynamo"``.
+    """
+    import onnx
+    io_spec = family_io(family)
+    if opset < 17:
+        raise UserError(f"ONNX opset {opset} is too old; rtstyle needs 17 or newer (--opset 17)")
+    if exporter not in ("torchscript", "dynamo"):
+        raise UserError(f"unknown exporter {exporter!r}; use 'torchscript' or 'dynamo'")
+    if not dynamic and not size:
+        raise UserError("a fixed-size export (dynamic=False) needs a size (H, W); pass --size HxW")
+    meta = dict(meta or {})
+    model = family_net(model, family)
+    net = copy.deepcopy(model).float().cpu().eval()
+    if fold_bn:
+        net = fold_batchnorm(net)
+    size = tuple(size) if size else TRACE_SIZE
+    args = _example_inputs(net, family, size, TRACE_BATCH if dynamic else 1)
+    export = _export_torchscript if exporter == "torchscript" else _export_dynamo
+    with torch.no_grad():
+        blob = export(FamilySignature(net, family).eval(), args, io_spec.inputs, io_spec.output, opset, dynamic)
+    proto = onnx.load_from_string(blob)
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), opset)
+
+    precision = "fp32"
+    if fp16:
+        converted = _to_fp16(proto)
+        if converted is None:
+            warnings.warn("fp16 ONNX needs onnxruntime.transformers.float16, which is not "
+                          "importable; the file keeps fp32 weights", stacklevel=2)
+        else:
+            proto, precision = converted, "fp16"
+
+    props = {
+        "rtstyle_version": __version__,
+        "family": family,
+        "styles": json.dumps(meta.pop("styles", [])),
+        "config": json.dumps(meta.pop("config", getattr(model, "config", {})), sort_keys=True),
+        "inputs": json.dumps(list(io_spec.inputs)),
+        "outputs": json.dumps([io_spec.output]),
+        "input_layout": "NCHW",
+        "input_range": INPUT_RANGE,
+        "output_range": io_spec.output_range,
+        "precision": precision,
+        "opset": str(opset),
+        "dynamic": json.dumps(bool(dynamic)),
+        "exporter": exporter,
+        "bn_folded": json.dumps(bool(fold_bn)),
+        "multiple": str(int(getattr(model, "multiple", 1))),
+        "min_size": str(int(getattr(model, "min_size", 1))),
+    }
+    for k, v in meta.items():
+        props.setdefault(k, v if isinstance(v, str) else json.dumps(v, sort_keys=True))
+    onnx.helper.set_model_props(proto, props)
+    proto.producer_name, proto.producer_version = "rtstyle", __version__
+    onnx.checker.check_model(proto)
+    path = Path(path)
+    data = proto.SerializeToString()
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+    return path
+
+
+def read_metadata(path) -> dict:
+    """An exported file's metadata_props, JSON values decoded (strings stay strings)."""
+    import onnx
+    proto = onnx.load(str(path), load_external_data=False)
+    return decode_metadata({p.key: p.value for p in proto.metadata_props})
+
+
+def decode_metadata(props: dict) -> dict:
+    out = {}
+    for k, v in props.items():
+        if k in ("styles", "config", "inputs", "outputs", "dynamic", "bn_folded", "multiple", "min_size"):
+            try:
+                v = json.loads(v)
+            except json.JSONDecodeError:
+                pass
+        out[k] = v
+    return out
+
+
+def model_digest(model: nn.Module, family: str, meta: dict | None = None, **options) -> str:
+    """sha256 over the weights, family, meta and export options: names a cached ONNX export."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"family": family, "meta": meta or {}, "options": options,
+                         "rtstyle": __version__, "torch": torch.__version__},
+                        sort_keys=True, default=str).encode())
+    for k, v in model.state_dict().items():
+        h.update(k.encode())
+        h.update(v.detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# TensorRT (untested here: no tensorrt package and no GPU on the build machine)
+
+def import_tensorrt():
+    """``import tensorrt`` or a UserError that says how to get it."""
+    try:
+        import tensorrt as trt
+    except ImportError as exc:
+        raise UserError("the TensorRT backend needs the tensorrt package (pip install 'rtstyle[trt]' "
+                        "on a machine with an NVIDIA GPU; it downloads from NVIDIA's index); "
+                        "use --backend auto", exit_code=1) from exc
+    return trt
+
+
+def onnx_input_shapes(onnx_path) -> dict[str, list]:
+    """Each graph input's dims: ints where fixed, the axis name (str) where dynamic."""
+    import onnx
+    proto = onnx.load(str(onnx_path), load_external_data=False)
+    init = {i.name for i in proto.graph.initializer}
+    out = {}
+    for inp in proto.graph.input:
+        if inp.name in init:
+            continue
+        dims = inp.type.tensor_type.shape.dim
+        out[inp.name] = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
+    return out
+
+
+def profile_shapes(input_shapes: dict[str, list], image_profile=DEFAULT_PROFILE) -> dict[str, list]:
+    """A TensorRT optimisation profile for every input, from ``image`` 's (min, opt, max) shapes.
+
+    Dynamic axes named like the image's (N, H, W) take the image's value; other dynamic axes
+    (alpha's Ha, Wa) are 1; fixed axes keep their size. Returns ``{name: [min, opt, max]}``.
+    """
+    image_profile = [list(map(int, s)) for s in image_profile]
+    if len(image_profile) != 3 or any(len(s) != 4 for s in image_profile):
+        raise UserError(f"a profile is (min, opt, max) NCHW shapes, got {image_profile}")
+    for lo, opt, hi in zip(*image_profile):
+        if not lo <= opt <= hi:
+            raise UserError(f"profile needs min <= opt <= max on every axis, got {image_profile}")
+    axis_names = {"N": 0, "H": 2, "W": 3}
+    image_dims = input_shapes.get("image")
+    if image_dims is not None:
+        axis_names = {d: i for i, d in enumerate(image_dims) if isinstance(d, str)}
+    out = {}
+    for name, dims in input_shapes.items():
+        shapes = []
+        for s in image_profile:
+            shape = []
+            for i, d in enumerate(dims):
+                if isinstance(d, int) and d > 0:
+                    shape.append(d)
+                elif name == "image":
+                    shape.append(s[i])
+                elif d in axis_names:
+                    shape.append(s[axis_names[d]])
+                else:
+                    shape.append(1)
+            shapes.append(shape)
+        out[name] = shapes
+    return out
+
+
+def build_engine(onnx_path, cache_dir, profile=DEFAULT_PROFILE, fp16: bool = True,
+                 timing_cache: Path | None = None, workspace_gib: float | None = None,
+                 logger=None) -> Path:
+    """Build (or fetch from the cache) a serialized TensorRT engine for ``onnx_path``.
+
+    Args:
+        onnx_path: an :func:`export_onnx` file (fp32 weights; TensorRT picks fp16 kernels itself).
+        cache_dir: the engine cache (rtstyle.engine_cache) and, by default, the timing cache.
+        profile: (min, opt, max) NCHW shapes for ``image``; other inputs follow
+            (:func:`profile_shapes`).
+        fp16: allow fp16 kernels (BuilderFlag.FP16).
+        timing_cache: file of layer timings reused between builds (default ``cache_dir/timing.cache``).
+        workspace_gib: cap on the builder's workspace memory pool.
+    Returns the engine path. Untested here (no TensorRT, no GPU): written against the TensorRT 10
+    Python API (also 8.6: the EXPLICIT_BATCH flag is passed where the version still has it).
+    """
+    from .engine_cache import EngineCache, engine_key, key_parts, sha256_file
+    trt = import_tensorrt()
+    if not torch.cuda.is_available():
+        raise UserError("building a TensorRT engine needs a CUDA GPU; this machine has none; "
+                        "use --backend auto", exit_code=1)
+    onnx_path, cache_dir = Path(onnx_path), Path(cache_dir)
+    shapes = profile_shapes(onnx_input_shapes(onnx_path), profile)
+    precision = "fp16" if fp16 else "fp32"
+    parts = key_parts(sha256_file(onnx_path), shapes, torch.cuda.get_device_name(),
+                      list(torch.cuda.get_device_capability()), trt.__version__, precision)
+    key = engine_key(**parts)
+    cache = EngineCache(cache_dir)
+    logger = logger or trt.Logger(trt.Logger.WARNING)
+
+    def deserialises(path: Path) -> bool:
+        return trt.Runtime(logger).deserialize_cuda_engine(path.read_bytes()) is not None
+
+    hit = cache.lookup(key, validator=deserialises)
+    if hit is not None:
+        return hit
+
+    builder = trt.Builder(logger)
+    flags = 0
+    if int(trt.__version__.split(".")[0]) < 10:  # TensorRT 10 networks are always explicit-batch
+        flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    network = builder.create_network(flags)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(onnx_path)):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise UserError(f"TensorRT could not parse {onnx_path}: {errors}; re-export it "
+                        f"(rtstyle export) or use --backend onnxruntime", exit_code=1)
+    config = builder.create_builder_config()
+    if fp16:
+        config.set_flag(trt.BuilderFlag.FP16)
+    if workspace_gib:
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gib * (1 << 30)))
+    opt_profile = builder.create_optimization_profile()
+    for name, (lo, opt, hi) in shapes.items():
+        opt_profile.set_shape(name, lo, opt, hi)
+    config.add_optimization_profile(opt_profile)
+
+    timing_path = Path(timing_cache) if timing_cache else cache_dir / "timing.cache"
+    timing_bytes = timing_path.read_bytes() if timing_path.exists() else b""
+    tc = config.create_timing_cache(timing_bytes)
+    config.set_timing_cache(tc, ignore_mismatch=False)
+
+    engine = builder.build_serialized_network(network, config)
+    if engine is None:
+        raise UserError(f"TensorRT failed to build an engine from {onnx_path} (see the log above); "
+                        f"use --backend onnxruntime or torch-cuda", exit_code=1)
+    data = bytes(engine)
+    updated = bytes(config.get_timing_cache().serialize())
+    atomic_write(timing_path, lambda tmp: Path(tmp).write_bytes(updated))
+    return cache.store(key, data, {**parts, "onnx_path": str(onnx_path)})

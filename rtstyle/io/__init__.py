@@ -1,0 +1,1 @@
+"""Image and video file IO: ``images`` (OpenCV) and ``video`` (PyAV). RGB uint8 inside."""

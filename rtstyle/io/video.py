@@ -1,0 +1,413 @@
+"""Video files in and out with PyAV: RGB uint8 (H, W, 3) frames, upright, audio passed through.
+
+``VideoReader`` decodes in the caller's thread; ``VideoWriter`` encodes H.264 (yuv420p, BT.709
+tagged) into a temporary file next to the target and renames it on ``stop()``, so an
+interrupted run never leaves a broken file under the final name.
+
+Rotation: PyAV 18 exposes the display matrix only per decoded frame (``VideoFrame.rotation``,
+counter-clockwise degrees); streams have a setter (``set_display_rotation``) but no getter.
+So ``probe`` decodes the first frame to learn it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import warnings
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from rtstyle.errors import UserError
+from rtstyle.io.images import check_input_file
+
+VIDEO_HINT = "pass a video file such as .mp4, .mkv, .mov or .webm"
+OUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+# Audio codecs each container takes as-is (stream copy); anything else is re-encoded to AAC.
+COPY_AUDIO = {
+    "mp4": {"aac", "mp3", "opus", "alac", "ac3", "eac3", "flac"},
+    "mov": {"aac", "mp3", "alac", "ac3", "eac3", "pcm_s16le", "pcm_s24le"},
+    "matroska": {"aac", "mp3", "opus", "vorbis", "flac", "alac", "ac3", "eac3", "pcm_s16le"},
+}
+AUDIO_LEAD_S = 0.5  # mux audio up to this far ahead of the last video frame
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What ``probe`` learns. ``width``/``height`` are as displayed (after rotation);
+    ``rotation`` is the display matrix angle in counter-clockwise degrees (PyAV's
+    ``VideoFrame.rotation``, ffprobe's "rotation of X degrees"): -90 for a phone's portrait clip."""
+
+    path: Path
+    width: int
+    height: int
+    fps: Fraction
+    time_base: Fraction
+    frame_count: int
+    duration: float  # seconds
+    rotation: int
+    codec: str
+    has_audio: bool
+    audio_codec: str | None
+
+
+def _open(path: Path):
+    """Open ``path`` for reading and return (container, its first video stream)."""
+    size = check_input_file(path, "a video", VIDEO_HINT)
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except (av.FFmpegError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read '{path}': FFmpeg cannot open it ({type(e).__name__}; "
+                        f"{size} bytes: not a video, or damaged/truncated); {VIDEO_HINT}") from e
+    if not container.streams.video:
+        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+        container.close()
+        raise UserError(f"cannot read '{path}': it has no video stream (only "
+                        f"{', '.join(kinds)}); {VIDEO_HINT}")
+    return container, container.streams.video[0]
+
+
+def _upright(frame: av.VideoFrame) -> np.ndarray:
+    """(H, W, 3) uint8 RGB, rotated by the frame's display matrix (k quarter turns CCW)."""
+    rgb = frame.to_ndarray(format="rgb24")
+    k = round(frame.rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
+
+
+def probe(path) -> VideoInfo:
+    """Read a video's geometry, rate, length and audio facts (decodes at most one frame)."""
+    path = Path(path)
+    container, stream = _open(path)
+    try:
+        fps = stream.average_rate or stream.guessed_rate
+        if not fps:
+            warnings.warn(f"'{path}': no frame rate in the file; assuming 30 fps", stacklevel=2)
+            fps = Fraction(30)
+        count = stream.frames
+        if not count:  # e.g. Matroska/WebM: count packets (demux only, no decoding)
+            count = sum(1 for p in container.demux(stream) if p.size)
+            container.seek(0)
+        rotation = 0
+        try:
+            for frame in container.decode(stream):
+                rotation = frame.rotation
+                break
+        except av.FFmpegError as e:
+            raise UserError(f"cannot read '{path}': its first video frame does not decode "
+                            f"({type(e).__name__}); the file is damaged, re-export it") from e
+        if stream.duration and stream.time_base:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration:
+            duration = container.duration / av.time_base
+        else:
+            duration = float(count / fps)
+        w, h = stream.codec_context.width, stream.codec_context.height
+        if round(rotation / 90) % 2:
+            w, h = h, w
+        audio = container.streams.audio[0] if container.streams.audio else None
+        return VideoInfo(path=path, width=w, height=h, fps=Fraction(fps),
+                         time_base=Fraction(stream.time_base), frame_count=int(count),
+                         duration=duration, rotation=int(rotation), codec=stream.codec_context.name,
+                         has_audio=audio is not None,
+                         audio_codec=audio.codec_context.name if audio is not None else None)
+    finally:
+        container.close()
+
+
+class VideoReader:
+    """Decode a video file into upright RGB frames: ``read()`` -> ``(rgb, pts_seconds)`` or None.
+
+    ``pts_seconds`` counts from the first frame of the stream (0.0). A file that breaks off
+    mid-stream (truncated download, decode error) ends early with a ``RuntimeWarning``.
+    """
+
+    def __init__(self, path, threads: int = 0):
+        self.path = Path(path)
+        self.threads = threads
+        self.info: VideoInfo | None = None
+        self.frames_read = 0
+        self._container = None
+        self._frames = None
+
+    def start(self) -> "VideoReader":
+        self.info = probe(self.path)
+        self._container, stream = _open(self.path)
+        stream.thread_type = "AUTO"
+        stream.thread_count = self.threads
+        self._stream = stream
+        self._t0 = stream.start_time or 0
+        self._frames = self._decode()
+        return self
+
+    def _decode(self):
+        try:
+            for packet in self._container.demux(self._stream):
+                yield from packet.decode()
+        except av.FFmpegError as e:
+            warnings.warn(f"'{self.path}': decoding stopped after {self.frames_read} frames "
+                          f"({type(e).__name__}: {e}); the file is probably truncated",
+                          RuntimeWarning, stacklevel=3)
+            return
+        expected = self.info.frame_count if self.info else 0
+        if self.frames_read < expected - 1:
+            warnings.warn(f"'{self.path}': got {self.frames_read} of {expected} frames; "
+                          f"the file is probably truncated", RuntimeWarning, stacklevel=3)
+
+    def read(self) -> tuple[np.ndarray, float] | None:
+        if self._frames is None:
+            raise RuntimeError("VideoReader.read() before start()")
+        frame = next(self._frames, None)
+        if frame is None:
+            return None
+        self.frames_read += 1
+        pts = frame.pts if frame.pts is not None else self._t0 + self.frames_read - 1
+        return _upright(frame), float((pts - self._t0) * frame.time_base)
+
+    def stop(self) -> None:
+        self._frames = None
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def __iter__(self):
+        started_here = self._frames is None
+        if started_here:
+            self.start()
+        try:
+            while (item := self.read()) is not None:
+                yield item
+        finally:
+            if started_here:
+                self.stop()
+
+
+def _pick_codec(codec: str, w: int, h: int, fps: Fraction) -> str:
+    """``codec`` if it opens here, else the first of libx264/h264/mpeg4 that does (with a warning)."""
+    for name in dict.fromkeys([codec, "libx264", "h264", "mpeg4"]):
+        try:
+            ctx = av.CodecContext.create(name, "w")
+            if name.endswith(("_nvenc", "_qsv", "_vaapi", "_amf", "_videotoolbox")):
+                # Hardware encoders are compiled in but only open with the hardware present.
+                ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = w, h, "yuv420p", 1 / fps
+                ctx.open()
+        except (av.FFmpegError, ValueError):
+            continue
+        if name != codec:
+            warnings.warn(f"video encoder '{codec}' is not available here; using '{name}'",
+                          RuntimeWarning, stacklevel=3)
+        return name
+    raise UserError(f"no H.264 or MPEG-4 encoder in this PyAV build; reinstall PyAV "
+                    f"(pip install --force-reinstall av)", exit_code=1)
+
+
+class VideoWriter:
+    """Encode RGB frames to H.264 yuv420p with ``movflags=+faststart``, copying audio across.
+
+    ``size`` is (width, height) of the frames given to ``write``. yuv420p needs even sizes, so
+    an odd width/height is padded by one replicated edge pixel (``encoded_size``). Frame i gets
+    pts i in time base 1/fps unless ``write`` is given the source pts in seconds.
+    When ``audio_from`` has an audio stream, its packets are copied (re-encoded to AAC 160k
+    when the container cannot hold the codec), cut at ``audio_until`` seconds, by default at
+    the end of the video.
+    """
+
+    def __init__(self, path, fps: Fraction, size: tuple[int, int], audio_from=None,
+                 crf: int = 20, preset: str = "veryfast", codec: str = "libx264", threads: int = 0,
+                 audio_until: float | None = None):
+        self.path = Path(path)
+        self.fps = Fraction(fps).limit_denominator(1001000)
+        self.size = (int(size[0]), int(size[1]))
+        self.encoded_size = (self.size[0] + self.size[0] % 2, self.size[1] + self.size[1] % 2)
+        self.audio_from = Path(audio_from) if audio_from else None
+        self.audio_until = audio_until
+        self.crf, self.preset, self.codec, self.threads = crf, preset, codec, threads
+        self.frames_written = 0
+        self._out = self._ain = self._tmp = None
+        self._next_pts = 0
+
+    def start(self) -> "VideoWriter":
+        fmt = OUT_FORMATS.get(self.path.suffix.lower())
+        if fmt is None:
+            raise UserError(f"cannot write '{self.path}': unknown video extension "
+                            f"'{self.path.suffix}'; use one of {', '.join(OUT_FORMATS)}")
+        if self.path.is_dir():
+            raise UserError(f"cannot write '{self.path}': it is a folder; give a file name ending in .mp4")
+        if self.fps <= 0 or min(self.size) < 1:
+            raise ValueError(f"VideoWriter needs fps > 0 and a positive size, got "
+                             f"{self.fps} and {self.size}")
+        self._tmp = self.path.with_name(f".{self.path.stem}.{secrets.token_hex(4)}.part"
+                                        f"{self.path.suffix}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            opts = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
+            self._out = av.open(str(self._tmp), "w", format=fmt, options=opts)
+        except (OSError, av.FFmpegError) as e:
+            self._tmp = None
+            raise UserError(f"cannot write '{self.path}': {getattr(e, 'strerror', None) or e}; "
+                            f"choose a folder you can write to") from e
+        try:
+            self._add_video()
+            if self.audio_from is not None:
+                self._add_audio(fmt)
+        except BaseException:
+            self.abort()
+            raise
+        return self
+
+    def _add_video(self):
+        w, h = self.encoded_size
+        name = _pick_codec(self.codec, w, h, self.fps)
+        s = self._out.add_stream(name, rate=self.fps)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        s.codec_context.time_base = 1 / self.fps
+        s.thread_count = self.threads
+        # We convert RGB -> YUV with BT.709 limited range and say so in the stream, so players
+        # (and our reader) convert back with the same matrix.
+        s.codec_context.colorspace = s.codec_context.color_primaries = 1  # BT.709
+        s.codec_context.color_trc, s.codec_context.color_range = 1, 1  # BT.709, MPEG
+        if name == "libx264":
+            s.options = {"crf": str(self.crf), "preset": self.preset}
+        elif name.endswith("_nvenc"):
+            s.options = {"preset": "p4", "rc": "vbr", "cq": str(self.crf)}
+        else:  # mpeg4 / other fallbacks: a bit rate good enough for stylised content
+            s.bit_rate = int(w * h * float(self.fps) * 0.2)
+        self._vs = s
+
+    def _add_audio(self, fmt: str):
+        try:
+            self._ain = av.open(str(self.audio_from), metadata_errors="ignore")
+        except (OSError, av.FFmpegError):
+            warnings.warn(f"cannot open '{self.audio_from}' for its audio; writing video only",
+                          RuntimeWarning, stacklevel=3)
+            return
+        if not self._ain.streams.audio:
+            return self._close_audio()
+        src = self._ain.streams.audio[0]
+        v = self._ain.streams.video[0] if self._ain.streams.video else None
+        # Our video starts at 0; shift the audio by the source video's start to keep sync.
+        v0 = float((v.start_time or 0) * v.time_base) if v is not None and v.time_base else 0.0
+        self._a_offset = round(v0 / src.time_base) if src.time_base else 0
+        self._copy_audio = src.codec_context.name in COPY_AUDIO[fmt]
+        if self._copy_audio:
+            self._as = self._out.add_stream_from_template(src)
+        else:
+            rate = src.codec_context.sample_rate or 48000
+            self._as = self._out.add_stream("aac", rate=rate if rate <= 96000 else 48000)
+            self._as.layout = "stereo" if src.codec_context.channels >= 2 else "mono"
+            self._as.bit_rate = 160_000
+        self._asrc = src
+        self._apackets = self._ain.demux(src)
+        self._apending = None
+
+    def write(self, rgb: np.ndarray, pts: float | None = None) -> None:
+        """Encode one (H, W, 3) uint8 RGB frame of ``size``; ``pts`` is in seconds from 0."""
+        if self._out is None:
+            raise RuntimeError("VideoWriter.write() before start() or after stop()")
+        w, h = self.size
+        if rgb.shape != (h, w, 3) or rgb.dtype != np.uint8:
+            raise ValueError(f"VideoWriter({self.path.name}) wants ({h}, {w}, 3) uint8 frames, "
+                             f"got {rgb.shape} {rgb.dtype}")
+        if (w, h) != self.encoded_size:
+            rgb = np.pad(rgb, ((0, self.encoded_size[1] - h), (0, self.encoded_size[0] - w), (0, 0)),
+                         mode="edge")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame = frame.reformat(format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG")
+        i = self._next_pts if pts is None else max(round(pts * self.fps), self._next_pts)
+        frame.pts, frame.time_base = i, 1 / self.fps
+        self._next_pts = i + 1
+        self._out.mux(self._vs.encode(frame))
+        self.frames_written += 1
+        if self._ain is not None:
+            self._pump_audio(min(float(i / self.fps) + AUDIO_LEAD_S, self._audio_end()))
+
+    def _audio_end(self) -> float:
+        video_end = float(self._next_pts / self.fps)
+        return video_end if self.audio_until is None else float(self.audio_until)
+
+    def _pump_audio(self, until: float, final: bool = False) -> None:
+        """Mux source audio packets that start before ``until`` seconds (output time)."""
+        tb = self._asrc.time_base
+        try:
+            while True:
+                p = self._apending if self._apending is not None else next(self._apackets, None)
+                self._apending = None
+                if p is None:
+                    break
+                if p.dts is None or p.pts is None:  # demuxer's end-of-stream flush packet
+                    continue
+                if float((p.pts - self._a_offset) * tb) >= until:
+                    if not final:
+                        self._apending = p
+                    break
+                if self._copy_audio:
+                    p.pts, p.dts = p.pts - self._a_offset, p.dts - self._a_offset
+                    p.stream = self._as
+                    self._out.mux(p)
+                else:
+                    for f in p.decode():
+                        f.pts = None  # let the AAC encoder count samples from 0
+                        self._out.mux(self._as.encode(f))
+        except av.FFmpegError as e:
+            warnings.warn(f"'{self.audio_from}': audio stopped early ({type(e).__name__}); "
+                          f"the rest of the output is silent", RuntimeWarning, stacklevel=3)
+            self._apackets = iter(())
+        if final and not self._copy_audio:
+            self._out.mux(self._as.encode(None))
+
+    def stop(self) -> None:
+        """Flush the encoders, close the file and move it to its final name."""
+        if self._out is None:
+            return
+        if self.frames_written == 0:
+            self.abort()
+            raise UserError(f"nothing written to '{self.path}': no frames were given "
+                            f"(is the input empty?)", exit_code=1)
+        try:
+            self._out.mux(self._vs.encode(None))
+            if self._ain is not None:
+                self._pump_audio(self._audio_end(), final=True)
+            self._out.close()
+            self._out = None
+            os.replace(self._tmp, self.path)
+            self._tmp = None
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            self._close_audio()
+
+    def abort(self) -> None:
+        """Stop without keeping anything: the temporary file is deleted."""
+        if self._out is not None:
+            try:
+                self._out.close()
+            except (av.FFmpegError, OSError):
+                pass  # the file is being thrown away; its muxer's complaints do not matter
+            self._out = None
+        self._close_audio()
+        if self._tmp is not None:
+            Path(self._tmp).unlink(missing_ok=True)
+            self._tmp = None
+
+    def _close_audio(self):
+        ain, self._ain, self._apackets = self._ain, None, None
+        if ain is not None:
+            ain.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.stop()
+        else:
+            self.abort()

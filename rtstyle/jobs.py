@@ -1,0 +1,166 @@
+"""The jobs behind the CLI: stylize images and videos, list styles. No argparse here."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from .errors import UserError
+
+IMAGE_OUT_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+def check_output(out: Path, overwrite: bool, inputs: list[Path] = ()) -> None:
+    """Refuse outputs that would destroy work: same as an input, existing (without --overwrite),
+    or in a folder that cannot be written."""
+    for src in inputs:
+        if src.exists() and out.exists() and os.path.samefile(src, out):
+            raise UserError(f"output {out} is the input file; choose another output name")
+        if src.resolve() == out.resolve():
+            raise UserError(f"output {out} is the input file; choose another output name")
+    if out.is_dir():
+        raise UserError(f"output {out} is a folder; give a file name like {out / 'out.mp4'}")
+    if out.exists() and not overwrite:
+        raise UserError(f"output {out} already exists; pass --overwrite to replace it")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise UserError(f"cannot write {out}: folder {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK):
+        raise UserError(f"cannot write {out}: folder {parent} is not writable; choose another output folder")
+
+
+def check_input(path: Path, what: str = "input") -> Path:
+    if not path.exists():
+        raise UserError(f"{what} {path} does not exist; check the path")
+    if path.is_dir():
+        raise UserError(f"{what} {path} is a folder; give a file")
+    if path.stat().st_size == 0:
+        raise UserError(f"{what} {path} is empty (0 bytes); give a real file")
+    return path
+
+
+def list_styles(out=sys.stdout) -> None:
+    """Print each bundled style, its image size and which families have trained weights for it."""
+    import cv2
+
+    from . import styles
+    entries = styles.weights_entries()
+    arbitrary = sorted({e.family for e in entries if e.family in styles.ARBITRARY})
+    rows = []
+    for name in styles.style_names():
+        img = cv2.imread(str(styles.STYLE_DIR / f"{name}.jpg"), cv2.IMREAD_UNCHANGED)
+        size = f"{img.shape[1]}x{img.shape[0]}" if img is not None else "?"
+        fams = sorted({e.family for e in entries if name in e.styles}) + arbitrary
+        rows.append((name, size, ", ".join(fams) if fams else "- (no weights yet)"))
+    width = max(len(r[0]) for r in rows)
+    print(f"{'style':<{width}}  {'image':>9}  trained families", file=out)
+    for name, size, fams in rows:
+        print(f"{name:<{width}}  {size:>9}  {fams}", file=out)
+    print(f"\n{len(rows)} styles; weights from {os.pathsep.join(str(d) for d in styles.weights_dirs())}", file=out)
+
+
+def _image_outputs(inputs: list[Path], out: Path, suffix: str | None) -> list[Path]:
+    if len(inputs) > 1 or out.is_dir() or (not out.suffix and not out.exists()):
+        out.mkdir(parents=True, exist_ok=True)
+        return [out / (p.stem + (suffix or p.suffix if p.suffix.lower() in IMAGE_OUT_SUFFIXES else ".png"))
+                for p in inputs]
+    if out.suffix.lower() not in IMAGE_OUT_SUFFIXES:
+        raise UserError(f"output {out} has an unknown image extension; use one of {', '.join(sorted(IMAGE_OUT_SUFFIXES))}")
+    return [out]
+
+
+def stylize_images(inputs: list[Path], out: Path, style: str, family=None, backend="auto", size=None,
+                   scale=None, strength=1.0, overwrite=False, method="net", iters=500, log=print) -> list[Path]:
+    """Stylize each image to ``out`` (a file for one input, else a folder); alpha is carried over."""
+    from .io.images import read_image, write_image
+    for p in inputs:
+        check_input(p)
+    outs = _image_outputs(inputs, out, None)
+    for src, dst in zip(inputs, outs):
+        check_output(dst, overwrite, inputs)
+    if method == "gatys":
+        return _gatys_images(inputs, outs, style, size, scale, iters, log)
+    from .stylizer import Stylizer
+    with Stylizer(style, family, backend, strength, size, scale) as st:
+        log(f"style {st.label}")
+        for src, dst in zip(inputs, outs):
+            rgb, alpha = read_image(src)
+            t0 = time.perf_counter()
+            y = st.frame(rgb)
+            if alpha is not None and alpha.shape[:2] != y.shape[:2]:
+                import cv2
+                alpha = cv2.resize(alpha, (y.shape[1], y.shape[0]), interpolation=cv2.INTER_LINEAR)
+            write_image(dst, y, alpha)
+            log(f"{src} -> {dst} ({y.shape[1]}x{y.shape[0]}, {1000 * (time.perf_counter() - t0):.0f} ms)")
+    return outs
+
+
+def _gatys_images(inputs, outs, style, size, scale, iters, log):
+    import cv2
+    import numpy as np
+    import torch
+
+    from . import styles
+    from .gatys import stylize_gatys
+    from .io.images import read_image, write_image
+    from .stylizer import target_size
+    srgb, _ = read_image(styles.style_image(style))
+    s = torch.from_numpy(np.ascontiguousarray(srgb)).permute(2, 0, 1)[None].float() / 255.0
+    for src, dst in zip(inputs, outs):
+        rgb, alpha = read_image(src)
+        tw, th = target_size(rgb.shape[1], rgb.shape[0], size, scale)
+        rgb = cv2.resize(rgb, (tw, th), interpolation=cv2.INTER_AREA) if (tw, th) != rgb.shape[1::-1] else rgb
+        c = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
+        t0 = time.perf_counter()
+        y = stylize_gatys(c, s, iters=iters)
+        y = y.output if hasattr(y, "output") else y
+        img = (y[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().numpy()
+        if alpha is not None and alpha.shape[:2] != img.shape[:2]:
+            alpha = cv2.resize(alpha, (img.shape[1], img.shape[0]))
+        write_image(dst, img, alpha)
+        log(f"{src} -> {dst} (gatys, {iters} iterations, {time.perf_counter() - t0:.1f} s)")
+    return outs
+
+
+def stylize_video(src: Path, dst: Path, style: str, family=None, backend="auto", size=None, scale=None,
+                  strength=1.0, max_frames: int | None = None, overwrite=False, progress=True, log=print):
+    """Stylize a video file to an H.264 mp4 with the source's frame rate and audio.
+
+    Nothing appears at ``dst`` unless the whole video was written. Returns the stage times.
+    """
+    from tqdm import tqdm
+
+    from . import pipeline
+    from .io.video import VideoReader, VideoWriter, probe
+    from .stylizer import Stylizer, target_size
+    check_input(src)
+    check_output(dst, overwrite, [src])
+    if dst.suffix.lower() not in (".mp4", ".mov", ".mkv", ".m4v"):
+        raise UserError(f"output {dst} must end in .mp4, .mov, .mkv or .m4v (H.264 video)")
+    if max_frames is not None and max_frames < 1:
+        raise UserError(f"--max-frames {max_frames} must be at least 1")
+    info = probe(src)
+    total = info.frame_count or None
+    if max_frames:
+        total = min(total, max_frames) if total else max_frames
+    out_w, out_h = target_size(info.width, info.height, size, scale)
+    with Stylizer(style, family, backend, strength, size, scale) as st:
+        log(f"style {st.label}; {src.name}: {info.width}x{info.height} @ {float(info.fps):.3g} fps"
+            f"{', audio' if info.has_audio else ''} -> {out_w}x{out_h}")
+        bar = tqdm(total=total, unit="frame", desc="stylize", disable=not progress, dynamic_ncols=True)
+        audio_until = (total / float(info.fps)) if (max_frames and total) else None
+
+        def frames():
+            with VideoReader(src) as reader:
+                for i, (rgb, _pts) in enumerate(reader):
+                    if max_frames and i >= max_frames:
+                        return
+                    yield rgb
+
+        with VideoWriter(dst, info.fps, (out_w, out_h), audio_from=src if info.has_audio else None,
+                         audio_until=audio_until) as writer:
+            times = pipeline.run(frames(), st.frame, writer.write, on_frame=lambda n: bar.update(1))
+        bar.close()
+    log(f"wrote {dst}: {times.summary()}")
+    return times
