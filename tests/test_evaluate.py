@@ -1,0 +1,26 @@
+import torch
+
+from rtstyle.evaluate import Score, Scorer, table
+
+
+def test_scores_are_relative_to_the_photo():
+    torch.manual_seed(0)
+    scorer = Scorer("mosaic", style_size=64)
+    # a smooth photo-like image: gradients plus a few blobs
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 48), torch.linspace(0, 1, 64), indexing="ij")
+    photo = torch.stack([xx, yy, (xx * yy) ** 0.5])[None]
+    c, s, d = scorer.score(photo, photo)
+    assert c == 0.0
+    assert abs(s - 1.0) < 1e-5 and abs(d - 1.0) < 1e-5
+    noise = torch.rand_like(photo)
+    c, s, d = scorer.score(noise, photo)
+    assert 0.5 < c < 2.0  # the noise reference is another noise draw: about 1
+    assert s > 0 and d > 0
+
+
+def test_table_has_means_per_method():
+    rows = [Score("a.jpg", "johnson net", 0.5, 0.2, 0.3, 0.01), Score("a.jpg", "gatys-500", 0.4, 0.1, 0.2, 30.0),
+            Score("b.jpg", "johnson net", 0.7, 0.4, 0.5, 0.01)]
+    text = table(rows)
+    assert "| **mean** | johnson net | 0.600 | 0.300 | 0.400 |" in text
+    assert text.count("\n") == 1 + 3 + 2
