@@ -52,6 +52,12 @@ class LossLog:
         with self.path.open("a", newline="") as f:
             csv.writer(f).writerow([step, *(f"{values.get(k, float('nan')):.6g}" for k in self.fields[1:])])
 
+    def last(self) -> dict[str, float]:
+        """The last logged row as {column: value} (empty before the first row)."""
+        with self.path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        return {k: float(v) for k, v in rows[-1].items() if v not in ("", "nan")} if rows else {}
+
     def truncate_after(self, step: int) -> None:
         """Drop rows past ``step`` (after resuming from an older checkpoint)."""
         with self.path.open(newline="") as f:

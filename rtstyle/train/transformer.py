@@ -225,21 +225,17 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
             break
     bar.close()
     net.eval()
-    if step == 0 or "parts" not in locals():  # nothing trained in this call (already at --iters)
-        with torch.no_grad(), autocast:
-            parts = _losses(cfg, vgg, targets, _run(net, val_x, cfg.family, 0), val_x, 0)
-            total = _total(cfg, parts)
-            last_val = total.item()
     checkpoint()
     wall = wall0 + time.time() - t_start
+    logged = log.last()  # losses of the last logged step (also when this call trained nothing)
     name = f"{cfg.family}-{'multi' if cfg.family == 'multi' else cfg.styles[0]}"
     manifest = {
         "family": cfg.family, "styles": list(cfg.styles), "config": cfg.net_config(),
         "data": f"{len(train_files)} train / {len(val_files)} val photos from {Path(cfg.data).name}/ "
                 f"({cfg.crop}px crops, batch {cfg.batch})",
         "iterations": step, "complete": not stopped_early,
-        "train_loss": {k: round(v.item(), 6) for k, v in parts.items()} | {"total": round(total.item(), 6)},
-        "val_loss": round(last_val, 6),
+        "train_loss": {k: round(v, 6) for k, v in logged.items() if k not in ("step", "val_total")},
+        "val_loss": round(logged.get("val_total", float("nan")), 6), "logged_at_step": int(logged.get("step", 0)),
         "loss_weights": {"content": cfg.content_weight, "style": cfg.style_weight, "shift": cfg.shift_weight,
                          "tv": cfg.tv_weight},
         "taps": {"content": cfg.content_tap, "style": cfg.style_taps}, "loss_scales": targets.scales(),
