@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .depth import cli as depth_cli
 from .errors import UserError
 
 
@@ -36,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=["net", "gatys"], default="net",
                    help="net = trained feed-forward network; gatys = optimisation baseline (slow)")
     p.add_argument("--iters", type=int, default=500, help="iterations for --method gatys")
+    depth_cli.add_flags(p)
 
     p = sub.add_parser("video", help="stylize a video file (audio kept)")
     p.add_argument("input", type=Path, metavar="IN")
@@ -43,8 +45,23 @@ def _parser() -> argparse.ArgumentParser:
     _common_style_args(p)
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    depth_cli.add_flags(p, video=True)
 
     sub.add_parser("styles", help="list the bundled styles and which have trained weights")
+    from . import batch, bench, doctor, export_cli   # each adds its subcommand with set_defaults(func=run)
+    for mod in (bench, export_cli, doctor, batch):
+        mod.register(sub)
+    from . import realtime   # rtstyle webcam (live camera / simulated camera)
+    realtime.register(sub)
+    depth_cli.register(sub)   # rtstyle depth IN OUT.png
+
+    p = sub.add_parser("eval", help="quality numbers: a trained net vs Gatys on photos (content/style/shift losses)")
+    p.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
+    p.add_argument("--style", required=True)
+    p.add_argument("--model", dest="family", default=None, choices=["johnson", "compact", "multi", "adain"])
+    p.add_argument("--size", type=int, default=256, help="short side of the evaluated images")
+    p.add_argument("--gatys-iters", type=int, default=500, help="Gatys iterations for the baseline (0 = skip)")
+    p.add_argument("--markdown", type=Path, default=None, help="also write the table to this file")
 
     p = sub.add_parser("train", help="train a network (needs the 'train' extra)")
     tsub = p.add_subparsers(dest="what", metavar="WHAT")
@@ -74,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
     t.add_argument("--device", default="auto")
     t.add_argument("--no-resume", action="store_true", help="start over even if the run folder has a checkpoint")
+    depth_cli.register_train(tsub)   # rtstyle train depth
     t = tsub.add_parser("adain", help="AdaIN decoder (encoder frozen), arbitrary style",
                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     t.add_argument("--data", required=True, type=Path, help="folder of training photos")
@@ -139,14 +157,26 @@ def _train_transformer(a) -> None:
 def _dispatch(a, ap) -> int:
     from . import jobs
     from .stylizer import parse_size
+    if getattr(a, "func", None) is not None:   # subcommands that carry their own handler
+        return a.func(a)
     if a.command == "image":
         jobs.stylize_images(a.inputs, a.output, a.style, a.family, a.backend, parse_size(a.size), a.scale,
-                            a.strength, a.overwrite, a.method, a.iters)
+                            a.strength, a.overwrite, a.method, a.iters, depth=depth_cli.options(a))
     elif a.command == "video":
         jobs.stylize_video(a.input, a.output, a.style, a.family, a.backend, parse_size(a.size), a.scale,
-                           a.strength, a.max_frames, a.overwrite, progress=not a.no_progress)
+                           a.strength, a.max_frames, a.overwrite, progress=not a.no_progress,
+                           depth=depth_cli.options(a))
     elif a.command == "styles":
         jobs.list_styles()
+    elif a.command == "eval":
+        from . import evaluate
+        for ph in a.photos:
+            jobs.check_input(ph, "photo")
+        scores = evaluate.evaluate(a.photos, a.style, a.family, a.size, a.gatys_iters)
+        text = evaluate.table(scores)
+        print(text)
+        if a.markdown:
+            a.markdown.write_text(text + "\n")
     elif a.command == "train" and a.what == "transformer":
         _train_transformer(a)
     elif a.command == "train" and a.what == "adain":
@@ -167,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"rtstyle: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # output piped into e.g. `head`, which closed early: not an error
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         if a.debug:
             raise

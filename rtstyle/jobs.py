@@ -40,8 +40,9 @@ def check_input(path: Path, what: str = "input") -> Path:
     return path
 
 
-def list_styles(out=sys.stdout) -> None:
+def list_styles(out=None) -> None:
     """Print each bundled style, its image size and which families have trained weights for it."""
+    out = out or sys.stdout  # looked up now: a default bound at import would outlive a redirected stdout
     import cv2
 
     from . import styles
@@ -71,7 +72,8 @@ def _image_outputs(inputs: list[Path], out: Path, suffix: str | None) -> list[Pa
 
 
 def stylize_images(inputs: list[Path], out: Path, style: str, family=None, backend="auto", size=None,
-                   scale=None, strength=1.0, overwrite=False, method="net", iters=500, log=print) -> list[Path]:
+                   scale=None, strength=1.0, overwrite=False, method="net", iters=500, log=print,
+                   depth: dict | None = None) -> list[Path]:
     """Stylize each image to ``out`` (a file for one input, else a folder); alpha is carried over."""
     from .io.images import read_image, write_image
     for p in inputs:
@@ -82,7 +84,8 @@ def stylize_images(inputs: list[Path], out: Path, style: str, family=None, backe
     if method == "gatys":
         return _gatys_images(inputs, outs, style, size, scale, iters, log)
     from .stylizer import Stylizer
-    with Stylizer(style, family, backend, strength, size, scale) as st:
+    from .depth.apply import from_options   # depth: rtstyle.depth.cli.options(args), None = off
+    with Stylizer(style, family, backend, strength, size, scale, depth=from_options(depth)) as st:
         log(f"style {st.label}")
         for src, dst in zip(inputs, outs):
             rgb, alpha = read_image(src)
@@ -124,14 +127,15 @@ def _gatys_images(inputs, outs, style, size, scale, iters, log):
 
 
 def stylize_video(src: Path, dst: Path, style: str, family=None, backend="auto", size=None, scale=None,
-                  strength=1.0, max_frames: int | None = None, overwrite=False, progress=True, log=print):
+                  strength=1.0, max_frames: int | None = None, overwrite=False, progress=True, log=print,
+                  depth: dict | None = None):
     """Stylize a video file to an H.264 mp4 with the source's frame rate and audio.
 
     Nothing appears at ``dst`` unless the whole video was written. Returns the stage times.
     """
     from tqdm import tqdm
 
-    from . import pipeline
+    from .gpu_pipeline import stylize_frames, video_codec
     from .io.video import VideoReader, VideoWriter, probe
     from .stylizer import Stylizer, target_size
     check_input(src)
@@ -145,7 +149,8 @@ def stylize_video(src: Path, dst: Path, style: str, family=None, backend="auto",
     if max_frames:
         total = min(total, max_frames) if total else max_frames
     out_w, out_h = target_size(info.width, info.height, size, scale)
-    with Stylizer(style, family, backend, strength, size, scale) as st:
+    from .depth.apply import from_options
+    with Stylizer(style, family, backend, strength, size, scale, depth=from_options(depth, video=True)) as st:
         log(f"style {st.label}; {src.name}: {info.width}x{info.height} @ {float(info.fps):.3g} fps"
             f"{', audio' if info.has_audio else ''} -> {out_w}x{out_h}")
         bar = tqdm(total=total, unit="frame", desc="stylize", disable=not progress, dynamic_ncols=True)
@@ -158,9 +163,10 @@ def stylize_video(src: Path, dst: Path, style: str, family=None, backend="auto",
                         return
                     yield rgb
 
+        # On a CUDA stylizer: pinned ring buffers + copy/compute streams, and NVENC if PyAV has it.
         with VideoWriter(dst, info.fps, (out_w, out_h), audio_from=src if info.has_audio else None,
-                         audio_until=audio_until) as writer:
-            times = pipeline.run(frames(), st.frame, writer.write, on_frame=lambda n: bar.update(1))
+                         audio_until=audio_until, codec=video_codec(st, out_w, out_h, info.fps)) as writer:
+            times = stylize_frames(frames(), st, writer.write, on_frame=lambda n: bar.update(1))
         bar.close()
     log(f"wrote {dst}: {times.summary()}")
     return times

@@ -3,7 +3,11 @@
 Decode of frame N+1 and encode of frame N−1 overlap the stylization of frame N. Queues are
 bounded (back-pressure, flat memory); the end of stream is a sentinel; an error or Ctrl-C in any
 stage stops the others and is re-raised in the caller. The CUDA variant (pinned ring buffers,
-copy/compute streams) builds on the same stages.
+copy/compute streams, rtstyle.gpu_pipeline) runs on the same stages.
+
+Two modes: files never drop a frame (back-pressure slows the reader); live sources
+(``drop_stale=True``) keep only the newest waiting frame between stages, so a slow stage costs
+frame rate, never latency.
 """
 from __future__ import annotations
 
@@ -32,13 +36,42 @@ class StageTimes:
 
     def summary(self) -> str:
         n = max(self.frames, 1)
+        gpu = self.extra.get("gpu_compute")  # set by the CUDA path: stylize is then only the queueing
         return (f"{self.frames} frames in {self.wall:.2f} s ({self.fps:.1f} fps); per frame: read "
                 f"{1000 * self.read / n:.1f} ms, stylize {1000 * self.process / n:.1f} ms, "
-                f"write {1000 * self.write / n:.1f} ms")
+                f"write {1000 * self.write / n:.1f} ms"
+                + (f", GPU compute {1000 * gpu / n:.1f} ms" if gpu is not None else ""))
 
 
 class _Stop(Exception):
     pass
+
+
+class _Latest:
+    """A one-item hand-over for live mode: ``put`` never blocks and replaces a waiting item
+    (counted in ``dropped``, passed to ``on_drop``); the end sentinel is never replaced."""
+
+    def __init__(self, on_drop: Callable[[Any], None] | None = None):
+        self._cond = threading.Condition()
+        self._items: list = []
+        self.dropped = 0
+        self._on_drop = on_drop
+
+    def put(self, item, timeout=None) -> None:
+        with self._cond:
+            if item is not _END and self._items and self._items[-1] is not _END:
+                old = self._items.pop()
+                self.dropped += 1
+                if self._on_drop:
+                    self._on_drop(old)
+            self._items.append(item)
+            self._cond.notify()
+
+    def get(self, timeout=None):
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._items, timeout):
+                raise queue.Empty
+            return self._items.pop(0)
 
 
 def _put(q: queue.Queue, item, stop: threading.Event) -> None:
@@ -61,16 +94,24 @@ def _get(q: queue.Queue, stop: threading.Event):
 
 
 def run(frames: Iterable[Any], process: Callable[[Any], Any], write: Callable[[Any], None],
-        depth: int = 4, on_frame: Callable[[int], None] | None = None) -> StageTimes:
+        depth: int = 4, on_frame: Callable[[int], None] | None = None, drop_stale: bool = False,
+        on_drop: Callable[[Any], None] | None = None, times: StageTimes | None = None) -> StageTimes:
     """Pull items from ``frames`` (own thread), ``process`` them here, ``write`` them (own thread).
 
-    Order is kept and no frame is dropped. Returns per-stage times. Exceptions from any stage
-    (including KeyboardInterrupt here) stop all stages and propagate after the threads end.
+    Order is kept. Without ``drop_stale`` no frame is dropped and at most ``depth`` items wait
+    between two stages. With ``drop_stale`` (live sources) at most one item waits between two
+    stages and a newer one replaces it: ``times.extra['dropped_in']`` / ``['dropped_out']``
+    count frames dropped before / after ``process``; ``on_drop(item)`` is called for each
+    (e.g. to give a buffer back). Returns per-stage times; pass ``times`` to keep them even when
+    an exception (or Ctrl-C) ends the run. Exceptions from any stage (including
+    KeyboardInterrupt here) stop all stages and propagate after the threads end.
     """
-    times = StageTimes()
+    times = times if times is not None else StageTimes()
     stop = threading.Event()
-    q_in: queue.Queue = queue.Queue(maxsize=depth)
-    q_out: queue.Queue = queue.Queue(maxsize=depth)
+    if drop_stale:
+        q_in, q_out = _Latest(), _Latest(on_drop)
+    else:
+        q_in, q_out = queue.Queue(maxsize=depth), queue.Queue(maxsize=depth)
     errors: list[BaseException] = []
 
     def reader():
@@ -131,11 +172,18 @@ def run(frames: Iterable[Any], process: Callable[[Any], Any], write: Callable[[A
         stop.set()
         for th in threads:
             th.join()
+        _finish(times, t0, q_in, q_out, drop_stale)
         raise
     stop.set()
     for th in threads:
         th.join()
-    times.wall = time.perf_counter() - t0
+    _finish(times, t0, q_in, q_out, drop_stale)
     if errors:
         raise errors[0]
     return times
+
+
+def _finish(times: StageTimes, t0: float, q_in, q_out, drop_stale: bool) -> None:
+    times.wall = time.perf_counter() - t0
+    if drop_stale:
+        times.extra["dropped_in"], times.extra["dropped_out"] = q_in.dropped, q_out.dropped

@@ -71,8 +71,9 @@ class Stylizer:
     """
 
     def __init__(self, style: str, family: str | None = None, backend: str = "auto", strength: float = 1.0,
-                 size=None, scale: float | None = None, cache_dir: Path | None = None):
+                 size=None, scale: float | None = None, cache_dir: Path | None = None, depth=None):
         from . import backends
+        self.depth = depth   # rtstyle.depth.apply.DepthModulator or None: depth-aware strength per pixel
         if not 0.0 <= strength <= 1.0:
             raise UserError(f"--strength {strength} is outside [0, 1]; 1 = full style, 0 = the input unchanged")
         self.entry = styles.choose(style, family)
@@ -83,11 +84,12 @@ class Stylizer:
         except WeightsError as exc:
             raise UserError(str(exc), exit_code=1) from exc
         self.spec = backends.select(backend)
-        self.extra = self._extra_inputs(model)
+        self._model = model if self.family in styles.ARBITRARY else None  # set_style needs it
         meta = {"style": style, "styles": self.entry.styles, "family": self.family,
                 "weights": self.entry.path.name, "config": self.manifest["config"]}
         self.backend = backends.create(self.spec, model, self.family, meta, cache_dir or default_cache_dir())
         self.backend.load()
+        self.extra = self._extra_on_device(model)
 
     def _extra_inputs(self, model) -> dict[str, torch.Tensor]:
         if self.family == "multi":
@@ -105,11 +107,34 @@ class Stylizer:
             return {"style_mean": mean, "style_std": std, "alpha": torch.ones(1, 1, 1, 1)}
         return {}
 
+    def _extra_on_device(self, model) -> dict[str, torch.Tensor]:
+        # Kept on the backend's device: a per-frame copy from pageable CPU memory would stall CUDA.
+        return {k: v.to(self.backend.device) for k, v in self._extra_inputs(model).items()}
+
+    def can_paint(self, style: str) -> bool:
+        """True when these loaded weights paint ``style`` without reloading (see set_style)."""
+        return style == self.style or self.family in styles.ARBITRARY or (
+            self.family == "multi" and style in self.entry.styles)
+
+    def set_style(self, style: str) -> None:
+        """Switch to ``style`` without reloading: the multi-style net picks another row of its
+        conditional norms (a new one-hot ``extra['style']``), AdaIN takes the new painting's
+        feature statistics. Raises UserError when these weights cannot paint ``style``."""
+        if style == self.style:
+            return
+        if not self.can_paint(style):
+            raise UserError(f"these {self.family} weights ({self.entry.path.name}) cannot paint {style!r}; "
+                            f"they know {', '.join(self.entry.styles)}")
+        self.style = styles.check_style(style)
+        self.extra = self._extra_on_device(self._model)
+
     @property
     def label(self) -> str:
         return f"{self.style} ({self.family}, {self.entry.path.name}) on {self.spec.name}"
 
     def tensor(self, x: torch.Tensor) -> torch.Tensor:
+        if self.depth is not None:
+            return self.depth.stylize(self, x)
         n = x.shape[0]
         extra = {k: v.expand(n, *v.shape[1:]) for k, v in self.extra.items()}
         y = self.backend(x, **extra)
@@ -130,6 +155,8 @@ class Stylizer:
 
     def close(self) -> None:
         self.backend.close()
+        if self.depth is not None:
+            self.depth.close()
 
     def __enter__(self):
         return self

@@ -38,7 +38,8 @@ def run_cli(capsys, *args):
 
 
 def test_styles_lists_every_bundled_style(capsys, tiny_weights):
-    code, out, _ = run_cli(capsys, "styles")
+    code, out, err = run_cli(capsys, "styles")
+    assert code == 0, err
     assert code == 0
     names = styles.style_names()
     assert len(names) >= 20 and "mosaic" in names and "starry_night" in names
@@ -164,3 +165,22 @@ def test_user_error_has_no_traceback_in_a_real_process(tmp_path):
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
     assert r.stderr.strip().startswith("rtstyle: error:")
+
+
+@pytest.mark.parametrize("kind", ["rgb_jpeg", "rgba_png", "grey_png", "png16"])
+def test_image_command_accepts_every_kind(capsys, tmp_path, tiny_weights, kind, request):
+    from rtstyle.io.images import read_image
+    src = request.getfixturevalue(kind)
+    rgb_in, _ = read_image(src)
+    out = tmp_path / f"out_{kind}.png"
+    code, _, err = run_cli(capsys, "image", src, "-o", out, "--style", "mosaic")
+    assert code == 0, err
+    rgb_out, _ = read_image(out)
+    assert rgb_out.shape == rgb_in.shape and rgb_out.dtype == np.uint8
+
+
+def test_several_images_go_to_a_folder(capsys, tmp_path, tiny_weights, rgb_jpeg, grey_png):
+    out = tmp_path / "outdir"
+    code, _, err = run_cli(capsys, "image", rgb_jpeg, grey_png, "-o", out, "--style", "mosaic")
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["grey.png", "photo.jpg"]

@@ -1,1 +1,3 @@
-"""Image and video file IO: ``images`` (OpenCV) and ``video`` (PyAV). RGB uint8 inside."""
+"""Frames in and out, RGB uint8 inside: ``images`` (OpenCV) and ``video`` (PyAV) files;
+``sources`` (file, folder, camera, simulated camera) and ``sinks`` (file, window, virtual camera)
+for the frame pipeline."""

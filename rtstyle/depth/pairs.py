@@ -1,0 +1,295 @@
+"""Ordinal point pairs (Chen et al. 2016) from dense depth, stereo, structure from motion and weak cues.
+
+A pair set is ``(ia, ib, r)``: flat indices into an H·W map (int64) and labels in {−1, 0, +1}
+(int8): +1 when point a is farther than b, −1 when nearer, 0 when "equal", i.e. when
+|z_a / z_b − 1| < τ. That is what :func:`rtstyle.losses.ranking_loss` and
+:func:`rtstyle.depth.metrics.ordinal_accuracy` take.
+
+Sources, from exact to weak:
+
+- :func:`dense_pairs`: any dense depth (synthetic views; ``1 / disparity`` for stereo).
+- :func:`stereo_disparity`: OpenCV StereoSGBM on a rectified pair; larger disparity = nearer.
+- :func:`sfm_points`: two frames of a clip with camera motion: tracked corners, essential matrix
+  (RANSAC), pose, triangulation -> sparse depths in the first frame; few pairs, but real ones.
+- :func:`ground_pairs` (lower on a ground plane = nearer) and :func:`sky_pairs` (sky farther than
+  everything) give low-weight pairs for any photo; :func:`sky_mask` is a simple sky detector.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class Pairs:
+    ia: np.ndarray   # (K,) int64 flat indices of point a
+    ib: np.ndarray   # (K,) int64 flat indices of point b
+    r: np.ndarray    # (K,) int8: +1 a farther, -1 a nearer, 0 equal
+
+    def __len__(self) -> int:
+        return len(self.r)
+
+    def resample(self, k: int, rng: np.random.Generator) -> "Pairs":
+        """Exactly ``k`` pairs (drawn with replacement when there are fewer)."""
+        if len(self) == 0:
+            raise ValueError("cannot resample an empty pair set")
+        sel = rng.choice(len(self), size=k, replace=len(self) < k)
+        return Pairs(self.ia[sel], self.ib[sel], self.r[sel])
+
+
+def label(za: np.ndarray, zb: np.ndarray, tau: float = 0.02) -> np.ndarray:
+    """r = sign(z_a − z_b), 0 where |z_a / z_b − 1| < τ (depths positive)."""
+    ratio = za / np.maximum(zb, 1e-12)
+    r = np.sign(za - zb).astype(np.int8)
+    r[np.abs(ratio - 1) < tau] = 0
+    return r
+
+
+def dense_pairs(depth: np.ndarray, n: int, rng: np.random.Generator, tau: float = 0.02,
+                valid: np.ndarray | None = None, local_frac: float = 0.5, radius: float = 0.1) -> Pairs:
+    """``n`` pairs from a dense (H, W) positive depth map.
+
+    A share ``local_frac`` pairs each point with one within ``radius``·max(H, W) pixels (depth
+    edges and slopes), the rest are uniform over the valid pixels (global layout, as in Chen et al.).
+    """
+    h, w = depth.shape
+    flat = depth.reshape(-1)
+    ok = np.ones(h * w, bool) if valid is None else valid.reshape(-1).astype(bool)
+    cand = np.nonzero(ok)[0]
+    if len(cand) < 2:
+        return Pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int8))
+    ia = cand[rng.integers(len(cand), size=n)]
+    ib = cand[rng.integers(len(cand), size=n)]
+    n_local = int(round(n * local_frac))
+    if n_local:
+        rad = max(2, int(radius * max(h, w)))
+        ya, xa = np.divmod(ia[:n_local], w)
+        yb = np.clip(ya + rng.integers(-rad, rad + 1, n_local), 0, h - 1)
+        xb = np.clip(xa + rng.integers(-rad, rad + 1, n_local), 0, w - 1)
+        loc = yb * w + xb
+        ib[:n_local] = np.where(ok[loc], loc, ib[:n_local])
+    keep = ia != ib
+    ia, ib = ia[keep], ib[keep]
+    return Pairs(ia.astype(np.int64), ib.astype(np.int64), label(flat[ia], flat[ib], tau))
+
+
+# -- stereo -----------------------------------------------------------------------------------
+
+def stereo_disparity(left: np.ndarray, right: np.ndarray, num_disp: int = 128, block: int = 5) -> np.ndarray:
+    """Disparity (H, W) float32 in pixels of the left view of a rectified pair (NaN = unknown).
+
+    Larger disparity = nearer (depth = focal · baseline / disparity). StereoSGBM with a
+    left-right consistency check; ``num_disp`` is rounded up to a multiple of 16.
+    """
+    gl = cv2.cvtColor(left, cv2.COLOR_RGB2GRAY) if left.ndim == 3 else left
+    gr = cv2.cvtColor(right, cv2.COLOR_RGB2GRAY) if right.ndim == 3 else right
+    num_disp = int(np.ceil(num_disp / 16) * 16)
+    sgbm = cv2.StereoSGBM_create(minDisparity=0, numDisparities=num_disp, blockSize=block,
+                                 P1=8 * block * block, P2=32 * block * block, disp12MaxDiff=1,
+                                 uniquenessRatio=10, speckleWindowSize=100, speckleRange=2,
+                                 mode=cv2.STEREO_SGBM_MODE_SGBM_3WAY)
+    disp = sgbm.compute(gl, gr).astype(np.float32) / 16.0
+    disp[disp <= 0.5] = np.nan
+    return disp
+
+
+def disparity_pairs(disp: np.ndarray, n: int, rng: np.random.Generator, tau: float = 0.02, **kw) -> Pairs:
+    """Pairs from a disparity map (NaN or ≤ 0 = unknown): depth ∝ 1 / disparity."""
+    valid = np.isfinite(disp) & (disp > 0)
+    depth = np.where(valid, 1.0 / np.where(valid, disp, 1.0), 0.0)
+    return dense_pairs(depth, n, rng, tau, valid=valid, **kw)
+
+
+# -- structure from motion --------------------------------------------------------------------
+
+def sfm_points(frame_a: np.ndarray, frame_b: np.ndarray, focal: float | None = None,
+               min_parallax_deg: float = 1.0, max_points: int = 800):
+    """Sparse depths in ``frame_a`` from two frames of a moving camera over a static scene.
+
+    Corners (goodFeaturesToTrack) tracked by pyramidal Lucas-Kanade with a forward-backward check,
+    essential matrix with RANSAC (focal guessed as the image width when not given, principal point
+    at the centre), pose, triangulation. Points must lie in front of both cameras and the median
+    triangulation angle must reach ``min_parallax_deg`` (pure rotation or a still camera give none).
+
+    Returns (xy (P, 2) float32 pixel coordinates in frame a, z (P,) float32 depth up to scale),
+    or None when the pair has too little parallax or too few consistent points.
+    """
+    ga = cv2.cvtColor(frame_a, cv2.COLOR_RGB2GRAY)
+    gb = cv2.cvtColor(frame_b, cv2.COLOR_RGB2GRAY)
+    h, w = ga.shape
+    pa = cv2.goodFeaturesToTrack(ga, max_points, 0.01, max(4, min(h, w) // 60))
+    if pa is None or len(pa) < 30:
+        return None
+    pb, st, _ = cv2.calcOpticalFlowPyrLK(ga, gb, pa, None, winSize=(21, 21), maxLevel=3)
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(gb, ga, pb, None, winSize=(21, 21), maxLevel=3)
+    good = (st[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm((back - pa)[:, 0], axis=1) < 1.0)
+    pa, pb = pa[good, 0], pb[good, 0]
+    if len(pa) < 30 or np.median(np.linalg.norm(pb - pa, axis=1)) < 2.0:
+        return None
+    f = float(focal or w)
+    K = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1]])
+    E, inl = cv2.findEssentialMat(pa, pb, K, method=cv2.RANSAC, prob=0.999, threshold=1.0)
+    if E is None or E.shape != (3, 3) or inl is None or inl.sum() < 30:
+        return None
+    _, R, t, inl2 = cv2.recoverPose(E, pa, pb, K, mask=inl.copy())
+    m = inl2[:, 0] > 0
+    if m.sum() < 30:
+        return None
+    pa, pb = pa[m], pb[m]
+    P1 = K @ np.hstack([np.eye(3), np.zeros((3, 1))])
+    P2 = K @ np.hstack([R, t])
+    X = cv2.triangulatePoints(P1, P2, pa.T.astype(np.float64), pb.T.astype(np.float64))
+    X = (X[:3] / X[3]).T
+    z1 = X[:, 2]
+    z2 = (X @ R.T + t.T)[:, 2]
+    # Triangulation angle between the two viewing rays of each point.
+    c2 = (-R.T @ t).ravel()
+    ra, rb = X, X - c2
+    cosang = (ra * rb).sum(1) / (np.linalg.norm(ra, axis=1) * np.linalg.norm(rb, axis=1) + 1e-12)
+    ang = np.degrees(np.arccos(np.clip(cosang, -1, 1)))
+    front = (z1 > 0) & (z2 > 0) & np.isfinite(z1)
+    if front.sum() < 20 or np.median(ang[front]) < min_parallax_deg:
+        return None
+    # Reprojection check in frame b.
+    proj = (P2 @ np.hstack([X, np.ones((len(X), 1))]).T).T
+    err = np.linalg.norm(proj[:, :2] / proj[:, 2:3] - pb, axis=1)
+    keep = front & (err < 2.0) & (ang > 0.3 * min_parallax_deg)
+    if keep.sum() < 20:
+        return None
+    z = z1[keep]
+    lo, hi = np.percentile(z, [2, 98])   # drop wild outliers at both ends
+    keep2 = (z >= lo) & (z <= hi)
+    return pa[keep][keep2].astype(np.float32), z[keep2].astype(np.float32)
+
+
+def point_pairs(xy: np.ndarray, z: np.ndarray, shape: tuple[int, int], n: int, rng: np.random.Generator,
+                tau: float = 0.05) -> Pairs:
+    """Pairs between sparse points ``xy`` (P, 2) with depths ``z`` in an image of ``shape`` (H, W)."""
+    h, w = shape
+    xi = np.clip(np.round(xy[:, 0]).astype(np.int64), 0, w - 1)
+    yi = np.clip(np.round(xy[:, 1]).astype(np.int64), 0, h - 1)
+    flat = yi * w + xi
+    p = len(z)
+    a, b = rng.integers(p, size=n), rng.integers(p, size=n)
+    keep = flat[a] != flat[b]
+    a, b = a[keep], b[keep]
+    return Pairs(flat[a], flat[b], label(z[a], z[b], tau))
+
+
+def clip_sfm_points(path, gap: int = 6, stride: int = 12, frames: tuple[int, int] | None = None,
+                    aspect: float | None = None, max_side: int = 640, **kw):
+    """(frame a (H, W, 3) uint8, xy, z) for each usable (i, i + gap) frame pair of a video file.
+
+    ``frames`` (start, stop) limits the first frame's range (train / test splits of one clip);
+    ``aspect`` (W / H) centre-crops frames first (a centred crop keeps the principal point at the
+    centre, as :func:`sfm_points` assumes); frames are shrunk to ``max_side``. Pairs without enough
+    parallax (a still camera, pure rotation) are skipped.
+    """
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise FileNotFoundError(f"cannot open video {path}")
+    start, stop = frames or (0, 1 << 30)
+    buf, out, i = {}, [], 0
+    try:
+        while i < stop + gap:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            if i >= start and (i - start) % stride in (0, gap):
+                buf[i] = _prep(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), aspect, max_side)
+                a = i - gap
+                if a in buf and (a - start) % stride == 0 and a < stop:
+                    res = sfm_points(buf[a], buf[i], **kw)
+                    if res is not None:
+                        out.append((buf[a], *res))
+                for old in [k for k in buf if k < i - gap]:
+                    del buf[old]
+            i += 1
+    finally:
+        cap.release()
+    return out
+
+
+def _prep(rgb: np.ndarray, aspect: float | None, max_side: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    if aspect:
+        if w / h > aspect:
+            cw = int(round(h * aspect))
+            rgb = rgb[:, (w - cw) // 2:(w - cw) // 2 + cw]
+        else:
+            ch = int(round(w / aspect))
+            rgb = rgb[(h - ch) // 2:(h - ch) // 2 + ch]
+    s = max_side / max(rgb.shape[:2])
+    return cv2.resize(rgb, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1 else np.ascontiguousarray(rgb)
+
+
+# -- weak monocular cues ----------------------------------------------------------------------
+
+def ground_pairs(h: int, w: int, n: int, rng: np.random.Generator, below: float = 0.55,
+                 max_dx: float = 0.08, min_dy: float = 0.12) -> Pairs:
+    """Ground-plane prior: of two points in the lower part of the frame (below ``below``·H), in
+    nearly the same column, the lower one is nearer. A weak cue: give these pairs a low weight."""
+    y0 = int(below * h)
+    ya = rng.integers(y0, h, n)
+    yb = rng.integers(y0, h, n)
+    xa = rng.integers(0, w, n)
+    xb = np.clip(xa + rng.integers(-int(max_dx * w) - 1, int(max_dx * w) + 2, n), 0, w - 1)
+    keep = np.abs(ya - yb) >= max(1, int(min_dy * h))
+    ya, yb, xa, xb = ya[keep], yb[keep], xa[keep], xb[keep]
+    r = np.where(ya > yb, -1, 1).astype(np.int8)   # a lower in the image -> a nearer
+    return Pairs((ya * w + xa).astype(np.int64), (yb * w + xb).astype(np.int64), r)
+
+
+def sky_mask(rgb: np.ndarray, min_area: float = 0.03, max_area: float = 0.7) -> np.ndarray | None:
+    """Sky detector: the bright, low-texture, not-too-saturated region connected to the top edge.
+
+    (H, W, 3) uint8 RGB -> (H, W) bool, or None when no plausible sky (covering between
+    ``min_area`` and ``max_area`` of the frame) is found. Conservative on purpose: a missed sky
+    costs a few pairs, a wall called sky teaches the wrong thing.
+    """
+    h, w = rgb.shape[:2]
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    v = hsv[..., 2].astype(np.float32) / 255
+    s = hsv[..., 1].astype(np.float32) / 255
+    hue = hsv[..., 0].astype(np.float32) * 2
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
+    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
+    texture = cv2.blur(np.sqrt(gx * gx + gy * gy), (5, 5))
+    blueish = (hue > 180) & (hue < 260) & (s > 0.15)
+    pale = s < 0.25
+    cand = (v > 0.45) & (texture < 0.08) & (blueish | pale)
+    cand = cv2.morphologyEx(cand.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, lab = cv2.connectedComponents(cand, connectivity=4)
+    top = set(np.unique(lab[0])) - {0}
+    if not top:
+        return None
+    mask = np.isin(lab, list(top))
+    # The sky should fill the top band: most of the first rows, not a bright patch in one corner.
+    if mask[: max(1, h // 20)].mean() < 0.3 or not (min_area <= mask.mean() <= max_area):
+        return None
+    return mask
+
+
+def sky_pairs(mask: np.ndarray, n: int, rng: np.random.Generator) -> Pairs:
+    """Sky is farther than any non-sky pixel (r = +1, a in the sky) and sky pairs are equal."""
+    sky_idx = np.nonzero(mask.reshape(-1))[0]
+    rest = np.nonzero(~mask.reshape(-1))[0]
+    if len(sky_idx) == 0 or len(rest) == 0:
+        return Pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int8))
+    n_eq = n // 5
+    ia = np.concatenate([sky_idx[rng.integers(len(sky_idx), size=n - n_eq)],
+                         sky_idx[rng.integers(len(sky_idx), size=n_eq)]])
+    ib = np.concatenate([rest[rng.integers(len(rest), size=n - n_eq)],
+                         sky_idx[rng.integers(len(sky_idx), size=n_eq)]])
+    r = np.concatenate([np.ones(n - n_eq, np.int8), np.zeros(n_eq, np.int8)])
+    return Pairs(ia.astype(np.int64), ib.astype(np.int64), r)
+
+
+def concat(*sets: Pairs) -> Pairs:
+    sets = [s for s in sets if len(s)]
+    if not sets:
+        return Pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int8))
+    return Pairs(*(np.concatenate([getattr(s, k) for s in sets]) for k in ("ia", "ib", "r")))

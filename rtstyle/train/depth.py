@@ -1,0 +1,376 @@
+"""Train the relative-depth hourglass (rtstyle.models.depth) from ordinal pairs.
+
+Each step's batch mixes:
+
+- synthetic views (rtstyle.depth.synth) with exact depth: ranking loss on dense pairs, plus an
+  optional scale-invariant log-depth loss (Eigen et al. 2014) on the non-sky pixels (``si_weight``);
+- real photos with weak pairs (lower on the ground = nearer, weight ``ground_weight``; sky farther,
+  weight ``sky_weight`` where the sky detector finds one);
+- optionally frames of a clip with structure-from-motion pairs (``sfm_clip``, weight ``sfm_weight``).
+
+Synthetic views come from a replay buffer: ``buffer`` views rendered at start, ``fresh`` new ones
+(never seen seeds) replacing random slots every step, so the renderer's cost is bounded and the
+data keeps changing. ``workers`` > 0 renders in a process pool (GPU machines have cores to spare).
+Validation: ``val_views`` held-out views from seeds no training view uses, scored by ordinal
+accuracy on fixed random pairs (rtstyle.depth.metrics).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .. import losses
+from ..checkpoints import save_weights
+from ..depth import pairs as P
+from ..depth import synth
+from ..depth.metrics import merge, ordinal_accuracy
+from ..models.depth import build_depth_net
+from . import common
+
+VAL_SEED0 = 1_000_000_000      # validation views: seeds VAL_SEED0 + i; training seeds stay far below
+
+
+@dataclasses.dataclass
+class DepthConfig:
+    variant: str = "rt"                            # full | rt
+    model: dict = dataclasses.field(default_factory=dict)   # overrides of the variant (width, top)
+    out: str = "runs/depth-rt"
+    height: int = 96
+    width: int = 128
+    batch: int = 8                                 # synthetic views per step
+    real_batch: int = 4                            # real photos per step (0 = none)
+    sfm_batch: int = 2                             # SfM frames per step (when sfm_clip is set)
+    iters: int = 3000
+    lr: float = 1e-3
+    pairs: int = 800                               # pairs per synthetic view
+    tau: float = 0.02                              # equal when |z_a / z_b - 1| < tau
+    si_weight: float = 0.5                         # dense scale-invariant log-depth loss on synthetic views
+    real_data: str = ""                            # folder of photos for weak pairs ("" = none)
+    textures: str = ""                             # folder of photos texturing the scenes ("" = default)
+    ground_weight: float = 0.05
+    sky_weight: float = 0.2
+    sfm_clip: str = ""                             # video with camera motion ("" = none)
+    sfm_frames: tuple = (0, 300)                   # frame range used for training (the rest is for testing)
+    sfm_weight: float = 0.3
+    buffer: int = 512
+    fresh: int = 2                                 # new synthetic views per step
+    workers: int = 0                               # render processes (0 = in this process)
+    val_views: int = 48
+    seed: int = 0
+    log_every: int = 25
+    ckpt_every: int = 200
+    max_minutes: float = 0.0
+    device: str = "auto"
+    amp: bool = True                               # bf16 autocast on CUDA
+    threads: int = 0
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """(N, H, W, 3) uint8 -> (N, 3, H, W) float [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def _render(args):
+    seed, h, w, textures = args
+    return synth.render_view(seed, h, w, synth.default_pool(textures or None))
+
+
+class SynthBuffer:
+    """Replay buffer of rendered views; ``step()`` renders ``fresh`` unseen seeds into random slots."""
+
+    def __init__(self, cfg: DepthConfig, next_seed: int | None = None):
+        self.cfg = cfg
+        self.rng = np.random.default_rng(cfg.seed + 17)
+        self.pool = self.pending = None
+        if cfg.workers > 0:
+            import multiprocessing as mp
+            self.pool = mp.get_context("spawn").Pool(cfg.workers)
+        base = cfg.seed * 100_000_000
+        self.next_seed = next_seed if next_seed is not None else base + cfg.buffer
+        first = range(self.next_seed - cfg.buffer, self.next_seed)
+        views = self._render(first)
+        self.rgb = np.stack([v.rgb for v in views])
+        self.depth = np.stack([v.depth for v in views])
+
+    def _render(self, seeds):
+        jobs = [(int(s), self.cfg.height, self.cfg.width, self.cfg.textures) for s in seeds]
+        if self.pool is not None:
+            return self.pool.map(_render, jobs, chunksize=max(1, len(jobs) // (4 * self.cfg.workers)))
+        return [_render(j) for j in jobs]
+
+    def step(self) -> None:
+        """Put ``fresh`` newly rendered views into random slots. With workers, the views rendered
+        during the previous step go in and the next ones start rendering in the background."""
+        if self.cfg.fresh <= 0:
+            return
+        seeds = range(self.next_seed, self.next_seed + self.cfg.fresh)
+        self.next_seed += self.cfg.fresh
+        if self.pool is not None:
+            views = self.pending.get() if self.pending is not None else []
+            jobs = [(int(s), self.cfg.height, self.cfg.width, self.cfg.textures) for s in seeds]
+            self.pending = self.pool.map_async(_render, jobs)
+        else:
+            views = self._render(seeds)
+        slots = self.rng.choice(len(self.rgb), size=len(views), replace=False)
+        for s, v in zip(slots, views):
+            self.rgb[s], self.depth[s] = v.rgb, v.depth
+
+    def batch(self, n: int):
+        idx = self.rng.choice(len(self.rgb), size=n, replace=n > len(self.rgb))
+        rgb, depth = self.rgb[idx].copy(), self.depth[idx].copy()
+        flip = self.rng.random(n) < 0.5
+        rgb[flip], depth[flip] = rgb[flip, :, ::-1], depth[flip, :, ::-1]
+        return rgb, depth
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.terminate()
+
+
+class RealPhotos:
+    """Photos kept at low resolution with their sky masks; ``batch`` = random crops + weak pairs."""
+
+    def __init__(self, files, h: int, w: int, seed: int):
+        self.h, self.w = h, w
+        self.rng = np.random.default_rng(seed + 29)
+        self.images, self.skies = [], []
+        for f in files:
+            bgr = cv2.imread(str(f), cv2.IMREAD_COLOR)
+            if bgr is None:
+                continue
+            s = 1.3 * max(h / bgr.shape[0], w / bgr.shape[1])
+            rgb = cv2.cvtColor(cv2.resize(bgr, None, fx=s, fy=s, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+            self.images.append(rgb)
+            self.skies.append(P.sky_mask(rgb))
+        if not self.images:
+            raise FileNotFoundError("no readable photos for the weak pairs")
+
+    def batch(self, n: int, k: int):
+        rgbs, ground, sky = [], [], []
+        for j in range(n):
+            i = int(self.rng.integers(len(self.images)))
+            img, mask = self.images[i], self.skies[i]
+            y = int(self.rng.integers(img.shape[0] - self.h + 1))
+            x = int(self.rng.integers(img.shape[1] - self.w + 1))
+            crop = img[y:y + self.h, x:x + self.w]
+            m = None if mask is None else mask[y:y + self.h, x:x + self.w]
+            if self.rng.random() < 0.5:
+                crop = crop[:, ::-1]
+                m = None if m is None else m[:, ::-1]
+            rgbs.append(crop)
+            ground.append(P.ground_pairs(self.h, self.w, 2 * k, self.rng).resample(k, self.rng))
+            if m is not None and 0.02 < m.mean() < 0.8:
+                sky.append((j, P.sky_pairs(m, k, self.rng)))
+        return np.stack(rgbs), ground, sky
+
+
+def _stack(pair_list, device):
+    return [torch.from_numpy(np.stack([getattr(p, a) for p in pair_list])).to(device) for a in ("ia", "ib", "r")]
+
+
+def si_loss(z: torch.Tensor, depth: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Scale-invariant log-depth error: mean(e²) − mean(e)², e = z − log d over valid pixels, per image."""
+    e = (z - torch.log(depth.clamp_min(1e-3))) * valid
+    n = valid.sum(dim=(1, 2, 3)).clamp_min(1)
+    m1 = e.sum(dim=(1, 2, 3)) / n
+    m2 = e.pow(2).sum(dim=(1, 2, 3)) / n
+    return (m2 - m1.pow(2)).mean()
+
+
+def validation_set(cfg: DepthConfig, n: int | None = None):
+    """Held-out synthetic views (seeds VAL_SEED0 + i) and fixed uniform random pairs for each."""
+    n = cfg.val_views if n is None else n
+    views = [_render((VAL_SEED0 + i, cfg.height, cfg.width, cfg.textures)) for i in range(n)]
+    rng = np.random.default_rng(12345)
+    pairs = [P.dense_pairs(v.depth, 2000, rng, cfg.tau, local_frac=0.0) for v in views]
+    return views, pairs
+
+
+@torch.no_grad()
+def predict(net, rgb: np.ndarray, device, autocast, chunk: int = 16) -> np.ndarray:
+    """(N, H, W, 3) uint8 -> (N, H, W) float32 depth predictions."""
+    net.eval()
+    out = []
+    for s in range(0, len(rgb), chunk):
+        with autocast:
+            out.append(net(_to_tensor(rgb[s:s + chunk]).to(device)).float()[:, 0].cpu().numpy())
+    return np.concatenate(out)
+
+
+def evaluate(net, views, pairs, device, autocast) -> dict:
+    pred = predict(net, np.stack([v.rgb for v in views]), device, autocast)
+    return merge([ordinal_accuracy(p, pr) for p, pr in zip(pred, pairs)])
+
+
+def _grid(net, views, device, autocast, path):
+    from ..depth.apply import colorize
+    pred = predict(net, np.stack([v.rgb for v in views]), device, autocast)
+    rows = [np.stack([v.rgb for v in views]),
+            np.stack([colorize(np.log(v.depth)) for v in views]),
+            np.stack([colorize(p) for p in pred])]
+    common.save_grid([_to_tensor(r) for r in rows], path)
+
+
+def train(cfg: DepthConfig, resume: bool = True) -> Path:
+    """Train (resuming from ``out/ckpt.pt`` when present); returns the weights path."""
+    device = _device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    if cfg.height % 16 or cfg.width % 16:
+        raise ValueError(f"--size {cfg.width}x{cfg.height}: both sides must be multiples of 16")
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
+    common.seed_all(cfg.seed)
+    net = build_depth_net(cfg.variant, **cfg.model).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    sched_total = max(1, cfg.iters)
+
+    step, wall, next_seed = 0, 0.0, None
+    ckpt = out / "ckpt.pt"
+    log = common.LossLog(out / "losses.csv", ["total", "rank_syn", "si", "ground", "sky", "sfm", "val_acc"])
+    if resume and ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step, wall, next_seed = state["step"], state["wall"], state["next_seed"]
+        common.set_rng_state(state["rng"])
+        log.truncate_after(step)
+        print(f"resumed {ckpt} at step {step}")
+
+    t_start = time.time()
+    synth_buf = SynthBuffer(cfg, next_seed)
+    real = sfm = None
+    n_real_files = 0
+    if cfg.real_data and cfg.real_batch > 0:
+        from .data import list_images, split
+        files, _ = split(list_images(cfg.real_data))
+        n_real_files = len(files)
+        real = RealPhotos(files, cfg.height, cfg.width, cfg.seed + step)
+    if cfg.sfm_clip and cfg.sfm_batch > 0:
+        sfm = _sfm_frames(cfg)
+    val_views, val_pairs = validation_set(cfg)
+    print(f"data ready in {time.time() - t_start:.0f} s: buffer {cfg.buffer} views, "
+          f"{n_real_files} photos, {0 if sfm is None else len(sfm)} SfM frames, {len(val_views)} val views")
+
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda")
+    rng = np.random.default_rng(cfg.seed * 7 + step)
+    last_val = {"all": float("nan")}
+    wall0, t_start = wall, time.time()
+    bar = tqdm(total=cfg.iters, initial=step, desc=f"depth-{cfg.variant}", unit="it", dynamic_ncols=True)
+
+    def checkpoint():
+        common.save_checkpoint(ckpt, model=net.state_dict(), opt=opt.state_dict(), step=step,
+                               wall=wall0 + time.time() - t_start, rng=common.rng_state(),
+                               next_seed=synth_buf.next_seed)
+        _grid(net, val_views[:6], device, autocast, out / f"samples_{step:06d}.png")
+        common.plot_losses(out / "losses.csv", out / "losses.png", f"depth {cfg.variant}")
+
+    stopped_early = False
+    parts: dict[str, float] = {}
+    while step < cfg.iters:
+        net.train()
+        for g in opt.param_groups:   # cosine decay to 10 % of lr over the run
+            g["lr"] = cfg.lr * (0.55 + 0.45 * np.cos(np.pi * min(step, sched_total) / sched_total))
+        synth_buf.step()
+        rgb, depth = synth_buf.batch(cfg.batch)
+        syn_pairs = [P.dense_pairs(d, cfg.pairs, rng, cfg.tau).resample(cfg.pairs, rng) for d in depth]
+        imgs = [rgb]
+        if real is not None:
+            r_rgb, ground, sky = real.batch(cfg.real_batch, cfg.pairs // 4)
+            imgs.append(r_rgb)
+        if sfm is not None:
+            pick = rng.integers(len(sfm), size=cfg.sfm_batch)
+            imgs.append(np.stack([sfm[i][0] for i in pick]))
+        x = _to_tensor(np.concatenate(imgs)).to(device, non_blocking=True)
+        with autocast:
+            z = net(x)
+        z = z.float()
+        nb = cfg.batch
+        terms = {"rank_syn": losses.ranking_loss(z[:nb], *_stack(syn_pairs, device))}
+        if cfg.si_weight > 0:
+            d = torch.from_numpy(depth).to(device)[:, None]
+            terms["si"] = cfg.si_weight * si_loss(z[:nb], d, (d < synth.SKY_DEPTH).float())
+        k = nb
+        if real is not None:
+            zr = z[k:k + cfg.real_batch]
+            terms["ground"] = cfg.ground_weight * losses.ranking_loss(zr, *_stack(ground, device))
+            if sky:
+                idx = torch.tensor([j for j, _ in sky], device=device)
+                terms["sky"] = cfg.sky_weight * losses.ranking_loss(zr[idx], *_stack([p for _, p in sky], device))
+            k += cfg.real_batch
+        if sfm is not None:
+            sp = [sfm[i][1].resample(cfg.pairs // 4, rng) for i in pick]
+            terms["sfm"] = cfg.sfm_weight * losses.ranking_loss(z[k:k + cfg.sfm_batch], *_stack(sp, device))
+        total = sum(terms.values())
+        if not torch.isfinite(total):
+            raise FloatingPointError(f"loss became {total.item()} at step {step}; lower --lr")
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        opt.step()
+        step += 1
+        bar.update(1)
+        parts = {k: v.item() for k, v in terms.items()} | {"total": total.item()}
+        if step % cfg.log_every == 0 or step == cfg.iters:
+            last_val = evaluate(net, val_views, val_pairs, device, autocast)
+            log.add(step, val_acc=last_val["all"], **parts)
+            bar.set_postfix(loss=f"{parts['total']:.3g}", val_acc=f"{last_val['all']:.3f}")
+        if step % cfg.ckpt_every == 0:
+            checkpoint()
+        if cfg.max_minutes and time.time() - t_start > cfg.max_minutes * 60 and step < cfg.iters:
+            stopped_early = True
+            break
+    bar.close()
+    synth_buf.close()
+    last_val = evaluate(net, val_views, val_pairs, device, autocast)
+    checkpoint()
+    wall = wall0 + time.time() - t_start
+    manifest = {
+        "family": "depth", "styles": [], "config": dict(net.config),
+        "data": (f"synthetic scenes ({cfg.width}x{cfg.height}, textures from {Path(cfg.textures).name or 'content'}/; "
+                 f"buffer {cfg.buffer}, {cfg.fresh} fresh/step, {synth_buf.next_seed} seeds used), "
+                 f"{n_real_files} photos from {Path(cfg.real_data).name or '-'}/ with weak pairs, "
+                 f"SfM pairs from {Path(cfg.sfm_clip).name or '-'} frames {list(cfg.sfm_frames) if cfg.sfm_clip else '-'}"),
+        "iterations": step, "complete": not stopped_early,
+        "train_loss": {k: round(v, 6) for k, v in parts.items()},
+        "val_ordinal_accuracy": {k: round(v, 4) for k, v in last_val.items()},
+        "val": f"{len(val_views)} held-out synthetic views (seeds {VAL_SEED0}+), 2000 uniform pairs each, "
+               f"tau {cfg.tau}, equal_tol 0.02",
+        "loss_weights": {"si": cfg.si_weight, "ground": cfg.ground_weight, "sky": cfg.sky_weight,
+                         "sfm": cfg.sfm_weight},
+        "input": "RGB [0,1]; output (N,1,H,W) relative depth, larger = farther (~log metres on synthetic scenes)",
+        "wall_time_s": round(wall, 1), "device": common.device_name(device), "code_revision": common.code_revision(),
+    }
+    weights = out / f"depth-{cfg.variant}.safetensors"
+    save_weights(net.cpu().float(), weights, manifest)
+    print(f"{'stopped at time limit' if stopped_early else 'finished'}: step {step}, "
+          f"val ordinal accuracy {last_val['all']:.3f}, weights {weights}")
+    return weights
+
+
+def _sfm_frames(cfg: DepthConfig):
+    """(frame at training size, Pairs) from the clip's training frame range."""
+    rng = np.random.default_rng(cfg.seed + 3)
+    out = []
+    for frame, xy, z in P.clip_sfm_points(cfg.sfm_clip, frames=tuple(cfg.sfm_frames), aspect=cfg.width / cfg.height):
+        sx, sy = cfg.width / frame.shape[1], cfg.height / frame.shape[0]
+        small = cv2.resize(frame, (cfg.width, cfg.height), interpolation=cv2.INTER_AREA)
+        pairs = P.point_pairs(xy * np.array([sx, sy], np.float32), z, (cfg.height, cfg.width), 400, rng)
+        if len(pairs):
+            out.append((small, pairs))
+    if not out:
+        raise ValueError(f"no frame pair of {cfg.sfm_clip} frames {cfg.sfm_frames} had enough parallax for SfM")
+    return out

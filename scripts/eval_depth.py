@@ -1,0 +1,157 @@
+"""Ordinal accuracy of a trained depth net on data it never saw, plus baselines and CPU speed.
+
+    python scripts/eval_depth.py [WEIGHTS] [--json docs/depth_eval.json] [--speed]
+
+Sets: held-out synthetic views (seeds no training run uses), the Middlebury Aloe pair's
+ground-truth disparity, structure-from-motion pairs from the clips. Baselines on the same pairs:
+"lower = nearer" (depth = −row), and for Aloe, OpenCV StereoSGBM's own disparity.
+Also scored: how often the weak training cues are right on synthetic views (ground-pair labels,
+sky detector), which says how much weight they deserve.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rtstyle.checkpoints import load_weights
+from rtstyle.depth import pairs as P
+from rtstyle.depth import synth
+from rtstyle.depth.metrics import merge, ordinal_accuracy
+
+DATA = Path(os.environ.get("RTSTYLE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def predict(net, rgb: np.ndarray, short: int) -> np.ndarray:
+    """(H, W, 3) uint8 -> (H, W) depth, the net run at ``short`` px (multiple of 16) on the short side."""
+    h, w = rgb.shape[:2]
+    s = short / min(h, w)
+    ph, pw = max(16, round(h * s / 16) * 16), max(16, round(w * s / 16) * 16)
+    x = torch.from_numpy(cv2.resize(rgb, (pw, ph), interpolation=cv2.INTER_AREA)).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        d = net(x)
+    return F.interpolate(d, size=(h, w), mode="bilinear", align_corners=False)[0, 0].numpy()
+
+
+def lower_is_nearer(h: int, w: int) -> np.ndarray:
+    return -np.repeat(np.arange(h, dtype=np.float32)[:, None], w, 1)
+
+
+def score(preds, pair_sets, tol=0.02):
+    return merge([ordinal_accuracy(p, pr, tol) for p, pr in zip(preds, pair_sets)])
+
+
+def synthetic(net, n: int, h: int, w: int, short: int):
+    rng = np.random.default_rng(12345)
+    views = [synth.render_view(1_000_000_000 + i, h, w) for i in range(n)]
+    prs = [P.dense_pairs(v.depth, 2000, rng, 0.02, local_frac=0.0) for v in views]
+    res = {"net": score([predict(net, v.rgb, short) for v in views], prs),
+           "lower_is_nearer": score([lower_is_nearer(h, w)] * n, prs)}
+    # Weak cues checked against the truth.
+    g_right, s_iou, s_found = [], [], 0
+    for v in views:
+        gp = P.ground_pairs(h, w, 500, rng)
+        true = P.label(v.depth.reshape(-1)[gp.ia], v.depth.reshape(-1)[gp.ib], 0.02)
+        g_right.append(np.mean(true[true != 0] == gp.r[true != 0]) if (true != 0).any() else np.nan)
+        m = P.sky_mask(v.rgb)
+        if m is not None:
+            s_found += 1
+            s_iou.append((m & v.sky).sum() / max(1, (m | v.sky).sum()))
+    res["weak_cues"] = {"ground_pair_labels_right": float(np.nanmean(g_right)),
+                        "sky_detector_fires_on": f"{s_found}/{n} views ({int(sum(v.sky.any() for v in views))} have sky)",
+                        "sky_detector_iou_when_fired": float(np.mean(s_iou)) if s_iou else None}
+    return res
+
+
+def aloe(net, short: int, grid: int = 4):
+    left = cv2.cvtColor(cv2.imread(str(DATA / "depth" / "aloeL.jpg")), cv2.COLOR_BGR2RGB)
+    right = cv2.cvtColor(cv2.imread(str(DATA / "depth" / "aloeR.jpg")), cv2.COLOR_BGR2RGB)
+    gt = cv2.imread(str(DATA / "depth" / "aloeGT.png"), cv2.IMREAD_UNCHANGED).astype(np.float32)
+    gt_s = gt[::grid, ::grid]
+    rng = np.random.default_rng(7)
+    prs = P.disparity_pairs(np.where(gt_s > 0, gt_s, np.nan), 20000, rng, 0.02, local_frac=0.0)
+    small = cv2.resize(left, (gt_s.shape[1], gt_s.shape[0]), interpolation=cv2.INTER_AREA)
+    res = {"net": ordinal_accuracy(predict(net, left, short)[::grid, ::grid], prs),
+           "lower_is_nearer": ordinal_accuracy(lower_is_nearer(*gt_s.shape), prs)}
+    # StereoSGBM at half resolution against the ground truth, on the pairs where it has a value.
+    disp = P.stereo_disparity(cv2.resize(left, None, fx=0.5, fy=0.5), cv2.resize(right, None, fx=0.5, fy=0.5), 128)
+    disp = cv2.resize(disp, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_NEAREST)[::grid, ::grid]
+    ok = np.isfinite(disp.reshape(-1))
+    keep = ok[prs.ia] & ok[prs.ib]
+    sub = P.Pairs(prs.ia[keep], prs.ib[keep], prs.r[keep])
+    res["stereo_sgbm"] = ordinal_accuracy(np.nan_to_num(1.0 / disp, nan=0.0), sub)
+    res["stereo_sgbm"]["coverage"] = float(keep.mean())
+    res["_image"] = small
+    return res
+
+
+def sfm(net, short: int):
+    res = {}
+    for clip in (DATA / "video" / "big_buck_bunny_20s.mp4", ROOT / "samples" / "bunny_4s.mp4",
+                 DATA / "video" / "pedestrians_street_20s.mp4", DATA / "video" / "tree_wind_20s.mp4"):
+        if not clip.exists():
+            continue
+        t0 = time.time()
+        items = P.clip_sfm_points(clip, gap=12, stride=6)
+        rng = np.random.default_rng(3)
+        prs = [P.point_pairs(xy, z, fr.shape[:2], 400, rng, tau=0.05) for fr, xy, z in items]
+        entry = {"frames_used": len(items), "points": int(sum(len(z) for _, _, z in items)),
+                 "sfm_seconds": round(time.time() - t0, 1)}
+        if items:
+            entry["net"] = score([predict(net, fr, short) for fr, _, _ in items], prs)
+            entry["lower_is_nearer"] = score([lower_is_nearer(*fr.shape[:2]) for fr, _, _ in items], prs)
+        res[clip.name] = entry
+    return res
+
+
+def speed(net, sizes=((96, 128), (192, 256), (240, 320)), reps=10):
+    out = {}
+    with torch.no_grad():
+        for h, w in sizes:
+            x = torch.rand(1, 3, h, w)
+            for _ in range(2):
+                net(x)
+            ts = []
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                net(x)
+                ts.append(1000 * (time.perf_counter() - t0))
+            out[f"{w}x{h}"] = {"p50_ms": round(float(np.median(ts)), 1), "fps": round(1000 / float(np.median(ts)), 1)}
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("weights", nargs="?", type=Path, default=ROOT / "rtstyle" / "weights" / "depth-rt.safetensors")
+    ap.add_argument("--short", type=int, default=192, help="short side the net runs at on real images")
+    ap.add_argument("--synth-views", type=int, default=96)
+    ap.add_argument("--synth-size", default="128x96")
+    ap.add_argument("--speed", action="store_true", help="also time the net on CPU")
+    ap.add_argument("--json", type=Path, default=None)
+    a = ap.parse_args()
+    net, manifest = load_weights(a.weights)
+    w, h = (int(v) for v in a.synth_size.split("x"))
+    res = {"weights": a.weights.name, "config": manifest["config"], "iterations": manifest.get("iterations"),
+           "synthetic_heldout": synthetic(net, a.synth_views, h, w, min(h, w)),
+           "sfm": sfm(net, a.short)}
+    if (DATA / "depth" / "aloeGT.png").exists():
+        res["aloe"] = aloe(net, a.short)
+        res["aloe"].pop("_image")
+    if a.speed:
+        res["cpu_speed"] = {"threads": torch.get_num_threads(), **speed(net)}
+    text = json.dumps(res, indent=2, default=float)
+    print(text)
+    if a.json:
+        a.json.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
