@@ -71,17 +71,15 @@ def _style_meta(entry, model, style: str) -> dict:
 
 
 def _depth_weights(path: Path | None):
-    """(weights path, manifest) of the depth net to export."""
-    from .checkpoints import read_manifest, shipped_manifests
-    from .styles import weights_dirs
+    """(weights path, manifest) of the depth net to export: --weights FILE, else the one inference uses."""
+    from .checkpoints import read_manifest
+    from .depth.apply import find_depth_weights
     if path is not None:
         return path, read_manifest(path)
-    found = [(p, m) for d in weights_dirs() for p, m in shipped_manifests(d) if m["family"] == "depth"]
-    if not found:
-        dirs = ", ".join(str(d) for d in weights_dirs())
-        raise UserError(f"no trained depth weights in {dirs}; put a depth weights file and its .json "
-                        f"manifest in a folder on RTSTYLE_WEIGHTS, or pass --weights FILE", exit_code=1)
-    return found[0]
+    try:
+        return find_depth_weights()
+    except UserError as exc:
+        raise UserError(f"{exc}; or pass --weights FILE", exit_code=1) from exc
 
 
 def export_model(style: str | None = None, family: str | None = None, fmt: str = "onnx", fp16: bool = False,

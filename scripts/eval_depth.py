@@ -100,7 +100,7 @@ def sfm(net, short: int):
         if not clip.exists():
             continue
         t0 = time.time()
-        items = P.clip_sfm_points(clip, gap=12, stride=6)
+        items = P.clip_sfm_points(clip, gap=24, stride=6)
         rng = np.random.default_rng(3)
         prs = [P.point_pairs(xy, z, fr.shape[:2], 400, rng, tau=0.05) for fr, xy, z in items]
         entry = {"frames_used": len(items), "points": int(sum(len(z) for _, _, z in items)),

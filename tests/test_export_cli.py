@@ -96,7 +96,9 @@ def test_engine_format_says_what_is_missing(weights, capsys):
     assert not list(weights.parent.glob("*.engine"))
 
 
-def test_export_depth(weights, capsys):
+def test_export_depth(weights, capsys, monkeypatch, tmp_path):
+    import rtstyle.styles
+    monkeypatch.setattr(rtstyle.styles, "WEIGHTS_DIR", tmp_path / "no-shipped-weights")  # hide shipped depth
     code, _, err = run_cli(capsys, "export", "--depth")
     assert code == 1 and "no trained depth weights" in err
     net = build_depth_net("rt", width=0.125)

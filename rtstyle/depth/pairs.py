@@ -105,13 +105,15 @@ def disparity_pairs(disp: np.ndarray, n: int, rng: np.random.Generator, tau: flo
 # -- structure from motion --------------------------------------------------------------------
 
 def sfm_points(frame_a: np.ndarray, frame_b: np.ndarray, focal: float | None = None,
-               min_parallax_deg: float = 1.0, max_points: int = 800):
+               min_parallax_deg: float = 1.0, max_points: int = 800, min_agreement: float = 0.8):
     """Sparse depths in ``frame_a`` from two frames of a moving camera over a static scene.
 
     Corners (goodFeaturesToTrack) tracked by pyramidal Lucas-Kanade with a forward-backward check,
     essential matrix with RANSAC (focal guessed as the image width when not given, principal point
     at the centre), pose, triangulation. Points must lie in front of both cameras and the median
     triangulation angle must reach ``min_parallax_deg`` (pure rotation or a still camera give none).
+    Without a known ``focal``, the depth order must also agree (Spearman ≥ ``min_agreement``) with
+    the reconstructions under focal guesses of 0.6 and 1.6 × the width.
 
     Returns (xy (P, 2) float32 pixel coordinates in frame a, z (P,) float32 depth up to scale),
     or None when the pair has too little parallax or too few consistent points.
@@ -128,19 +130,43 @@ def sfm_points(frame_a: np.ndarray, frame_b: np.ndarray, focal: float | None = N
     pa, pb = pa[good, 0], pb[good, 0]
     if len(pa) < 30 or np.median(np.linalg.norm(pb - pa, axis=1)) < 2.0:
         return None
-    f = float(focal or w)
+    main = _reconstruct(pa, pb, float(focal or w), w, h, min_parallax_deg)
+    if main is None:
+        return None
+    idx, z = main
+    if focal is None:
+        # The focal length is a guess: keep the pair only when the depth order it yields barely
+        # depends on the guess. Rotation-dominated motion (a pan) makes the order follow the
+        # guess, and can even invert it; a real translation gives the same order for any focal.
+        for alt in (0.6 * w, 1.6 * w):
+            other = _reconstruct(pa, pb, alt, w, h, 0.5 * min_parallax_deg)
+            if other is None:
+                return None
+            common, i1, i2 = np.intersect1d(idx, other[0], return_indices=True)
+            if len(common) < 20 or _spearman(z[i1], other[1][i2]) < min_agreement:
+                return None
+    return pa[idx].astype(np.float32), z.astype(np.float32)
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def _reconstruct(pa, pb, f: float, w: int, h: int, min_parallax_deg: float):
+    """Two-view reconstruction with focal ``f``: (indices into pa of the kept points, their depth z)."""
     K = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1]])
     E, inl = cv2.findEssentialMat(pa, pb, K, method=cv2.RANSAC, prob=0.999, threshold=1.0)
     if E is None or E.shape != (3, 3) or inl is None or inl.sum() < 30:
         return None
     _, R, t, inl2 = cv2.recoverPose(E, pa, pb, K, mask=inl.copy())
-    m = inl2[:, 0] > 0
-    if m.sum() < 30:
+    sel = np.nonzero(inl2[:, 0] > 0)[0]
+    if len(sel) < 30:
         return None
-    pa, pb = pa[m], pb[m]
+    qa, qb = pa[sel], pb[sel]
     P1 = K @ np.hstack([np.eye(3), np.zeros((3, 1))])
     P2 = K @ np.hstack([R, t])
-    X = cv2.triangulatePoints(P1, P2, pa.T.astype(np.float64), pb.T.astype(np.float64))
+    X = cv2.triangulatePoints(P1, P2, qa.T.astype(np.float64), qb.T.astype(np.float64))
     X = (X[:3] / X[3]).T
     z1 = X[:, 2]
     z2 = (X @ R.T + t.T)[:, 2]
@@ -154,14 +180,14 @@ def sfm_points(frame_a: np.ndarray, frame_b: np.ndarray, focal: float | None = N
         return None
     # Reprojection check in frame b.
     proj = (P2 @ np.hstack([X, np.ones((len(X), 1))]).T).T
-    err = np.linalg.norm(proj[:, :2] / proj[:, 2:3] - pb, axis=1)
+    err = np.linalg.norm(proj[:, :2] / proj[:, 2:3] - qb, axis=1)
     keep = front & (err < 2.0) & (ang > 0.3 * min_parallax_deg)
     if keep.sum() < 20:
         return None
     z = z1[keep]
     lo, hi = np.percentile(z, [2, 98])   # drop wild outliers at both ends
     keep2 = (z >= lo) & (z <= hi)
-    return pa[keep][keep2].astype(np.float32), z[keep2].astype(np.float32)
+    return sel[keep][keep2], z[keep2]
 
 
 def point_pairs(xy: np.ndarray, z: np.ndarray, shape: tuple[int, int], n: int, rng: np.random.Generator,
@@ -178,7 +204,7 @@ def point_pairs(xy: np.ndarray, z: np.ndarray, shape: tuple[int, int], n: int, r
     return Pairs(flat[a], flat[b], label(z[a], z[b], tau))
 
 
-def clip_sfm_points(path, gap: int = 6, stride: int = 12, frames: tuple[int, int] | None = None,
+def clip_sfm_points(path, gap: int = 24, stride: int = 6, frames: tuple[int, int] | None = None,
                     aspect: float | None = None, max_side: int = 640, **kw):
     """(frame a (H, W, 3) uint8, xy, z) for each usable (i, i + gap) frame pair of a video file.
 
