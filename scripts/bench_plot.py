@@ -2,8 +2,8 @@
 
     python scripts/bench_plot.py docs/bench/*.json -o docs/benchmarks.png
 
-Left: seconds per frame (p50, log scale) against frame size for every model × backend row, with
-seed 000's Johnson and compact-net figures. Right: Gatys, 500 iterations per image (hollow
+Left: seconds per frame (p50, log scale) against frame size for every model × backend row
+(colour = architecture, line style = backend), with seed 000's Johnson and compact-net figures. Right: Gatys, 500 iterations per image (hollow
 markers: extrapolated from fewer measured iterations), with seed 000's figures. Needs matplotlib
 (the 'train' extra).
 """
@@ -24,6 +24,8 @@ def rows(paths: list[Path]) -> tuple[list[dict], list[dict]]:
     best: dict[tuple, dict] = {}
     for path in paths:
         data = json.loads(Path(path).read_text())
+        if "settings" not in data:   # not an `rtstyle bench --json` file (e.g. scripts/parity.py output)
+            continue
         device = data["environment"]["device"].split(":", 1)[-1].strip()
         for r in data["rows"]:
             if not r["cells"]:
@@ -41,25 +43,33 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("json", nargs="+", type=Path)
     ap.add_argument("-o", "--output", type=Path, default=Path("docs/benchmarks.png"))
+    ap.add_argument("--title", default=None, help="a line above both panels (the machine, what else ran)")
     a = ap.parse_args(argv)
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from matplotlib.ticker import NullFormatter
     ff, gatys = rows(a.json)
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [1.6, 1]})
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 7), gridspec_kw={"width_ratios": [1.5, 1]})
+    # colour = architecture, line style = backend
+    archs = list(dict.fromkeys((r["model"], r["cfg"]) for r in ff))
+    colours = dict(zip(archs, plt.get_cmap("tab10").colors))
+    styles = {"onnxruntime": "-", "torch": "--", "torch-cuda": "-.", "tensorrt": ":"}
     for r in ff:
         sizes = sorted(int(s) for s in r["cells"])
         secs = [r["cells"][str(s)]["p50_ms"] / 1000 for s in sizes]
-        ax.plot(sizes, secs, marker="o", lw=1.2, ms=4,
+        ax.plot(sizes, secs, styles.get(r["backend"], "-"), marker="o", lw=1.3, ms=4,
+                color=colours[(r["model"], r["cfg"])],
                 label=f"{r['model']} ({r['cfg']}) · {r['backend']} {r['mode']} · {r['device']}")
     for (name, secs), style in zip(list(SEED.items())[:2], ("--", ":")):
         ax.plot(SEED_SIZES, secs, "k" + style, marker="s", ms=5, label=f"seed 000 {name}, GTX 1060")
     ax.set(xscale="log", yscale="log", xlabel="frame size (square, px)", ylabel="seconds per frame (p50)",
-           title="Feed-forward nets: latency per frame")
+           title="Feed-forward nets: latency per frame (batch 1)")
     ax.set_xticks(SEED_SIZES, [f"{s}²" for s in SEED_SIZES])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=6.5, loc="upper left")
+    ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
 
     bx.plot(SEED_SIZES, SEED["Gatys-500"], "k--", marker="s", label="seed 000, GTX 1060")
     for r in gatys:
@@ -74,11 +84,14 @@ def main(argv=None) -> int:
     bx.set(xscale="log", yscale="log", xlabel="image size (square, px)", ylabel="seconds per image",
            title="Gatys, 500 iterations")
     bx.set_xticks(SEED_SIZES, [f"{s}²" for s in SEED_SIZES])
+    bx.xaxis.set_minor_formatter(NullFormatter())
     bx.grid(True, which="both", alpha=0.3)
-    bx.legend(fontsize=7, loc="upper left")
+    bx.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    if a.title:
+        fig.suptitle(a.title, fontsize=9)
     fig.tight_layout()
     a.output.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(a.output, dpi=120)
+    fig.savefig(a.output, dpi=120, bbox_inches="tight")
     print(f"wrote {a.output}")
     return 0
 

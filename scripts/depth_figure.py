@@ -61,8 +61,8 @@ def main():
     print(f"wrote {a.out} ({grid.shape[1]}x{grid.shape[0]}) with {plain.label} and depth {net.path.name}")
     if a.clip:
         from rtstyle.jobs import stylize_video
-        opts = {"strength": 1.0, "every": 2, "smooth": 0.6, "size": 160, "backend": "torch"}
-        stylize_video(ROOT / "samples" / "bunny_4s.mp4", a.clip, a.style, backend="torch", size=240,
+        opts = {"strength": 1.0, "every": 2, "smooth": 0.6, "size": 128, "backend": "torch"}
+        stylize_video(ROOT / "samples" / "bunny_4s.mp4", a.clip, a.style, backend="torch", size=180,
                       overwrite=True, progress=False, depth=opts)
         mb = a.clip.stat().st_size / 1e6
         if mb >= 1.0:
