@@ -313,7 +313,6 @@ def _mirror(u: np.ndarray, side: int) -> np.ndarray:
 
 
 def _shade(hits: _Hits, d, pool: TexturePool, f: float, rng) -> np.ndarray:
-    n = len(hits.t)
     dn = d / np.linalg.norm(d, axis=1, keepdims=True)
     # Sky: horizon-to-zenith gradient with soft clouds.
     el = np.clip(dn[:, 1], -1, 1)
@@ -370,7 +369,6 @@ def _shade(hits: _Hits, d, pool: TexturePool, f: float, rng) -> np.ndarray:
         fog = np.exp(-t / rng.uniform(40, 400))[:, None]
         col = fog * col + (1 - fog) * horizon
         out[idx] = col
-    del n
     return out.astype(np.float32)
 
 

@@ -63,9 +63,9 @@ def connect(ray, address: str | None, num_cpus: int) -> bool:
         ray.init(address=address, **quiet)
     except Exception as exc:  # ConnectionError, grpc/timeout errors, missing ray[client], ...
         why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise UserError(f"cannot connect to the Ray cluster at {address!r} ({why}); start it with "
-                        f"'ray start --head' on the head node, check the host and port (Ray Client: "
-                        f"ray://HOST:10001), or leave out --address to run on this machine",
+        raise UserError(f"cannot connect to the Ray cluster at {address!r} ({why}); check that 'ray start "
+                        f"--head' runs there, the host and port (Ray Client: ray://HOST:10001) and, on Ray "
+                        f">= 2.59, the cluster's token (RAY_AUTH_TOKEN); or leave out --address to run here",
                         exit_code=1) from exc
     return True
 
