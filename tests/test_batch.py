@@ -2,7 +2,6 @@
 instance (split/join equals `rtstyle video`, a killed worker is retried, reruns resume)."""
 
 import logging
-import os
 import sys
 
 import av
