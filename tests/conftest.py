@@ -28,8 +28,9 @@ def tiny_frame(i: int, w: int = TINY_W, h: int = TINY_H) -> np.ndarray:
 
 
 def make_video(path, w=TINY_W, h=TINY_H, frames=TINY_FRAMES, fps=TINY_FPS, audio=True,
-               video=True, rotation=None, sample_rate=48000, faststart=True):
-    """Write an H.264 (+ 1 kHz sine AAC) MP4 with PyAV; returns ``path``."""
+               video=True, rotation=None, sample_rate=48000, faststart=True, x264=None):
+    """Write an H.264 (+ 1 kHz sine AAC) MP4 with PyAV; returns ``path``.
+    ``x264``: extra encoder options (e.g. {"g": "6"} for a keyframe every 6 frames)."""
     import av
 
     out = av.open(str(path), "w", format="mp4",
@@ -38,7 +39,7 @@ def make_video(path, w=TINY_W, h=TINY_H, frames=TINY_FRAMES, fps=TINY_FPS, audio
     if video:
         vs = out.add_stream("libx264", rate=fps)
         vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
-        vs.options = {"preset": "ultrafast", "crf": "18"}
+        vs.options = {"preset": "ultrafast", "crf": "18", **(x264 or {})}
         if rotation:
             vs.set_display_rotation(rotation)
     if audio:  # streams must all exist before the first packet is muxed

@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_H, TINY_W, tiny_frame
+from conftest import make_video
 
 from rtstyle import cli
 from rtstyle.checkpoints import save_weights
@@ -21,26 +21,10 @@ from rtstyle.scale.worker import CRASH_ONCE_ENV, read_range
 CLIP_FRAMES, CLIP_FPS, CLIP_GOP = 48, 12, 6
 
 
-def make_gop_clip(path, frames=CLIP_FRAMES, fps=CLIP_FPS, gop=CLIP_GOP, sample_rate=48000):
+def make_gop_clip(path, frames=CLIP_FRAMES, fps=CLIP_FPS, gop=CLIP_GOP):
     """64x48 H.264 with a keyframe every ``gop`` frames (B-frames on) and a 1 kHz AAC tone."""
-    out = av.open(str(path), "w", format="mp4")
-    vs = out.add_stream("libx264", rate=fps)
-    vs.width, vs.height, vs.pix_fmt = TINY_W, TINY_H, "yuv420p"
-    vs.options = {"preset": "veryfast", "crf": "18", "g": str(gop), "keyint_min": str(gop)}
-    a = out.add_stream("aac", rate=sample_rate)
-    a.layout, a.bit_rate = "mono", 32000
-    for i in range(frames):
-        out.mux(vs.encode(av.VideoFrame.from_ndarray(tiny_frame(i), format="rgb24")))
-    out.mux(vs.encode(None))
-    n = round(frames / fps * sample_rate)
-    tone = (0.3 * np.sin(2 * np.pi * 1000 * np.arange(n) / sample_rate)).astype(np.float32)
-    for s in range(0, n, 1024):
-        f = av.AudioFrame.from_ndarray(tone[None, s:s + 1024], format="flt", layout="mono")
-        f.sample_rate, f.pts = sample_rate, s
-        out.mux(a.encode(f))
-    out.mux(a.encode(None))
-    out.close()
-    return path
+    return make_video(path, frames=frames, fps=fps, faststart=False,
+                      x264={"preset": "veryfast", "g": str(gop), "keyint_min": str(gop)})
 
 
 @pytest.fixture(scope="module")
