@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib
+import warnings
 from pathlib import Path
 
 import torch.nn as nn
@@ -108,6 +109,18 @@ def select(name: str = "auto") -> BackendSpec:
     return spec
 
 
+def _cached_onnx_problem(path: Path, family: str) -> str | None:
+    """Why a cached ONNX export can't be used (damaged, or not an rtstyle ``family`` export), or None."""
+    from .. import export
+    try:
+        meta = export.read_metadata(path)
+    except Exception as exc:  # protobuf / onnx raise several types for damaged files
+        return f"is damaged ({type(exc).__name__})"
+    if meta.get("family") != family:
+        return f"is not an rtstyle {family} export (family {meta.get('family')!r})"
+    return None
+
+
 def create(spec: BackendSpec, model: nn.Module, family: str, meta: dict | None = None,
            cache_dir: Path | str = "engines", *, profile=None, opset: int | None = None,
            **options) -> Backend:
@@ -143,8 +156,16 @@ def create(spec: BackendSpec, model: nn.Module, family: str, meta: dict | None =
     opset = opset or export.DEFAULT_OPSET
     digest = export.model_digest(model, family, meta, opset=opset)
     onnx_path = cache_dir / f"{family}-{digest[:16]}.onnx"
+    problem = _cached_onnx_problem(onnx_path, family) if onnx_path.exists() else None
+    if problem:   # damaged (an interrupted copy, a full disk) or foreign: never handed to the runtime
+        warnings.warn(f"cached ONNX file {onnx_path} {problem}; exporting it again", RuntimeWarning, stacklevel=2)
+        onnx_path.unlink(missing_ok=True)
     if not onnx_path.exists():
-        export.export_onnx(model, family, onnx_path, meta, opset=opset)
+        try:
+            export.export_onnx(model, family, onnx_path, meta, opset=opset)
+        except OSError as exc:
+            raise UserError(f"cannot write the ONNX cache {onnx_path}: {exc.strerror or exc}; set RTSTYLE_CACHE "
+                            f"to a folder you can write to", exit_code=1) from exc
     if spec.suffix == ".onnx":
         return cls(onnx_path, family=family, **options).load()
     if spec.suffix == ".engine":

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import UserError
+
 
 @dataclass(frozen=True)
 class BackendSpec:
@@ -24,6 +26,18 @@ BACKENDS: tuple[BackendSpec, ...] = (
     BackendSpec("onnxruntime", ".onnx", False, "fp32", "onnxruntime_backend", "OnnxRuntimeBackend"),
     BackendSpec("torch", "", False, "fp32", "torch_backend", "TorchBackend"),
 )
+
+
+def out_of_memory(what: str, shape=None, exc: BaseException | None = None) -> UserError:
+    """The one line for a CUDA out-of-memory while ``what`` ('running the johnson net'...) on an
+    (N, 3, H, W) ``shape``; frees torch's cached blocks so the caller can go on or retry smaller."""
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    at = f" on {shape[-1]}x{shape[-2]} frames" if shape is not None and len(shape) == 4 else ""
+    detail = str(exc).strip().splitlines()[0][:120] if exc is not None and str(exc).strip() else ""
+    return UserError(f"out of GPU memory {what}{at}" + (f" ({detail})" if detail else "")
+                     + "; use a smaller --size (e.g. --size 720p or --scale 0.5), close other GPU programs, "
+                       "or run on the CPU with --backend onnxruntime", exit_code=1)
 
 
 class Backend(ABC):

@@ -14,7 +14,7 @@ import torch
 
 from ..errors import UserError
 from ..export import decode_metadata, family_inputs, family_io, pad_min_size
-from .base import BACKENDS, Backend
+from .base import BACKENDS, Backend, out_of_memory
 
 _SPEC = next(s for s in BACKENDS if s.name == "onnxruntime")
 _ORT_TYPES = {"tensor(float)": (torch.float32, np.float32), "tensor(float16)": (torch.float16, np.float16)}
@@ -28,7 +28,8 @@ class OnnxRuntimeBackend(Backend):
         providers: onnxruntime execution providers; default CUDA (when onnxruntime-gpu and a GPU
             are present) then CPU.
         family: the family the caller expects; checked against the file's metadata.
-        threads: intra-op threads (default ``os.cpu_count()``).
+        threads: intra-op threads (default ``$RTSTYLE_THREADS``, else ``os.cpu_count()``; on a
+            busy machine 1 thread can beat 2: one foreign runnable thread stalls every parallel region).
 
     ``__call__(image, **extra)``: image (N,3,H,W) float in [0,1] -> (N,C,H,W) float32 torch
     tensor on :attr:`device`. ``extra`` as in rtstyle.export.family_inputs.
@@ -41,7 +42,7 @@ class OnnxRuntimeBackend(Backend):
         self.path = Path(onnx_path)
         self.providers = providers
         self.expected_family = family
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or env_threads() or os.cpu_count() or 1
         self.session = None
         self.meta: dict = {}
         self.family: str | None = None
@@ -142,15 +143,33 @@ class OnnxRuntimeBackend(Backend):
         if device.type == "cuda":
             # onnxruntime's CUDA stream is not torch's: finish torch's writes first.
             torch.cuda.current_stream().synchronize()
-        if shape is not None:
-            out = torch.empty(shape, dtype=out_type, device=device)
-            self._bind(binding, self._output.name, out, out_np, output=True)
-            self.session.run_with_iobinding(binding)
-            binding.synchronize_outputs()
-        else:  # let onnxruntime size it, then take its buffer (one copy)
-            binding.bind_output(self._output.name, device.type)
-            self.session.run_with_iobinding(binding)
-            out = torch.from_numpy(binding.copy_outputs_to_cpu()[0]).to(device)
+        try:
+            if shape is not None:
+                out = torch.empty(shape, dtype=out_type, device=device)
+                self._bind(binding, self._output.name, out, out_np, output=True)
+                self.session.run_with_iobinding(binding)
+                binding.synchronize_outputs()
+            else:  # let onnxruntime size it, then take its buffer (one copy)
+                binding.bind_output(self._output.name, device.type)
+                self.session.run_with_iobinding(binding)
+                out = torch.from_numpy(binding.copy_outputs_to_cpu()[0]).to(device)
+        except torch.cuda.OutOfMemoryError as exc:
+            raise out_of_memory(f"running {self.path.name}", tuple(image.shape), exc) from exc
+        except Exception as exc:  # onnxruntime's own error types; CUDA OOM is one of them
+            text = str(exc).lower()
+            if device.type == "cuda" and ("out of memory" in text or "failed to allocate" in text):
+                raise out_of_memory(f"running {self.path.name}", tuple(image.shape), exc) from exc
+            raise
         del bound
         # a copy only when a tiny frame was padded (crop) or the graph emits fp16
         return out[..., : size[0], : size[1]].to(torch.float32, memory_format=torch.contiguous_format)
+
+
+def env_threads() -> int | None:
+    """``$RTSTYLE_THREADS`` as a positive int (None when unset); a bad value is a UserError."""
+    text = os.environ.get("RTSTYLE_THREADS", "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise UserError(f"RTSTYLE_THREADS={text!r} is not a thread count; set a whole number >= 1 or unset it")
+    return int(text)

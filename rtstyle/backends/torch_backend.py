@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import UserError
-from .base import BACKENDS, Backend
+from .base import BACKENDS, Backend, out_of_memory
 
 _SPECS = {s.name: s for s in BACKENDS}
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
@@ -90,7 +90,10 @@ class TorchBackend(Backend):
             raise UserError("the torch-cuda backend needs a CUDA GPU; this machine has none; "
                             "use --backend auto", exit_code=1)
         # A copy: converting to fp16 / CUDA must not change the caller's module.
-        net = copy.deepcopy(self.model).eval().requires_grad_(False).to(self._device, self.dtype)
+        try:
+            net = copy.deepcopy(self.model).eval().requires_grad_(False).to(self._device, self.dtype)
+        except torch.cuda.OutOfMemoryError as exc:
+            raise out_of_memory(f"loading the {self.family or 'model'} net", None, exc) from exc
         if self.channels_last:
             net = net.to(memory_format=torch.channels_last)
         if self.family is not None:
@@ -158,14 +161,17 @@ class TorchBackend(Backend):
     def __call__(self, image: torch.Tensor, **extra) -> torch.Tensor:
         if self._net is None:
             self.load()
-        args, kw = self._inputs(image, extra)
-        mode = self._mode.get(self._key(args, kw), self._default_mode())
-        with torch.inference_mode():
-            out = self._run(mode, args, kw)
-            res = out.to(torch.float32, memory_format=torch.contiguous_format)
-            if mode == "graph" and res.data_ptr() == out.data_ptr():
-                res = res.clone()   # never hand out the graph's static buffer: the next replay reuses it
-            return res
+        try:
+            args, kw = self._inputs(image, extra)
+            mode = self._mode.get(self._key(args, kw), self._default_mode())
+            with torch.inference_mode():
+                out = self._run(mode, args, kw)
+                res = out.to(torch.float32, memory_format=torch.contiguous_format)
+                if mode == "graph" and res.data_ptr() == out.data_ptr():
+                    res = res.clone()   # never hand out the graph's static buffer: the next replay reuses it
+                return res
+        except torch.cuda.OutOfMemoryError as exc:
+            raise out_of_memory(f"running the {self.family or 'model'} net", tuple(image.shape), exc) from exc
 
     def pick_fastest(self, shape: tuple[int, ...], iters: int = 20, **extra) -> dict[str, float]:
         """Time eager / CUDA graph / compiled runs at ``shape`` (N,3,H,W); keep the fastest for it.

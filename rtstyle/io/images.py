@@ -8,6 +8,9 @@ appears under the final name.
 
 from __future__ import annotations
 
+import errno
+import os
+import struct
 from pathlib import Path
 
 import cv2
@@ -29,6 +32,24 @@ WRITE_FORMATS = {
 }
 
 
+# errno values that mean "this place cannot be written" (the user's choice of output), not a fault
+_NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.ENOENT, errno.EROFS, errno.ENOTDIR, errno.EISDIR}
+
+
+def write_error(path: Path, exc: BaseException) -> UserError:
+    """The one line for an OSError (or PyAV's, which subclass it) while writing ``path``, whose
+    temporary file has been deleted: disk full and I/O faults exit 1, unwritable places 2."""
+    code = getattr(exc, "errno", None)
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return UserError(f"cannot write '{path}': the disk is full ({reason}); nothing was kept; "
+                         f"free some space or write to another disk", exit_code=1)
+    if code in _NOT_WRITABLE:
+        return UserError(f"cannot write '{path}': {reason}; nothing was kept; choose a folder you can write to")
+    return UserError(f"cannot write '{path}': {reason} ({type(exc).__name__}); nothing was kept; "
+                     f"check the disk and the output folder", exit_code=1)
+
+
 def check_input_file(path: Path, kind: str, hint: str) -> int:
     """Raise UserError unless ``path`` is a non-empty regular file; return its size in bytes."""
     if not path.exists():
@@ -39,6 +60,49 @@ def check_input_file(path: Path, kind: str, hint: str) -> int:
     if size == 0:
         raise UserError(f"cannot read '{path}': the file is empty (0 bytes); {hint}")
     return size
+
+
+def decode_limit() -> int:
+    """Most pixels OpenCV decodes in one image (its OPENCV_IO_MAX_IMAGE_PIXELS, default 2**30)."""
+    try:
+        return int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", 1 << 30))
+    except ValueError:
+        return 1 << 30
+
+
+def header_size(head: bytes) -> tuple[int, int] | None:
+    """(W, H) stored in a PNG or JPEG header (the first bytes of the file), without decoding;
+    None for other formats or a header that does not parse. JPEG EXIF rotation is not applied."""
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and len(head) >= 24:
+        w, h = struct.unpack(">II", head[16:24])
+        return int(w), int(h)
+    if head[:2] != b"\xff\xd8":
+        return None
+    i = 2
+    while i + 9 <= len(head):  # walk the JPEG markers to the first start-of-frame (SOF0..SOF15)
+        if head[i] != 0xFF:
+            return None
+        marker = head[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            h, w = struct.unpack(">HH", head[i + 5:i + 9])
+            return int(w), int(h)
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
+            i += 2
+            continue
+        i += 2 + struct.unpack(">H", head[i + 2:i + 4])[0]
+    return None
+
+
+def image_size(path) -> tuple[int, int] | None:
+    """(W, H) of a PNG or JPEG file from its header (cheap: reads at most 256 KiB), else None."""
+    try:
+        with open(path, "rb") as f:
+            return header_size(f.read(1 << 18))
+    except OSError:
+        return None
 
 
 def _to_uint8(a: np.ndarray, path: Path) -> np.ndarray:
@@ -68,6 +132,11 @@ def read_image(path) -> tuple[np.ndarray, np.ndarray | None]:
         buf = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
         raise UserError(f"cannot read '{path}': {e.strerror or e}; check its permissions") from e
+    wh = header_size(buf[:1 << 18].tobytes())
+    if wh is not None and wh[0] * wh[1] > decode_limit():
+        raise UserError(f"cannot read '{path}': it is {wh[0]}x{wh[1]} ({wh[0] * wh[1] / 1e6:.0f} megapixels), "
+                        f"more than OpenCV decodes ({decode_limit() / 1e6:.0f} megapixels); "
+                        f"downscale it first with an image editor")
     # JPEG has neither alpha nor 16-bit: IMREAD_COLOR there, because only it applies EXIF
     # orientation and converts CMYK/greyscale for us. Everything else keeps all its channels.
     is_jpeg = buf[:3].tobytes() == b"\xff\xd8\xff"
@@ -126,8 +195,7 @@ def write_image(path, rgb: np.ndarray, alpha: np.ndarray | None = None, quality:
     try:
         atomic_write(path, data.tofile)
     except OSError as e:
-        raise UserError(f"cannot write '{path}': {e.strerror or e}; "
-                        f"choose a folder you can write to") from e
+        raise write_error(path, e) from e
 
 
 def image_files(folder) -> list[Path]:
@@ -138,4 +206,5 @@ def image_files(folder) -> list[Path]:
                   and not p.name.startswith("."))
 
 
-__all__ = ["read_image", "write_image", "image_files", "check_input_file", "WRITE_FORMATS"]
+__all__ = ["read_image", "write_image", "image_files", "image_size", "check_input_file", "write_error",
+           "WRITE_FORMATS"]

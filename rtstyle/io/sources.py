@@ -427,16 +427,23 @@ class CameraSource(_LiveSource):
             if is_file:
                 return  # a video file given as a camera: its end is the end
             if time.perf_counter() - last_ok > self.timeout:
-                raise UserError(f"camera {self.camera} stopped delivering frames for {self.timeout:g} s "
-                                f"(unplugged, or in use by another program?); {self._hint()}")
+                if not self._slot.count:
+                    raise UserError(f"camera {self.camera} did not deliver a frame within {self.timeout:g} s; "
+                                    f"{self._hint()}")
+                raise UserError(f"camera {self.camera} stopped delivering frames after {self._slot.count} "
+                                f"(none for {self.timeout:g} s: unplugged, or in use by another program?); "
+                                f"{self._hint()}", exit_code=1)
             time.sleep(0.005)
 
     def read(self, timeout: float | None = None):
+        # The capture thread gives up after ``self.timeout`` s without a frame and says why
+        # (never delivered / stopped mid-stream); waiting a little longer here lets its message win.
+        wait = self.timeout + 1.0 if timeout is None else timeout
         try:
-            return super().read(self.timeout if timeout is None else timeout)
+            return super().read(wait)
         except TimeoutError:
             raise UserError(f"camera {self.camera} did not deliver a frame within "
-                            f"{self.timeout if timeout is None else timeout:g} s; {self._hint()}") from None
+                            f"{wait:g} s; {self._hint()}") from None
 
     def stop(self) -> None:
         super().stop()

@@ -22,7 +22,7 @@ import av
 import numpy as np
 
 from rtstyle.errors import UserError
-from rtstyle.io.images import check_input_file
+from rtstyle.io.images import check_input_file, write_error
 
 VIDEO_HINT = "pass a video file such as .mp4, .mkv, .mov or .webm"
 OUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
@@ -52,6 +52,7 @@ class VideoInfo:
     codec: str
     has_audio: bool
     audio_codec: str | None
+    variable_rate: bool = False   # the container's nominal rate differs from the average: timestamps vary
 
 
 def _open(path: Path):
@@ -62,12 +63,15 @@ def _open(path: Path):
     except (av.FFmpegError, UnicodeDecodeError) as e:
         raise UserError(f"cannot read '{path}': FFmpeg cannot open it ({type(e).__name__}; "
                         f"{size} bytes: not a video, or damaged/truncated); {VIDEO_HINT}") from e
-    if not container.streams.video:
-        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+    # A cover picture (an mp3's album art) is a one-frame "video" stream marked attached_pic: not a video.
+    videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    if not videos:
+        kinds = sorted({s.type for s in container.streams if s.type != "video"})
+        kinds += ["a cover picture"] if container.streams.video else []
         container.close()
         raise UserError(f"cannot read '{path}': it has no video stream (only "
-                        f"{', '.join(kinds)}); {VIDEO_HINT}")
-    return container, container.streams.video[0]
+                        f"{' and '.join(kinds) or 'no streams'}); {VIDEO_HINT}")
+    return container, videos[0]
 
 
 def _upright(frame: av.VideoFrame) -> np.ndarray:
@@ -112,7 +116,9 @@ def probe(path) -> VideoInfo:
                          time_base=Fraction(stream.time_base), frame_count=int(count),
                          duration=duration, rotation=int(rotation), codec=stream.codec_context.name,
                          has_audio=audio is not None,
-                         audio_codec=audio.codec_context.name if audio is not None else None)
+                         audio_codec=audio.codec_context.name if audio is not None else None,
+                         variable_rate=bool(stream.base_rate and stream.average_rate
+                                            and stream.base_rate != stream.average_rate))
     finally:
         container.close()
 
@@ -121,18 +127,23 @@ class VideoReader:
     """Decode a video file into upright RGB frames: ``read()`` -> ``(rgb, pts_seconds)`` or None.
 
     ``pts_seconds`` counts from the first frame of the stream (0.0). A file that breaks off
-    mid-stream (truncated download, decode error) ends early with a ``RuntimeWarning``.
+    mid-stream (truncated download, decode error) ends early: ``truncated`` then says how
+    (else None), with a ``RuntimeWarning`` unless ``warn=False`` (callers that refuse such input).
     """
 
-    def __init__(self, path, threads: int = 0):
+    def __init__(self, path, threads: int = 0, warn: bool = True):
         self.path = Path(path)
         self.threads = threads
+        self.warn = warn
+        self.truncated: str | None = None
         self.info: VideoInfo | None = None
         self.frames_read = 0
         self._container = None
         self._frames = None
 
     def start(self) -> "VideoReader":
+        self.truncated = None
+        self.frames_read = 0
         self.info = probe(self.path)
         self._container, stream = _open(self.path)
         stream.thread_type = "AUTO"
@@ -143,18 +154,19 @@ class VideoReader:
         return self
 
     def _decode(self):
+        expected = self.info.frame_count if self.info else 0
         try:
             for packet in self._container.demux(self._stream):
                 yield from packet.decode()
         except av.FFmpegError as e:
-            warnings.warn(f"'{self.path}': decoding stopped after {self.frames_read} frames "
-                          f"({type(e).__name__}: {e}); the file is probably truncated",
+            self.truncated = (f"decoding stopped after {self.frames_read} of {expected or '?'} frames "
+                              f"({type(e).__name__})")
+        else:
+            if self.frames_read < expected - 1:
+                self.truncated = f"only {self.frames_read} of its {expected} frames decode"
+        if self.truncated and self.warn:
+            warnings.warn(f"'{self.path}': {self.truncated}; the file is probably truncated",
                           RuntimeWarning, stacklevel=3)
-            return
-        expected = self.info.frame_count if self.info else 0
-        if self.frames_read < expected - 1:
-            warnings.warn(f"'{self.path}': got {self.frames_read} of {expected} frames; "
-                          f"the file is probably truncated", RuntimeWarning, stacklevel=3)
 
     def read(self) -> tuple[np.ndarray, float] | None:
         if self._frames is None:
@@ -205,8 +217,8 @@ def _pick_codec(codec: str, w: int, h: int, fps: Fraction) -> str:
             warnings.warn(f"video encoder '{codec}' is not available here; using '{name}'",
                           RuntimeWarning, stacklevel=3)
         return name
-    raise UserError(f"no H.264 or MPEG-4 encoder in this PyAV build; reinstall PyAV "
-                    f"(pip install --force-reinstall av)", exit_code=1)
+    raise UserError("no H.264 or MPEG-4 encoder in this PyAV build; reinstall PyAV "
+                    "(pip install --force-reinstall av)", exit_code=1)
 
 
 class VideoWriter:
@@ -214,7 +226,9 @@ class VideoWriter:
 
     ``size`` is (width, height) of the frames given to ``write``. yuv420p needs even sizes, so
     an odd width/height is padded by one replicated edge pixel (``encoded_size``). Frame i gets
-    pts i in time base 1/fps unless ``write`` is given the source pts in seconds.
+    time i/fps unless ``write`` is given the source pts in seconds; these land on a grid of
+    ``time_base`` (default 1/fps: a constant rate). For a variable-frame-rate source pass a finer
+    one (e.g. 1/90000) and each frame keeps its source time.
     When ``audio_from`` has an audio stream, its packets are copied (re-encoded to AAC 160k
     when the container cannot hold the codec), cut at ``audio_until`` seconds, by default at
     the end of the video.
@@ -222,9 +236,11 @@ class VideoWriter:
 
     def __init__(self, path, fps: Fraction, size: tuple[int, int], audio_from=None,
                  crf: int = 20, preset: str = "veryfast", codec: str = "libx264", threads: int = 0,
-                 audio_until: float | None = None):
+                 audio_until: float | None = None, time_base: Fraction | None = None):
         self.path = Path(path)
         self.fps = Fraction(fps).limit_denominator(1001000)
+        self.time_base = Fraction(time_base) if time_base else 1 / self.fps
+        self._step = max(1, round(1 / (self.fps * self.time_base)))   # ticks of one frame at fps
         self.size = (int(size[0]), int(size[1]))
         self.encoded_size = (self.size[0] + self.size[0] % 2, self.size[1] + self.size[1] % 2)
         self.audio_from = Path(audio_from) if audio_from else None
@@ -232,7 +248,7 @@ class VideoWriter:
         self.crf, self.preset, self.codec, self.threads = crf, preset, codec, threads
         self.frames_written = 0
         self._out = self._ain = self._tmp = None
-        self._next_pts = 0
+        self._next_pts = self._end_pts = 0
 
     def start(self) -> "VideoWriter":
         fmt = OUT_FORMATS.get(self.path.suffix.lower())
@@ -248,12 +264,17 @@ class VideoWriter:
                                         f"{self.path.suffix}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # PyAV opens the file only when the first packet is muxed, frames later: create it
+            # now, so an unwritable folder fails before any work is done.
+            with open(self._tmp, "xb"):
+                pass
             opts = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
             self._out = av.open(str(self._tmp), "w", format=fmt, options=opts)
         except (OSError, av.FFmpegError) as e:
+            if not isinstance(e, FileExistsError):
+                Path(self._tmp).unlink(missing_ok=True)
             self._tmp = None
-            raise UserError(f"cannot write '{self.path}': {getattr(e, 'strerror', None) or e}; "
-                            f"choose a folder you can write to") from e
+            raise write_error(self.path, e) from e
         try:
             self._add_video()
             if self.audio_from is not None:
@@ -268,16 +289,19 @@ class VideoWriter:
         name = _pick_codec(self.codec, w, h, self.fps)
         s = self._out.add_stream(name, rate=self.fps)
         s.width, s.height, s.pix_fmt = w, h, "yuv420p"
-        s.codec_context.time_base = 1 / self.fps
+        s.codec_context.time_base = self.time_base
         s.thread_count = self.threads
         # We convert RGB -> YUV with BT.709 limited range and say so in the stream, so players
         # (and our reader) convert back with the same matrix.
         s.codec_context.colorspace = s.codec_context.color_primaries = 1  # BT.709
         s.codec_context.color_trc, s.codec_context.color_range = 1, 1  # BT.709, MPEG
+        # Variable frame rate: no B-frames, so that decode order is display order and the
+        # container's duration (taken from the last decode time) covers the last frame.
+        no_b = {"bf": "0"} if self.time_base != 1 / self.fps else {}
         if name == "libx264":
-            s.options = {"crf": str(self.crf), "preset": self.preset}
+            s.options = {"crf": str(self.crf), "preset": self.preset, **no_b}
         elif name.endswith("_nvenc"):
-            s.options = {"preset": "p4", "rc": "vbr", "cq": str(self.crf)}
+            s.options = {"preset": "p4", "rc": "vbr", "cq": str(self.crf), **no_b}
         else:  # mpeg4 / other fallbacks: a bit rate good enough for stylised content
             s.bit_rate = int(w * h * float(self.fps) * 0.2)
         self._vs = s
@@ -321,23 +345,31 @@ class VideoWriter:
                          mode="edge")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame = frame.reformat(format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG")
-        i = self._next_pts if pts is None else max(round(pts * self.fps), self._next_pts)
-        frame.pts, frame.time_base = i, 1 / self.fps
-        self._next_pts = i + 1
-        self._out.mux(self._vs.encode(frame))
-        self.frames_written += 1
-        if self._ain is not None:
-            self._pump_audio(min(float(i / self.fps) + AUDIO_LEAD_S, self._audio_end()))
+        i = self._next_pts if pts is None else max(round(pts / self.time_base), self._next_pts)
+        frame.pts, frame.time_base = i, self.time_base
+        self._next_pts = i + (self._step if pts is None else 1)
+        self._end_pts = i + self._step
+        try:
+            self._out.mux(self._vs.encode(frame))
+            self.frames_written += 1
+            if self._ain is not None:
+                self._pump_audio(min(float(i * self.time_base) + AUDIO_LEAD_S, self._audio_end()))
+        except (OSError, av.FFmpegError) as e:  # disk full, file system gone: keep nothing
+            self.abort()
+            raise write_error(self.path, e) from e
 
     def _audio_end(self) -> float:
-        video_end = float(self._next_pts / self.fps)
+        # _end_pts: the last frame's end; _next_pts alone is what a subclass may set (scale.join)
+        video_end = float(max(self._end_pts, self._next_pts) * self.time_base)
         return video_end if self.audio_until is None else float(self.audio_until)
 
     def _pump_audio(self, until: float, final: bool = False) -> None:
         """Mux source audio packets that start before ``until`` seconds (output time)."""
         tb = self._asrc.time_base
-        try:
-            while True:
+        # Only reading the source's audio may fail quietly (the rest is silent); an error writing
+        # the output (disk full, permissions) propagates.
+        while True:
+            try:
                 p = self._apending if self._apending is not None else next(self._apackets, None)
                 self._apending = None
                 if p is None:
@@ -348,18 +380,20 @@ class VideoWriter:
                     if not final:
                         self._apending = p
                     break
-                if self._copy_audio:
-                    p.pts, p.dts = p.pts - self._a_offset, p.dts - self._a_offset
-                    p.stream = self._as
-                    self._out.mux(p)
-                else:
-                    for f in p.decode():
-                        f.pts = None  # let the AAC encoder count samples from 0
-                        self._out.mux(self._as.encode(f))
-        except av.FFmpegError as e:
-            warnings.warn(f"'{self.audio_from}': audio stopped early ({type(e).__name__}); "
-                          f"the rest of the output is silent", RuntimeWarning, stacklevel=3)
-            self._apackets = iter(())
+                frames = None if self._copy_audio else p.decode()
+            except av.FFmpegError as e:
+                warnings.warn(f"'{self.audio_from}': audio stopped early ({type(e).__name__}); "
+                              f"the rest of the output is silent", RuntimeWarning, stacklevel=3)
+                self._apackets = iter(())
+                break
+            if self._copy_audio:
+                p.pts, p.dts = p.pts - self._a_offset, p.dts - self._a_offset
+                p.stream = self._as
+                self._out.mux(p)
+            else:
+                for f in frames:
+                    f.pts = None  # let the AAC encoder count samples from 0
+                    self._out.mux(self._as.encode(f))
         if final and not self._copy_audio:
             self._out.mux(self._as.encode(None))
 
@@ -379,6 +413,9 @@ class VideoWriter:
             self._out = None
             os.replace(self._tmp, self.path)
             self._tmp = None
+        except (OSError, av.FFmpegError) as e:
+            self.abort()
+            raise write_error(self.path, e) from e
         except BaseException:
             self.abort()
             raise
