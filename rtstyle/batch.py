@@ -31,6 +31,7 @@ def run(a) -> int:
     from .scale.driver import run_batch
     from .stylizer import parse_size
     run_batch(a.inputs, a.out_dir, a.style, a.family, a.backend, parse_size(a.size), a.scale, a.strength,
+              preserve_color=a.preserve_color,
               address=a.address, workers=a.workers, cpus_per_worker=a.cpus_per_worker,
               segment_seconds=a.segment_seconds, retries=a.retries, overwrite=a.overwrite,
               keep_work=a.keep_work, progress=not a.no_progress)

@@ -5,6 +5,9 @@ runs on a CUDA device, else a :class:`CpuFrameProcessor`. Both have ``submit(rgb
 ``pending.wait()`` returns the stylized (H', W', 3) uint8 frame (valid until
 ``pending.release()``). :func:`stylize_frames` runs a processor on rtstyle.pipeline's stages:
 ``submit`` on the process stage, ``wait`` + ``write`` + ``release`` on the sink's thread.
+With ``smooth`` (``--smooth``), a :class:`SmoothingProcessor` wraps either one: ``wait`` then also
+blends the frame with the previous output warped along the input's optical flow
+(rtstyle.temporal.TemporalSmoother), in frame order, on the sink's thread.
 
 The CUDA path (DESIGN.md, "Shape of the system")::
 
@@ -238,24 +241,78 @@ class CudaFrameProcessor:
                     s.synchronize()
 
 
+# -- temporal smoothing (--smooth) -------------------------------------------------------------
+
+class _SmoothedPending:
+    """A pending frame whose ``wait`` also applies the smoother (once, in frame order)."""
+
+    def __init__(self, pending, key, smoother, scene):
+        self._pending, self._key, self._smoother, self._scene = pending, key, smoother, scene
+        self._out = None
+
+    @property
+    def gpu_ms(self):
+        return self._pending.gpu_ms
+
+    def wait(self) -> np.ndarray:
+        if self._out is None:
+            self._out = self._smoother(self._key, self._pending.wait(), self._scene)
+        return self._out
+
+    def release(self) -> None:
+        self._pending.release()
+
+
+class SmoothingProcessor:
+    """Wraps a frame processor with a :class:`rtstyle.temporal.TemporalSmoother`.
+
+    ``submit`` keeps a small grey copy of the input (the flow is computed on inputs) and tags the
+    frame with the stylizer's style, so the smoother starts over when the style changes; the
+    smoothing itself runs in ``wait``, i.e. on the sink's thread, in frame order.
+    """
+
+    def __init__(self, proc, smoother):
+        self.proc, self.smoother = proc, smoother
+        self.stylizer = getattr(proc, "stylizer", None)
+
+    def submit(self, rgb: np.ndarray) -> _SmoothedPending:
+        scene = (id(self.stylizer), getattr(self.stylizer, "style", None))
+        return _SmoothedPending(self.proc.submit(rgb), self.smoother.key(rgb), self.smoother, scene)
+
+    def close(self) -> None:
+        self.proc.close()
+
+
 def is_cuda(stylizer) -> bool:
     backend = getattr(stylizer, "backend", None)
     return backend is not None and torch.device(backend.device).type == "cuda"
 
 
-def make_processor(stylizer, depth: int = 4):
-    """CudaFrameProcessor for a CUDA stylizer, else CpuFrameProcessor (also for plain functions)."""
-    return CudaFrameProcessor(stylizer, depth) if is_cuda(stylizer) else CpuFrameProcessor(stylizer)
+def make_processor(stylizer, depth: int = 4, smooth=None):
+    """CudaFrameProcessor for a CUDA stylizer, else CpuFrameProcessor (also for plain functions).
+
+    ``smooth``: a TemporalSmoother (may be shared by several processors) or a strength S in
+    (0, 1] for a new one; the processor is then wrapped in a :class:`SmoothingProcessor`.
+    """
+    proc = CudaFrameProcessor(stylizer, depth) if is_cuda(stylizer) else CpuFrameProcessor(stylizer)
+    if not smooth:
+        return proc
+    if not hasattr(smooth, "key"):
+        from .temporal import TemporalSmoother
+        smooth = TemporalSmoother(float(smooth))
+    return SmoothingProcessor(proc, smooth)
 
 
 def stylize_frames(frames: Iterable[np.ndarray], stylizer, write: Callable[[np.ndarray], Any], depth: int = 4,
-                   on_frame: Callable[[int], None] | None = None) -> StageTimes:
+                   on_frame: Callable[[int], None] | None = None, smooth: float = 0.0) -> StageTimes:
     """Stylize every frame of ``frames`` in order and ``write`` each result (rtstyle.pipeline.run).
 
     On a CUDA stylizer the process stage only queues GPU work; the sink thread waits for each
     frame's download. ``times.extra['gpu_compute']`` then holds the summed GPU compute seconds.
+    ``smooth`` > 0: temporal stabiliser of that strength (a fresh state per call, i.e. per video);
+    ``times.extra['smooth']`` holds its seconds (spent on the sink's thread).
     """
-    proc = make_processor(stylizer, depth)
+    proc = make_processor(stylizer, depth, smooth)
     gpu = [0.0]
 
     def emit(p) -> None:
@@ -270,8 +327,10 @@ def stylize_frames(frames: Iterable[np.ndarray], stylizer, write: Callable[[np.n
         times = pipeline.run(frames, proc.submit, emit, depth=depth, on_frame=on_frame)
     finally:
         proc.close()
-    if isinstance(proc, CudaFrameProcessor):
+    if isinstance(getattr(proc, "proc", proc), CudaFrameProcessor):
         times.extra["gpu_compute"] = gpu[0]
+    if isinstance(proc, SmoothingProcessor):
+        times.extra["smooth"] = proc.smoother.seconds
     return times
 
 
@@ -289,5 +348,6 @@ def video_codec(stylizer, width: int, height: int, fps) -> str:
         return "h264_nvenc" if _pick_codec("h264_nvenc", w, h, Fraction(fps)) == "h264_nvenc" else "libx264"
 
 
-__all__ = ["CpuFrameProcessor", "CudaFrameProcessor", "PendingFrame", "make_processor", "stylize_frames",
+__all__ = ["CpuFrameProcessor", "CudaFrameProcessor", "PendingFrame", "SmoothingProcessor", "make_processor",
+           "stylize_frames",
            "to_input", "to_uint8", "video_codec", "is_cuda"]

@@ -1,14 +1,19 @@
 """The jobs behind the CLI: stylize images and videos, list styles. No argparse here."""
 from __future__ import annotations
 
+import collections
 import os
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 from .errors import UserError
 
 IMAGE_OUT_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+# Largest frame stylized (after --size/--scale): the nets' activations grow with the pixels, and
+# past this a run needs tens of GB of (GPU) memory. 64 Mpx still takes a 48 Mpx phone photo.
+MAX_MEGAPIXELS = 64
 
 
 def check_output(out: Path, overwrite: bool, inputs: list[Path] = ()) -> None:
@@ -24,6 +29,8 @@ def check_output(out: Path, overwrite: bool, inputs: list[Path] = ()) -> None:
     if out.exists() and not overwrite:
         raise UserError(f"output {out} already exists; pass --overwrite to replace it")
     parent = out.parent if str(out.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise UserError(f"cannot write {out}: {parent} is a file, not a folder; choose another output path")
     if not parent.is_dir():
         raise UserError(f"cannot write {out}: folder {parent} does not exist; create it first")
     if not os.access(parent, os.W_OK):
@@ -38,6 +45,16 @@ def check_input(path: Path, what: str = "input") -> Path:
     if path.stat().st_size == 0:
         raise UserError(f"{what} {path} is empty (0 bytes); give a real file")
     return path
+
+
+def check_pixels(what, w: int, h: int, size=None, scale: float | None = None) -> None:
+    """Refuse a ``w``×``h`` input whose processing size (after --size/--scale) is over MAX_MEGAPIXELS."""
+    from .stylizer import target_size
+    tw, th = target_size(w, h, size, scale)
+    if tw * th > MAX_MEGAPIXELS * 1e6:
+        fit = int((MAX_MEGAPIXELS * 1e6 / (w * h)) ** 0.5 * 20) / 20 or 0.05   # a --scale that fits, 0.05 steps
+        raise UserError(f"{what} is {w}x{h}: stylizing it at {tw}x{th} ({tw * th / 1e6:.0f} megapixels) is over "
+                        f"the {MAX_MEGAPIXELS} megapixel limit (memory); pass --size 2160 or --scale {fit:g}")
 
 
 def list_styles(out=None) -> None:
@@ -73,22 +90,28 @@ def _image_outputs(inputs: list[Path], out: Path, suffix: str | None) -> list[Pa
 
 def stylize_images(inputs: list[Path], out: Path, style: str, family=None, backend="auto", size=None,
                    scale=None, strength=1.0, overwrite=False, method="net", iters=500, log=print,
-                   depth: dict | None = None) -> list[Path]:
-    """Stylize each image to ``out`` (a file for one input, else a folder); alpha is carried over."""
-    from .io.images import read_image, write_image
+                   depth: dict | None = None, preserve_color: bool = False) -> list[Path]:
+    """Stylize each image to ``out`` (a file for one input, else a folder); alpha is carried over.
+    ``preserve_color``: keep each image's colours, transfer the style's luminance only."""
+    from .io.images import image_size, read_image, write_image
     for p in inputs:
         check_input(p)
+        wh = image_size(p)   # PNG/JPEG header: refuse a giant before decoding it
+        if wh is not None:
+            check_pixels(p, *wh, size, scale)
     outs = _image_outputs(inputs, out, None)
     for src, dst in zip(inputs, outs):
         check_output(dst, overwrite, inputs)
     if method == "gatys":
-        return _gatys_images(inputs, outs, style, size, scale, iters, log)
+        return _gatys_images(inputs, outs, style, size, scale, iters, log, preserve_color)
     from .stylizer import Stylizer
     from .depth.apply import from_options   # depth: rtstyle.depth.cli.options(args), None = off
-    with Stylizer(style, family, backend, strength, size, scale, depth=from_options(depth)) as st:
+    with Stylizer(style, family, backend, strength, size, scale, depth=from_options(depth),
+                  preserve_color=preserve_color) as st:
         log(f"style {st.label}")
         for src, dst in zip(inputs, outs):
             rgb, alpha = read_image(src)
+            check_pixels(src, rgb.shape[1], rgb.shape[0], size, scale)
             t0 = time.perf_counter()
             y = st.frame(rgb)
             if alpha is not None and alpha.shape[:2] != y.shape[:2]:
@@ -99,7 +122,7 @@ def stylize_images(inputs: list[Path], out: Path, style: str, family=None, backe
     return outs
 
 
-def _gatys_images(inputs, outs, style, size, scale, iters, log):
+def _gatys_images(inputs, outs, style, size, scale, iters, log, preserve_color=False):
     import cv2
     import numpy as np
     import torch
@@ -118,6 +141,9 @@ def _gatys_images(inputs, outs, style, size, scale, iters, log):
         t0 = time.perf_counter()
         y = stylize_gatys(c, s, iters=iters)
         y = y.output if hasattr(y, "output") else y
+        if preserve_color:
+            from .ops import preserve_color as keep_color
+            y = keep_color(y.detach(), c)
         img = (y[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().numpy()
         if alpha is not None and alpha.shape[:2] != img.shape[:2]:
             alpha = cv2.resize(alpha, (img.shape[1], img.shape[0]))
@@ -128,8 +154,11 @@ def _gatys_images(inputs, outs, style, size, scale, iters, log):
 
 def stylize_video(src: Path, dst: Path, style: str, family=None, backend="auto", size=None, scale=None,
                   strength=1.0, max_frames: int | None = None, overwrite=False, progress=True, log=print,
-                  depth: dict | None = None):
+                  depth: dict | None = None, preserve_color: bool = False, smooth: float = 0.0):
     """Stylize a video file to an H.264 mp4 with the source's frame rate and audio.
+
+    ``preserve_color``: transfer the style's luminance only. ``smooth`` (0..1): temporal
+    stabiliser strength (rtstyle.temporal.TemporalSmoother), 0 = off.
 
     Nothing appears at ``dst`` unless the whole video was written. Returns the stage times.
     """
@@ -144,29 +173,46 @@ def stylize_video(src: Path, dst: Path, style: str, family=None, backend="auto",
         raise UserError(f"output {dst} must end in .mp4, .mov, .mkv or .m4v (H.264 video)")
     if max_frames is not None and max_frames < 1:
         raise UserError(f"--max-frames {max_frames} must be at least 1")
+    if not 0.0 <= smooth <= 1.0:
+        raise UserError(f"--smooth {smooth} is outside [0, 1]; 0 = off, e.g. 0.8 for steadier video")
     info = probe(src)
+    check_pixels(src, info.width, info.height, size, scale)
     total = info.frame_count or None
     if max_frames:
         total = min(total, max_frames) if total else max_frames
     out_w, out_h = target_size(info.width, info.height, size, scale)
     from .depth.apply import from_options
-    with Stylizer(style, family, backend, strength, size, scale, depth=from_options(depth, video=True)) as st:
+    with Stylizer(style, family, backend, strength, size, scale, depth=from_options(depth, video=True),
+                  preserve_color=preserve_color) as st:
         log(f"style {st.label}; {src.name}: {info.width}x{info.height} @ {float(info.fps):.3g} fps"
-            f"{', audio' if info.has_audio else ''} -> {out_w}x{out_h}")
+            f"{', audio' if info.has_audio else ''} -> {out_w}x{out_h}" + (f", smooth {smooth:g}" if smooth else ""))
         bar = tqdm(total=total, unit="frame", desc="stylize", disable=not progress, dynamic_ncols=True)
         audio_until = (total / float(info.fps)) if (max_frames and total) else None
 
+        reader = VideoReader(src, warn=False)   # a truncated input is refused below, not warned about
+        stamps = collections.deque()   # source times of the frames in flight, in order (VFR stays VFR)
+
         def frames():
-            with VideoReader(src) as reader:
-                for i, (rgb, _pts) in enumerate(reader):
-                    if max_frames and i >= max_frames:
-                        return
+            with reader:
+                for i, (rgb, pts) in enumerate(reader):
+                    stamps.append(pts)
                     yield rgb
+                    if max_frames and i + 1 >= max_frames:
+                        return   # before decoding one more: the rest of the file is not looked at
 
         # On a CUDA stylizer: pinned ring buffers + copy/compute streams, and NVENC if PyAV has it.
-        with VideoWriter(dst, info.fps, (out_w, out_h), audio_from=src if info.has_audio else None,
-                         audio_until=audio_until, codec=video_codec(st, out_w, out_h, info.fps)) as writer:
-            times = stylize_frames(frames(), st, writer.write, on_frame=lambda n: bar.update(1))
-        bar.close()
+        try:
+            with VideoWriter(dst, info.fps, (out_w, out_h), audio_from=src if info.has_audio else None,
+                             audio_until=audio_until, codec=video_codec(st, out_w, out_h, info.fps),
+                             time_base=Fraction(1, 90000) if info.variable_rate else None) as writer:
+                times = stylize_frames(frames(), st, lambda rgb: writer.write(rgb, stamps.popleft()),
+                                       on_frame=lambda n: bar.update(1), smooth=smooth)
+                if reader.truncated:   # raised inside the writer's block: the partial output is deleted
+                    keep = (f", or pass --max-frames {reader.frames_read} to stylize the frames that decode"
+                            if reader.frames_read else "")
+                    raise UserError(f"input {src} is truncated or damaged: {reader.truncated}; nothing was "
+                                    f"written; re-download or re-export it{keep}")
+        finally:
+            bar.close()   # before any error line, so that starts on a line of its own
     log(f"wrote {dst}: {times.summary()}")
     return times

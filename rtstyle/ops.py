@@ -109,3 +109,36 @@ def pad_to_multiple(x: torch.Tensor, multiple: int, min_size: int = 1) -> tuple[
 def crop_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Crop (…, H', W') back to the top-left (H, W)."""
     return x[..., : size[0], : size[1]]
+
+
+# BT.601 luma weights (the Y of YCbCr as in JPEG / OpenCV's COLOR_RGB2YCrCb).
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def luminance(x: torch.Tensor) -> torch.Tensor:
+    """BT.601 luma Y = 0.299 R + 0.587 G + 0.114 B of (N, 3, H, W) RGB -> (N, 1, H, W), same dtype."""
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    return _LUMA[0] * r + _LUMA[1] * g + _LUMA[2] * b
+
+
+def preserve_color(stylized: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """Luminance-only style transfer (Gatys et al. 2016, "Preserving color in neural artistic style
+    transfer"): the stylized frame's luminance with the content's colours.
+
+    Args:
+        stylized: (N, 3, H, W) RGB in [0, 1], any device and float dtype.
+        content: (N, 3, H, W) RGB in [0, 1]; moved to ``stylized``'s device and dtype.
+    Returns:
+        (N, 3, H, W) in [0, 1], in ``stylized``'s dtype: Y of ``stylized`` + Cb, Cr of ``content``
+        (BT.601 YCbCr), clamped to [0, 1].
+
+    YCbCr -> RGB adds Y to every channel with weight 1 (R = Y + 1.402 Cr, G = Y − 0.344 Cb − 0.714 Cr,
+    B = Y + 1.772 Cb), so swapping the luminance is ``content + (Y(stylized) − Y(content))`` on all
+    three channels: exact, and three multiply-adds per pixel on the device. Only the clamp (where
+    the content's colour cannot be that bright or dark) moves the chroma.
+    """
+    if stylized.shape != content.shape:
+        raise ValueError(f"preserve_color needs equally shaped frames, got {tuple(stylized.shape)} "
+                         f"and {tuple(content.shape)}")
+    content = content.to(stylized.device, stylized.dtype)
+    return (content + (luminance(stylized) - luminance(content))).clamp_(0.0, 1.0)

@@ -37,9 +37,11 @@ class StageTimes:
     def summary(self) -> str:
         n = max(self.frames, 1)
         gpu = self.extra.get("gpu_compute")  # set by the CUDA path: stylize is then only the queueing
+        smooth = self.extra.get("smooth")     # --smooth: part of the write stage's time
         return (f"{self.frames} frames in {self.wall:.2f} s ({self.fps:.1f} fps); per frame: read "
                 f"{1000 * self.read / n:.1f} ms, stylize {1000 * self.process / n:.1f} ms, "
                 f"write {1000 * self.write / n:.1f} ms"
+                + (f" (smooth {1000 * smooth / n:.1f} ms)" if smooth is not None else "")
                 + (f", GPU compute {1000 * gpu / n:.1f} ms" if gpu is not None else ""))
 
 

@@ -154,7 +154,8 @@ def _short(exc: BaseException) -> str:
 
 def run_batch(inputs, out_dir, style: str, family=None, backend="auto", size=None, scale=None,
               strength=1.0, address=None, workers=None, cpus_per_worker=None, segment_seconds=10.0,
-              retries=2, overwrite=False, keep_work=False, progress=True, log=print) -> list[Path]:
+              retries=2, overwrite=False, keep_work=False, progress=True, log=print,
+              preserve_color: bool = False) -> list[Path]:
     """Stylize each video of ``inputs`` to ``out_dir/<stem>.mp4`` on Ray; returns the outputs."""
     from .. import styles
     if segment_seconds <= 0:
@@ -182,12 +183,12 @@ def run_batch(inputs, out_dir, style: str, family=None, backend="auto", size=Non
     stat = entry.path.stat()
     key_settings = {"style": style, "family": entry.family, "weights": [entry.path.name, stat.st_size,
                     stat.st_mtime_ns], "backend": backend, "size": size, "scale": scale,
-                    "strength": strength, "crf": 20}
+                    "strength": strength, "crf": 20, **({"preserve_color": True} if preserve_color else {})}
     started = connect(ray, address, num_cpus=max(os.cpu_count() or 1, workers or 1))
     try:
         workers, options, threads = worker_options(ray, backend, workers, cpus_per_worker)
         env = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
-        settings = StyleSettings(style, entry.family, backend, size, scale, strength, threads, env)
+        settings = StyleSettings(style, entry.family, backend, size, scale, strength, threads, env, preserve_color)
         min_segments = workers if len(todo) < workers else 1
         videos = [_plan_video(src, dst, out_dir, key_settings, settings, segment_seconds, min_segments, log)
                   for src, dst in todo]

@@ -33,10 +33,11 @@ class StyleSettings:
     strength: float
     threads: int = 1  # torch intra-op threads on CPU workers
     env: dict = field(default_factory=dict)
+    preserve_color: bool = False
 
     def key(self) -> str:
         return json.dumps([self.style, self.family, self.backend, self.size, self.scale, self.strength,
-                           self.threads, sorted(self.env.items())])
+                           self.threads, sorted(self.env.items()), self.preserve_color])
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def _stylizer(settings: StyleSettings):
         os.environ.update(settings.env)
         torch.set_num_threads(max(1, settings.threads))
         _stylizers[key] = Stylizer(settings.style, settings.family, settings.backend, settings.strength,
-                                   settings.size, settings.scale)
+                                   settings.size, settings.scale, preserve_color=settings.preserve_color)
     return _stylizers[key]
 
 
