@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-FAMILIES = ("johnson", "compact", "multi", "adain", "depth")
+FAMILIES = ("johnson", "compact", "multi", "lite", "adain", "depth")
 
 
 class WeightsError(RuntimeError):
@@ -33,6 +33,9 @@ def build_model(family: str, config: dict) -> nn.Module:
         return CompactNet(**config)
     if family == "multi":
         return MultiStyleNet(**config)
+    if family == "lite":
+        from .models.lite import LiteNet
+        return LiteNet(**config)
     if family == "adain":
         from .models.adain import AdaINDecoder
         return AdaINDecoder(**config)

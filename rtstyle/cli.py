@@ -3,16 +3,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from . import __version__
 from .depth import cli as depth_cli
+from .train import add_run_flags
 from .errors import UserError
 
 
-def _common_style_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--style", required=True, help="style name (rtstyle styles lists them)")
-    p.add_argument("--model", dest="family", default=None, choices=["johnson", "compact", "multi", "adain"],
+def _common_style_args(p: argparse.ArgumentParser, video: bool = False) -> None:
+    p.add_argument("--style", required=True,
+                   help="style name (rtstyle styles lists them), or a mix for the multi-style and AdaIN "
+                        "families: a:0.7,b:0.3 (weights normalised to sum 1; a,b = equal weights)")
+    p.add_argument("--model", dest="family", default=None, choices=["johnson", "compact", "multi", "lite", "adain"],
                    help="model family (default: the fastest family with weights for the style)")
     p.add_argument("--backend", default="auto",
                    help="auto | tensorrt | torch-cuda | onnxruntime | torch (default: auto = fastest available)")
@@ -20,6 +24,13 @@ def _common_style_args(p: argparse.ArgumentParser) -> None:
                    help="processing size: short side in px (512), a name (720p) or WxH (default: input size)")
     p.add_argument("--scale", type=float, default=None, help="resize factor instead of --size (e.g. 0.5)")
     p.add_argument("--strength", type=float, default=1.0, help="0 = input unchanged .. 1 = full style (default 1)")
+    p.add_argument("--preserve-color", action="store_true",
+                   help="keep the input's colours: transfer the style's luminance only")
+    if video:
+        p.add_argument("--smooth", type=float, default=0.0,
+                       help="temporal stabiliser 0..1: blend each frame with the previous output warped "
+                            "along the optical flow (0 = off, default; 0.8 about halves flicker and softens fine "
+                            "texture, see docs/temporal.md)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
 
@@ -42,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("video", help="stylize a video file (audio kept)")
     p.add_argument("input", type=Path, metavar="IN")
     p.add_argument("output", type=Path, metavar="OUT")
-    _common_style_args(p)
+    _common_style_args(p, video=True)
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     depth_cli.add_flags(p, video=True)
@@ -58,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="quality numbers: a trained net vs Gatys on photos (content/style/shift losses)")
     p.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
     p.add_argument("--style", required=True)
-    p.add_argument("--model", dest="family", default=None, choices=["johnson", "compact", "multi", "adain"])
+    p.add_argument("--model", dest="family", default=None, choices=["johnson", "compact", "multi", "lite", "adain"])
     p.add_argument("--size", type=int, default=256, help="short side of the evaluated images")
     p.add_argument("--gatys-iters", type=int, default=500, help="Gatys iterations for the baseline (0 = skip)")
     p.add_argument("--markdown", type=Path, default=None, help="also write the table to this file")
@@ -84,14 +95,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--style-weight", type=float, default=5.0)
     t.add_argument("--shift-weight", type=float, default=None, help="spatial-shift loss weight (compact: 1.0)")
     t.add_argument("--tv-weight", type=float, default=1.0)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--log-every", type=int, default=25)
-    t.add_argument("--ckpt-every", type=int, default=250)
-    t.add_argument("--max-minutes", type=float, default=0.0, help="stop with a checkpoint after this long (0 = off)")
-    t.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
-    t.add_argument("--device", default="auto")
-    t.add_argument("--no-resume", action="store_true", help="start over even if the run folder has a checkpoint")
+    add_run_flags(t, log_every=25, ckpt_every=250)
     depth_cli.register_train(tsub)   # rtstyle train depth
+    from .train import lite_cli
+    lite_cli.register_train(tsub)    # rtstyle train lite
     t = tsub.add_parser("adain", help="AdaIN decoder (encoder frozen), arbitrary style",
                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     t.add_argument("--data", required=True, type=Path, help="folder of training photos")
@@ -104,13 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--iters", type=int, default=8000)
     t.add_argument("--lr", type=float, default=1e-4)
     t.add_argument("--style-weight", type=float, default=10.0)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--log-every", type=int, default=50)
-    t.add_argument("--ckpt-every", type=int, default=500)
-    t.add_argument("--max-minutes", type=float, default=0.0)
-    t.add_argument("--threads", type=int, default=0)
-    t.add_argument("--device", default="auto")
-    t.add_argument("--no-resume", action="store_true")
+    add_run_flags(t, log_every=50, ckpt_every=500)
     return ap
 
 
@@ -161,11 +162,12 @@ def _dispatch(a, ap) -> int:
         return a.func(a)
     if a.command == "image":
         jobs.stylize_images(a.inputs, a.output, a.style, a.family, a.backend, parse_size(a.size), a.scale,
-                            a.strength, a.overwrite, a.method, a.iters, depth=depth_cli.options(a))
+                            a.strength, a.overwrite, a.method, a.iters, depth=depth_cli.options(a),
+                            preserve_color=a.preserve_color)
     elif a.command == "video":
         jobs.stylize_video(a.input, a.output, a.style, a.family, a.backend, parse_size(a.size), a.scale,
                            a.strength, a.max_frames, a.overwrite, progress=not a.no_progress,
-                           depth=depth_cli.options(a))
+                           depth=depth_cli.options(a), preserve_color=a.preserve_color, smooth=a.smooth)
     elif a.command == "styles":
         jobs.list_styles()
     elif a.command == "eval":
@@ -187,15 +189,39 @@ def _dispatch(a, ap) -> int:
     return 0
 
 
+def _one_line(exc) -> str:
+    """An error's text on one line (a library's multi-line message folded), so stderr has one line."""
+    return " ".join(str(exc).split())
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line each, like errors (``--debug`` keeps Python's form with the source line)."""
+    print(f"rtstyle: warning: {_one_line(message)}", file=sys.stderr if file is None else file)
+
+
+def _out_of_memory(exc: BaseException) -> UserError | None:
+    """The one line for running out of GPU (torch CUDA) or host memory, None for other errors."""
+    if type(exc).__name__ == "OutOfMemoryError" and type(exc).__module__.startswith("torch"):
+        from .backends.base import out_of_memory
+        return out_of_memory("stylizing", None, exc)
+    if isinstance(exc, MemoryError):
+        return UserError("out of memory (host RAM); use a smaller --size (e.g. --size 720p or --scale 0.5) "
+                         "or close other programs", exit_code=1)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = _parser()
     a = ap.parse_args(argv)
     try:
-        return _dispatch(a, ap)
+        with warnings.catch_warnings():
+            if not a.debug:
+                warnings.showwarning = _one_line_warning
+            return _dispatch(a, ap)
     except UserError as exc:
         if a.debug:
             raise
-        print(f"rtstyle: error: {exc}", file=sys.stderr)
+        print(f"rtstyle: error: {_one_line(exc)}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early: not an error
         import os
@@ -204,13 +230,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         if a.debug:
             raise
-        print("rtstyle: interrupted; no partial output was kept", file=sys.stderr)
+        print("rtstyle: interrupted (Ctrl-C) before the end; no partial output was kept", file=sys.stderr)
         return 130
     except Exception as exc:  # an unexpected failure: one line, details behind --debug
         if a.debug:
             raise
-        print(f"rtstyle: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
-              file=sys.stderr)
+        oom = _out_of_memory(exc)
+        if oom is not None:
+            print(f"rtstyle: error: {_one_line(oom)}", file=sys.stderr)
+            return oom.exit_code
+        print(f"rtstyle: internal error: {type(exc).__name__}: {_one_line(exc)} (rerun with --debug for the "
+              f"traceback)", file=sys.stderr)
         return 1
 
 

@@ -51,7 +51,7 @@ def _style_meta(entry, model, style: str) -> dict:
     for key in ("iterations", "data", "code_revision"):
         if key in manifest:
             meta[f"weights_{key}"] = manifest[key]
-    if entry.family == "multi":
+    if entry.family in ("multi", "lite"):
         meta["style_index"] = entry.styles.index(style)
     elif entry.family == "adain":   # one net paints any style: this file carries the one it was exported for
         meta["styles"] = [style]

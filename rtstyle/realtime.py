@@ -25,7 +25,6 @@ from . import pipeline
 from .errors import UserError
 from .pipeline import StageTimes
 
-DEPTH_NOT_YET = "depth mode is not available yet"
 
 
 class StyleCycle:
@@ -39,18 +38,30 @@ class StyleCycle:
             ``key = weights file``, styles of one multi-style or AdaIN file share one Stylizer
             and switching calls its ``set_style``.
         owns: close the stylizers on :meth:`close` (True when ``make`` builds them).
+        smooth: temporal stabiliser strength 0..1 (``--smooth``; rtstyle.temporal), one state shared
+            by every style, started over at each style switch.
+        depth: builds the depth modulator (rtstyle.depth.apply.DepthModulator) that the d key
+            toggles; built on first use and shared by every style. ``depth_on``: start with it on.
     """
 
     def __init__(self, names: list[str], make: Callable[[str], Any], key: Callable[[str], Any] | None = None,
-                 owns: bool = True):
+                 owns: bool = True, smooth: float = 0.0, depth: Callable[[], Any] | None = None,
+                 depth_on: bool = False):
         if not names:
             raise ValueError("StyleCycle needs at least one style")
         self.names, self.index = list(names), 0
         self._make, self._key, self._owns = make, key or (lambda n: n), owns
         self._built: dict[Any, Any] = {}
+        self.smoother = None
+        if smooth:
+            from .temporal import TemporalSmoother
+            self.smoother = TemporalSmoother(smooth)
         self._keys: dict[str, Any] = {}
         self._procs: dict[int, Any] = {}
         self.strength: float | None = None
+        self._depth_factory, self._depth, self.depth_on = depth, None, False
+        if depth_on:
+            self.toggle_depth()
 
     @classmethod
     def single(cls, stylizer, name: str | None = None) -> "StyleCycle":
@@ -75,7 +86,22 @@ class StyleCycle:
             st.set_style(name)
         if self.strength is not None and hasattr(st, "strength"):
             st.strength = self.strength
+        if hasattr(st, "depth") and self._depth_factory is not None:
+            st.depth = self._depth if self.depth_on else None
         return st
+
+    def toggle_depth(self) -> bool:
+        """Depth-aware stylization on/off; returns the new state. The depth net is built the first
+        time (a UserError, e.g. no depth weights, leaves depth off)."""
+        if self._depth_factory is None:
+            raise UserError("depth-aware mode is off for this run: no depth network was set up")
+        if not self.depth_on and self._depth is None:
+            self._depth = self._depth_factory()
+        self.depth_on = not self.depth_on
+        if self._depth is not None:
+            self._depth.reset()
+        self.current
+        return self.depth_on
 
     def step(self, k: int) -> str:
         """Move ``k`` styles on (wrapping) and make sure its stylizer is ready; returns its name.
@@ -104,7 +130,7 @@ class StyleCycle:
         st = self.current
         proc = self._procs.get(id(st))
         if proc is None:
-            proc = self._procs[id(st)] = make_processor(st, depth=2)
+            proc = self._procs[id(st)] = make_processor(st, depth=2, smooth=self.smoother)
         return proc.submit(rgb)
 
     def label(self) -> str:
@@ -116,11 +142,15 @@ class StyleCycle:
         for proc in self._procs.values():
             proc.close()
         self._procs.clear()
-        if self._owns:
-            for st in self._built.values():
-                if hasattr(st, "close"):
-                    st.close()
+        for st in self._built.values():
+            if self._depth_factory is not None and hasattr(st, "depth"):
+                st.depth = None   # shared: closed once, below
+            if self._owns and hasattr(st, "close"):
+                st.close()
         self._built.clear()
+        if self._depth is not None:
+            self._depth.close()
+            self._depth = None
 
     def __enter__(self):
         return self
@@ -221,8 +251,14 @@ def run_live(source, styles, sink, *, max_frames: int | None = None, log: Callab
             if s is not None:
                 sink.notify(f"strength {100 * s:.0f}%")
         elif action == "depth":
-            log(f"{DEPTH_NOT_YET}; the d key will toggle it once the depth network ships")
-            sink.notify(DEPTH_NOT_YET)
+            try:
+                on = cycle.toggle_depth()
+            except UserError as exc:
+                log(f"cannot turn depth on: {exc}")
+                sink.notify(str(exc)[:80])
+                return
+            log(f"depth-aware: {'on' if on else 'off'}")
+            sink.notify(f"depth {'on' if on else 'off'}")
         elif action == "quit":
             stop.set()
         sink.set_status(cycle.label())
@@ -272,11 +308,16 @@ def register(sub) -> None:
                                    "s snapshot (PNG), q or Esc quit.")
     p.add_argument("--style", required=True,
                    help="style name, or several comma-separated (n/p switch); a multi-style net's style "
-                        "cycles through all of that net's styles")
-    p.add_argument("--model", dest="family", default=None, choices=["johnson", "compact", "multi", "adain"],
+                        "cycles through all of that net's styles; a:0.7,b:0.3 (with weights) paints one mix")
+    p.add_argument("--model", dest="family", default=None, choices=["johnson", "compact", "multi", "lite", "adain"],
                    help="model family (none: the fastest family with weights for the style)")
     p.add_argument("--backend", default="auto", help="auto | tensorrt | torch-cuda | onnxruntime | torch")
     p.add_argument("--strength", type=float, default=1.0, help="0 = camera unchanged .. 1 = full style")
+    p.add_argument("--preserve-color", action="store_true",
+                   help="keep the camera's colours: transfer the style's luminance only")
+    p.add_argument("--smooth", type=float, default=0.0,
+                   help="temporal stabiliser 0..1: blend with the previous output warped along the optical "
+                        "flow (0 = off; see docs/temporal.md)")
     p.add_argument("--camera", default="0", help="camera index (0, 1, ...) or a device path / stream URL")
     p.add_argument("--simulate", metavar="FILE|pattern", default=None,
                    help="no camera: a video file (looped) or the moving test card, delivered in real time")
@@ -289,10 +330,11 @@ def register(sub) -> None:
     p.add_argument("--no-display", action="store_true", help="no window (e.g. with --virtual-cam or --stats)")
     p.add_argument("--window", default="auto", choices=["auto", "opencv", "pygame", "tk"],
                    help="window toolkit (auto: OpenCV if it has a GUI, else pygame, else tkinter)")
-    p.add_argument("--depth", action="store_true", help="depth-aware stylization (reserved: not available yet)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after showing this many frames")
     p.add_argument("--stats", action="store_true", help="print fps, latency and per-stage times at the end")
     p.add_argument("--snapshot-dir", type=Path, default=Path("."), help="where the s key saves PNGs")
+    from .depth import cli as depth_cli
+    depth_cli.add_flags(p, video=True)
     p.set_defaults(func=run)
 
 
@@ -306,6 +348,9 @@ def _capture_size(text: str) -> tuple[int, int]:
 
 def _style_names(text: str, family: str | None) -> list[str]:
     from . import styles
+    if ":" in text:   # weights given: one mixture (styles.parse_mix checks it), not a list to cycle
+        styles.parse_mix(text)
+        return [text.strip()]
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
         raise UserError("--style is empty; give a style name (rtstyle styles lists them)")
@@ -313,7 +358,7 @@ def _style_names(text: str, family: str | None) -> list[str]:
         styles.check_style(n)
     if len(names) == 1:
         entry = styles.choose(names[0], family)
-        if entry.family == "multi" and len(entry.styles) > 1:
+        if entry.family in styles.VECTOR_STYLED and len(entry.styles) > 1:
             i = entry.styles.index(names[0])
             names = entry.styles[i:] + entry.styles[:i]
     return names
@@ -325,16 +370,19 @@ def run(a) -> int:
     from .io.sinks import NullSink, TeeSink, VirtualCamSink, WindowSink
     from .io.sources import CameraSource, SimulatedCamera
     from .stylizer import Stylizer
-    if a.depth:
-        raise UserError(f"{DEPTH_NOT_YET} (--depth is reserved for depth-aware stylization); run without --depth")
     if a.max_frames is not None and a.max_frames < 1:
         raise UserError(f"--max-frames {a.max_frames} must be at least 1")
     if not a.fps > 0:
         raise UserError(f"--fps {a.fps} must be above 0; use e.g. 30")
     w, h = _capture_size(a.size)
+    from .depth import cli as depth_cli
+    from .depth.apply import from_options
+    depth_opts = depth_cli.options(argparse.Namespace(**{**vars(a), "depth": True}))  # the d key's settings
     names = _style_names(a.style, a.family)
-    cycle = StyleCycle(names, lambda n: Stylizer(n, a.family, a.backend, a.strength, None, a.scale),
-                       key=lambda n: styles.choose(n, a.family).path)
+    cycle = StyleCycle(names, lambda n: Stylizer(n, a.family, a.backend, a.strength, None, a.scale,
+                                                 preserve_color=a.preserve_color),
+                       key=lambda n: styles.choose(n, a.family).path, smooth=a.smooth,
+                       depth=lambda: from_options(depth_opts, video=True), depth_on=a.depth)
     source = (SimulatedCamera(a.simulate, a.fps, (w, h)) if a.simulate
               else CameraSource(a.camera, w, h, a.fps))
     sinks = []
@@ -359,4 +407,4 @@ def run(a) -> int:
     return 0
 
 
-__all__ = ["StyleCycle", "LiveStats", "run_live", "register", "run", "DEPTH_NOT_YET"]
+__all__ = ["StyleCycle", "LiveStats", "run_live", "register", "run"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,7 +16,9 @@ from .errors import UserError
 STYLE_DIR = Path(__file__).resolve().parent / "styles"
 # Families whose one set of weights paints any style image (arbitrary style transfer).
 ARBITRARY = ("adain",)
-STYLIZING = ("johnson", "compact", "multi", "adain")
+STYLIZING = ("johnson", "compact", "multi", "lite", "adain")
+# Families with one conditional-norm row per style, picked (or mixed) by a ``style`` vector input.
+VECTOR_STYLED = ("multi", "lite")
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,57 @@ def check_style(name: str) -> str:
     if name in known:
         return name
     raise UserError(f"unknown style {name!r}; {suggest(name, known)}(rtstyle styles lists the {len(known)} styles)")
+
+
+def parse_mix(text: str) -> list[tuple[str, float]]:
+    """``--style`` text -> [(style, weight)] with the weights normalised to sum 1.
+
+    ``'mosaic'`` -> [('mosaic', 1.0)]; ``'a,b'`` -> equal weights; ``'a:0.7,b:0.3'`` -> those weights
+    (any non-negative numbers with a positive sum). Styles of weight 0 are checked, then dropped.
+    Raises a one-line UserError for an unknown name (with close matches), a name given twice, a
+    weight that is not a number or is negative, weights summing to 0, or an empty entry.
+    """
+    parts = [p.strip() for p in text.split(",")]
+    if any(not p for p in parts):
+        raise UserError(f"--style {text!r} has an empty entry; give NAME, or NAME:WEIGHT,NAME:WEIGHT "
+                        f"to mix (e.g. great_wave:0.7,poppies:0.3)")
+    mix: dict[str, float] = {}
+    for part in parts:
+        name, sep, num = (s.strip() for s in part.partition(":"))
+        check_style(name)
+        if name in mix:
+            raise UserError(f"style {name!r} is given twice in --style {text!r}; give each style once")
+        weight = 1.0
+        if sep:
+            try:
+                weight = float(num)
+            except ValueError:
+                raise UserError(f"style weight {num!r} of {name!r} is not a number; write NAME:WEIGHT, "
+                                f"e.g. {name}:0.5") from None
+            if not math.isfinite(weight) or weight < 0:
+                raise UserError(f"style weight {num} of {name!r} must be a finite number >= 0 "
+                                f"(e.g. {name}:0.5)")
+        mix[name] = weight
+    total = sum(mix.values())
+    if total <= 0:
+        raise UserError(f"the style weights of --style {text!r} sum to 0; give at least one a positive weight")
+    return [(name, w / total) for name, w in mix.items() if w > 0]
+
+
+def mix_label(mix: list[tuple[str, float]]) -> str:
+    """[('a', 0.7), ('b', 0.3)] -> 'a 70% + b 30%'; one style -> its name."""
+    if len(mix) == 1:
+        return mix[0][0]
+    return " + ".join(f"{name} {100 * w:.0f}%" for name, w in mix)
+
+
+def can_mix(family: str) -> bool:
+    """True when one set of ``family`` weights paints a weighted mix of styles: nets with a
+    ``style`` mixing-vector input (conditional instance norm, rtstyle.export.FAMILY_IO) and
+    arbitrary-style nets (AdaIN mixes the styles' feature statistics)."""
+    from .export import FAMILY_IO
+    io = FAMILY_IO.get(family)
+    return family in ARBITRARY or (io is not None and "style" in io.inputs)
 
 
 def weights_dirs() -> list[Path]:
@@ -91,7 +145,7 @@ def _macs(family: str, config_key: str) -> int:
     import json
     net = build_model(family, json.loads(config_key)).eval()
     x = torch.rand(1, 3, 64, 64)
-    if family == "multi":
+    if family in VECTOR_STYLED:
         return _count_macs(net, lambda: net(x, 0))
     if family == "adain":  # the VGG encoder runs on every frame too
         from .models.vgg import VGG19Features
@@ -105,9 +159,29 @@ def cost(entry: WeightsEntry) -> int:
     return _macs(entry.family, json.dumps(entry.manifest["config"], sort_keys=True))
 
 
-def choose(style: str, family: str | None = None) -> WeightsEntry:
-    """The weights to paint ``style``: the requested family, or the cheapest net that has it."""
-    check_style(style)
+# Families made for CPUs: a distilled copy of another net, chosen on a GPU only when asked for.
+CPU_TIER = ("lite",)
+
+
+def _best(found: list[WeightsEntry], gpu: bool) -> WeightsEntry:
+    """The cheapest entry (conv MACs); on a GPU, where every family is fast, the full nets before
+    their distilled CPU-tier copies."""
+    if gpu and any(e.family not in CPU_TIER for e in found):
+        found = [e for e in found if e.family not in CPU_TIER]
+    return min(found, key=lambda e: (cost(e), e.path.name))
+
+
+def choose(style: str, family: str | None = None, gpu: bool = False) -> WeightsEntry:
+    """The weights to paint ``style``: the requested family, or the cheapest net that has it
+    (with ``gpu``: the cheapest full net; the lite family is for CPUs, see :func:`_best`).
+
+    ``style`` may be a mixture (``'a:0.7,b:0.3'``, see :func:`parse_mix`): then the weights must
+    paint every named style and be able to mix them (:func:`can_mix`).
+    """
+    names = [name for name, _ in parse_mix(style)]
+    if len(names) > 1:
+        return _choose_mix(style, names, family, gpu)
+    style = names[0]
     found = entries_for(style)
     if family is not None:
         if family not in STYLIZING:
@@ -122,4 +196,23 @@ def choose(style: str, family: str | None = None) -> WeightsEntry:
     if not found:
         raise UserError(f"style {style!r} has no trained weights yet; rtstyle styles lists the styles "
                         f"that have them, and 'rtstyle train transformer --style {style}' trains one")
-    return min(found, key=lambda e: (cost(e), e.path.name))
+    return _best(found, gpu)
+
+
+def _choose_mix(text: str, names: list[str], family: str | None, gpu: bool = False) -> WeightsEntry:
+    mixing = [f for f in STYLIZING if can_mix(f)]
+    if family is not None:
+        if family not in STYLIZING:
+            raise UserError(f"unknown model family {family!r}; {suggest(family, list(STYLIZING))}"
+                            f"choose one of {', '.join(STYLIZING)}")
+        if not can_mix(family):
+            raise UserError(f"--model {family} paints one style per weights file and cannot mix "
+                            f"{text!r}; families that mix: {', '.join(mixing)}")
+    found = [e for e in weights_entries() if can_mix(e.family)
+             and (e.family in ARBITRARY or set(names) <= set(e.styles))
+             and (family is None or e.family == family)]
+    if not found:
+        which = f"{family} weights" if family else f"weights of a family that mixes ({', '.join(mixing)})"
+        raise UserError(f"no trained {which} paint all of {', '.join(names)}; a mixture needs one net "
+                        f"that knows every style (rtstyle styles shows what is trained)")
+    return _best(found, gpu)

@@ -12,7 +12,7 @@ import torch
 from . import styles
 from .checkpoints import WeightsError, load_weights
 from .errors import UserError
-from .ops import strength_blend
+from .ops import preserve_color, strength_blend
 
 
 def default_cache_dir() -> Path:
@@ -64,80 +64,123 @@ def target_size(w: int, h: int, size=None, scale: float | None = None) -> tuple[
 
 
 class Stylizer:
-    """Paint frames in one style.
+    """Paint frames in one style, or a weighted mix of styles (``'a:0.7,b:0.3'``, styles.parse_mix)
+    on the families that mix (styles.can_mix).
 
     ``tensor(x)``: (N, 3, H, W) float [0, 1] -> same, on the backend's device.
     ``frame(rgb)``: (H, W, 3) uint8 RGB -> (H, W, 3) uint8 RGB (resized to ``size``/``scale`` if given).
+    ``preserve_color``: keep the input's colours, take only the luminance of the net's output
+    (ops.preserve_color), before the ``strength`` blend.
     """
 
     def __init__(self, style: str, family: str | None = None, backend: str = "auto", strength: float = 1.0,
-                 size=None, scale: float | None = None, cache_dir: Path | None = None, depth=None):
+                 size=None, scale: float | None = None, cache_dir: Path | None = None, depth=None,
+                 preserve_color: bool = False):
         from . import backends
         self.depth = depth   # rtstyle.depth.apply.DepthModulator or None: depth-aware strength per pixel
         if not 0.0 <= strength <= 1.0:
             raise UserError(f"--strength {strength} is outside [0, 1]; 1 = full style, 0 = the input unchanged")
-        self.entry = styles.choose(style, family)
+        self.spec = backends.select(backend)
+        self.entry = styles.choose(style, family, gpu=self.spec.needs_gpu)
+        self.mix = styles.parse_mix(style)   # [(name, weight)], weights sum to 1
         self.style, self.family = style, self.entry.family
+        self.preserve_color = bool(preserve_color)
+        self._stats: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}   # AdaIN style statistics by name
         self.strength, self.size, self.scale = strength, size, scale
         try:
             model, self.manifest = load_weights(self.entry.path)
         except WeightsError as exc:
             raise UserError(str(exc), exit_code=1) from exc
-        self.spec = backends.select(backend)
         self._model = model if self.family in styles.ARBITRARY else None  # set_style needs it
-        meta = {"style": style, "styles": self.entry.styles, "family": self.family,
+        # The style goes into the exported file (and so its cache key) only when the weights bake it
+        # in; a net that takes the style as an input keeps one export for every style and mixture.
+        baked = not (self._has_style_vector or self.family in styles.ARBITRARY)
+        meta = {"style": style if baked else "", "styles": self.entry.styles, "family": self.family,
                 "weights": self.entry.path.name, "config": self.manifest["config"]}
         self.backend = backends.create(self.spec, model, self.family, meta, cache_dir or default_cache_dir())
         self.backend.load()
         self.extra = self._extra_on_device(model)
 
     def _extra_inputs(self, model) -> dict[str, torch.Tensor]:
-        if self.family == "multi":
+        if self._has_style_vector:
+            # conditional norms: (γ, β) = w·Γ, w·B; one-hot w picks a style, a weighted w mixes them
             vec = torch.zeros(1, len(self.entry.styles))
-            vec[0, self.entry.styles.index(self.style)] = 1.0
+            for name, w in self.mix:
+                vec[0, self.entry.styles.index(name)] = w
             return {"style": vec}
         if self.family == "adain":
+            from .models.adain import mix_stats
+            # AdaIN(f_c, s) = σ_s·n + μ_s with n = (f_c − μ_c)/σ_c is affine in (σ_s, μ_s), so the
+            # weighted mean of the styles' (μ, σ) gives exactly Σ w_k·AdaIN(f_c, s_k): the mix of the
+            # per-style feature targets (before the decoder, which is not linear).
+            stats = [self._style_stats(model, name) for name, _ in self.mix]
+            mean, std = mix_stats(stats, [w for _, w in self.mix])
+            return {"style_mean": mean, "style_std": std, "alpha": torch.ones(1, 1, 1, 1)}
+        return {}
+
+    @property
+    def _has_style_vector(self) -> bool:
+        """The net takes a ``style`` mixing vector (rtstyle.export.FAMILY_IO), e.g. the multi-style net."""
+        from .export import FAMILY_IO
+        io = FAMILY_IO.get(self.family)
+        return io is not None and "style" in io.inputs
+
+    def _style_stats(self, model, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """AdaIN: relu4_1 mean and std of style image ``name`` (two (1, 512, 1, 1)), computed once."""
+        if name not in self._stats:
             from .io.images import read_image
             from .models.adain import AdaINNet
-            rgb, _ = read_image(styles.style_image(self.style))
+            rgb, _ = read_image(styles.style_image(name))
             img = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
             net = AdaINNet(decoder=model)
             with torch.no_grad():
-                mean, std = net.style_stats(img)
-            return {"style_mean": mean, "style_std": std, "alpha": torch.ones(1, 1, 1, 1)}
-        return {}
+                self._stats[name] = net.style_stats(img)
+        return self._stats[name]
 
     def _extra_on_device(self, model) -> dict[str, torch.Tensor]:
         # Kept on the backend's device: a per-frame copy from pageable CPU memory would stall CUDA.
         return {k: v.to(self.backend.device) for k, v in self._extra_inputs(model).items()}
 
     def can_paint(self, style: str) -> bool:
-        """True when these loaded weights paint ``style`` without reloading (see set_style)."""
-        return style == self.style or self.family in styles.ARBITRARY or (
-            self.family == "multi" and style in self.entry.styles)
+        """True when these loaded weights paint ``style`` (a name or a mixture) without reloading."""
+        if style == self.style or self.family in styles.ARBITRARY:
+            return True
+        names = [name for name, _ in styles.parse_mix(style)]
+        if self._has_style_vector:
+            return set(names) <= set(self.entry.styles)
+        return len(self.mix) == 1 and names == [self.mix[0][0]]
 
     def set_style(self, style: str) -> None:
-        """Switch to ``style`` without reloading: the multi-style net picks another row of its
-        conditional norms (a new one-hot ``extra['style']``), AdaIN takes the new painting's
-        feature statistics. Raises UserError when these weights cannot paint ``style``."""
+        """Switch to ``style`` (a name or a mixture) without reloading: a net with a style vector
+        (multi-style) takes new mixing weights for its conditional norms, AdaIN the new paintings'
+        (mixed) feature statistics. Raises UserError when these weights cannot paint ``style``."""
         if style == self.style:
             return
         if not self.can_paint(style):
             raise UserError(f"these {self.family} weights ({self.entry.path.name}) cannot paint {style!r}; "
                             f"they know {', '.join(self.entry.styles)}")
-        self.style = styles.check_style(style)
+        self.mix = styles.parse_mix(style)
+        self.style = style
         self.extra = self._extra_on_device(self._model)
 
     @property
     def label(self) -> str:
-        return f"{self.style} ({self.family}, {self.entry.path.name}) on {self.spec.name}"
+        color = ", colours kept" if self.preserve_color else ""
+        return f"{styles.mix_label(self.mix)} ({self.family}, {self.entry.path.name}{color}) on {self.spec.name}"
 
     def tensor(self, x: torch.Tensor) -> torch.Tensor:
+        if self.strength <= 0.0:   # exactly the input, for every family and mode (no net run)
+            return x
         if self.depth is not None:
-            return self.depth.stylize(self, x)
+            y = self.depth.stylize(self, x)
+            # YCbCr is linear in RGB, so taking the luminance after the depth blend equals taking
+            # it before (up to the clamp); AdaIN blends features, so after is the only place.
+            return preserve_color(y, x) if self.preserve_color else y
         n = x.shape[0]
         extra = {k: v.expand(n, *v.shape[1:]) for k, v in self.extra.items()}
         y = self.backend(x, **extra)
+        if self.preserve_color:
+            y = preserve_color(y, x)
         if self.strength < 1.0:
             y = strength_blend(y, x.to(y.device, y.dtype), self.strength)
         return y

@@ -6,6 +6,9 @@
 #   device: run(command="source .gpukit/env.sh && bash scripts/gpu_train.sh multi", carry=[".gpukit"])
 #           run(command="source .gpukit/env.sh && bash scripts/gpu_train.sh single", carry=[".gpukit"])
 #           run(command="source .gpukit/env.sh && bash scripts/gpu_train.sh adain", carry=[".gpukit"])
+#           run(command="source .gpukit/env.sh && bash scripts/gpu_train.sh lite", carry=[".gpukit"])
+#             (lite distils from the multi-style net: runs/multi on a still-warm machine, else the
+#              installed weights — install the multi stage's tar first)
 #   here:   python scripts/install_weights.py /work/.device/<files_at>/*.tar   # copies weights + logs in
 #
 # Each stage stops itself before the 10-minute limit (--max-minutes) with a checkpoint; rerunning a
@@ -13,7 +16,7 @@
 # (fp16 safetensors + manifest), losses.csv/png and the last sample grid of each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-stage=${1:?usage: gpu_train.sh multi|single|adain}
+stage=${1:?usage: gpu_train.sh multi|single|adain|lite}
 DATA=${RTSTYLE_DATA:-../shared/data}/content
 OUT=${OUT:-runs/out}
 mkdir -p "$OUT"
@@ -38,7 +41,12 @@ case "$stage" in
     train adain --out runs/adain --crop 256 --batch 8 --iters 20000 --log-every 100 --ckpt-every 1000 \
       --max-minutes 8.5
     runs=(runs/adain) ;;
-  *) echo "unknown stage $stage (multi | single | adain)"; exit 2 ;;
+  lite)    # CPU real-time tier: distilled from the best trained teacher of every trained style
+    export RTSTYLE_WEIGHTS="runs/multi${RTSTYLE_WEIGHTS:+:$RTSTYLE_WEIGHTS}"
+    train lite --style trained --out runs/lite --crop 256 --batch 16 --iters 8000 --log-every 100 \
+      --ckpt-every 1000 --max-minutes 8
+    runs=(runs/lite) ;;
+  *) echo "unknown stage $stage (multi | single | adain | lite)"; exit 2 ;;
 esac
 
 files=()

@@ -13,6 +13,7 @@ from rtstyle.errors import UserError
 from rtstyle.export import (FAMILY_IO, export_onnx, fold_batchnorm, onnx_input_shapes, profile_shapes,
                             read_metadata)
 from rtstyle.models import CompactNet, JohnsonNet, MultiStyleNet
+from rtstyle.models.lite import LiteNet
 
 SIZES = [(33, 47), (64, 64), (5, 7)]   # odd, even, and below the nets' min_size
 LEVELS = 255.0                          # compare in 8-bit levels
@@ -40,7 +41,9 @@ NETS = {
     "compact-down": ("compact", lambda: CompactNet(width=8, downsample=True)),
     "compact-literal": ("compact", lambda: CompactNet(width=8, n_res=1, downsample=False)),
     "multi": ("multi", lambda: MultiStyleNet(n_styles=3, width=8, n_res=1)),
+    "lite": ("lite", lambda: LiteNet(n_styles=3, width=8, n_res=1)),
 }
+VECTOR_STYLED = ("multi", "lite")
 MIX = torch.tensor([[0.2, 0.3, 0.5], [0.0, 1.0, 0.0]])
 
 
@@ -54,7 +57,7 @@ def export_once(tmp_path_factory):
             family, make = NETS[name]
             torch.manual_seed(0)
             model = randomize(make())
-            styles = ["a", "b", "c"][: 3 if family == "multi" else 1]
+            styles = ["a", "b", "c"][: 3 if family in VECTOR_STYLED else 1]
             path = export_onnx(model, family, tmp_path_factory.mktemp("onnx") / f"{name}.onnx",
                                {"styles": styles, "config": model.config})
             done[name] = family, model, path
@@ -69,7 +72,7 @@ def exported(request, export_once):
 
 def _torch_out(model, family, x, style=None):
     with torch.no_grad():
-        return model(x, style) if family == "multi" else model(x)
+        return model(x, style) if family in VECTOR_STYLED else model(x)
 
 
 def test_fold_batchnorm_is_equal_and_removes_bn():
@@ -105,9 +108,9 @@ def test_onnxruntime_matches_torch(exported):
     backend = OnnxRuntimeBackend(path, family=family, threads=1).load()
     for h, w in SIZES:
         x = torch.rand(2, 3, h, w)
-        extra = {"style": MIX} if family == "multi" else {}
+        extra = {"style": MIX} if family in VECTOR_STYLED else {}
         got = backend(x, **extra)
-        want = _torch_out(model, family, x, MIX if family == "multi" else None)
+        want = _torch_out(model, family, x, MIX if family in VECTOR_STYLED else None)
         assert got.shape == (2, 3, h, w)
         assert (got - want).abs().max().item() * LEVELS <= 1.0, (h, w)
         if min(h, w) > 16:

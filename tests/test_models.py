@@ -8,6 +8,7 @@ from rtstyle.checkpoints import build_model
 from rtstyle.models import CompactNet, JohnsonNet, MultiStyleNet
 from rtstyle.models.adain import AdaINDecoder, AdaINNet, mix_stats
 from rtstyle.models.depth import HourglassDepth, build_depth_net
+from rtstyle.models.lite import LiteNet
 from rtstyle.models.transformer import CondInstanceNorm
 
 SIZES = [(17, 23), (1, 1), (5, 40)]
@@ -54,6 +55,7 @@ TRANSFORMERS = {
     "compact_literal": lambda: CompactNet(width=8, n_res=1),
     "compact_downsampled": lambda: CompactNet(width=8, n_res=1, downsample=True),
     "multi_index": lambda: MultiStyleNet(n_styles=3, width=4, n_res=1),
+    "lite_index": lambda: LiteNet(n_styles=3, width=4, n_res=1),
 }
 
 
@@ -64,7 +66,7 @@ def test_transformers_keep_size_and_range(name, hw):
     net = TRANSFORMERS[name]().eval()
     x = torch.rand(1, 3, *hw)
     with torch.no_grad():
-        y = net(x, 1) if name.startswith("multi") else net(x)
+        y = net(x, 1) if name.endswith("_index") else net(x)
     assert y.shape == x.shape
     assert torch.isfinite(y).all() and y.min() >= 0 and y.max() <= 1
 

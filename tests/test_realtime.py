@@ -11,7 +11,7 @@ from rtstyle.checkpoints import save_weights
 from rtstyle.io.sinks import NullSink, Sink
 from rtstyle.io.sources import PatternSource, SimulatedCamera, pattern_frame, read_counter
 from rtstyle.models import JohnsonNet, MultiStyleNet
-from rtstyle.realtime import DEPTH_NOT_YET, StyleCycle, run_live
+from rtstyle.realtime import StyleCycle, run_live
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -138,8 +138,42 @@ def test_keys_switch_styles_strength_depth_and_quit():
         stats = run_live(cam, cycle, sink, log=logs.append)
     assert built == ["a", "b"], "each style built once, on first use"
     assert cycle.name == "b" and cycle.strength == 0.9 and cycle.current.strength == 0.9
-    assert any(DEPTH_NOT_YET in line for line in logs)
+    assert any("cannot turn depth on" in line and "no depth network" in line for line in logs)
     assert stats.shown >= 5
+
+
+def test_depth_key_toggles_one_shared_modulator_and_closes_it_once():
+    class Fake:
+        def __init__(self, name):
+            self.style, self.strength, self.depth, self.closed = name, 1.0, None, 0
+
+        def frame(self, rgb):
+            return rgb
+
+        def close(self):
+            assert self.depth is None, "the cycle owns the shared depth modulator"
+            self.closed += 1
+
+    class Mod:
+        resets = closes = 0
+
+        def reset(self):
+            Mod.resets += 1
+
+        def close(self):
+            Mod.closes += 1
+
+    made = []
+    cycle = StyleCycle(["a", "b"], Fake, depth=lambda: made.append(Mod()) or made[-1])
+    assert cycle.current.depth is None and made == []          # built on first use only
+    assert cycle.toggle_depth() is True and cycle.current.depth is made[0]
+    cycle.step(1)
+    assert cycle.current.depth is made[0]                      # the next style shares it
+    assert cycle.toggle_depth() is False and cycle.current.depth is None
+    assert cycle.toggle_depth() is True and len(made) == 1     # built once
+    stylizers = list(cycle._built.values())
+    cycle.close()
+    assert Mod.closes == 1 and all(st.closed == 1 for st in stylizers)
 
 
 def test_multi_style_switch_changes_only_the_style_vector(tiny_weights):
@@ -206,9 +240,10 @@ def test_webcam_cli_simulated_no_display_prints_stats(capsys, tiny_weights):
 
 
 def test_webcam_cli_one_line_errors(capsys, tiny_weights):
-    assert cli.main(["webcam", "--style", "mosaic", "--depth"]) == 2
+    assert cli.main(["webcam", "--style", "mosaic", "--depth", "--depth-model", "full", "--simulate", "pattern",
+                     "--no-display", "--backend", "torch"]) == 2
     err = capsys.readouterr().err
-    assert DEPTH_NOT_YET in err and err.count("\n") == 1
+    assert "no trained depth weights of variant 'full'" in err and err.count("\n") == 1
     assert cli.main(["webcam", "--style", "mosaic", "--camera", "57", "--no-display", "--backend", "torch"]) == 2
     err = capsys.readouterr().err
     assert "camera 57" in err and "--camera" in err and err.count("\n") == 1
@@ -261,3 +296,11 @@ def test_cuda_pipeline_resizes_on_gpu_and_live_mode_releases_buffers(tiny_weight
             stats = run_live(cam, st, SlowSink(0.02), max_frames=30, log=lambda s: None)
         assert stats.shown == 30 and stats.gpu_compute > 0
         proc.close()
+
+
+def test_webcam_cli_with_depth_runs_the_shipped_depth_net(capsys, tiny_weights):
+    code = cli.main(["webcam", "--style", "mosaic", "--depth", "--depth-every", "2", "--simulate", "pattern",
+                     "--size", "64x48", "--fps", "60", "--no-display", "--max-frames", "4", "--backend", "torch"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "4 frames" in out

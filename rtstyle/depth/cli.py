@@ -92,6 +92,7 @@ def run(a) -> int:
 
 
 def register_train(tsub) -> None:
+    from ..train import add_run_flags
     t = tsub.add_parser("depth", help="relative-depth hourglass from synthetic scenes + weak/real pairs",
                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     t.add_argument("--variant", choices=["full", "rt"], default="rt")
@@ -116,13 +117,7 @@ def register_train(tsub) -> None:
     t.add_argument("--fresh", type=int, default=2, help="new views rendered per step")
     t.add_argument("--workers", type=int, default=0, help="render processes (0 = in the training process)")
     t.add_argument("--val-views", type=int, default=48)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--log-every", type=int, default=25)
-    t.add_argument("--ckpt-every", type=int, default=200)
-    t.add_argument("--max-minutes", type=float, default=0.0, help="stop with a checkpoint after this long (0 = off)")
-    t.add_argument("--threads", type=int, default=0)
-    t.add_argument("--device", default="auto")
-    t.add_argument("--no-resume", action="store_true")
+    add_run_flags(t, log_every=25, ckpt_every=200)
     t.set_defaults(func=run_train)
 
 

@@ -183,17 +183,21 @@ class MultiStyleNet(JohnsonNet):
         self.config = {"n_styles": n_styles, "width": width, "n_res": n_res}
 
     def style_vector(self, style, batch: int, device, dtype) -> torch.Tensor:
-        """Turn an index or weights into (N, S) mixing weights."""
-        if isinstance(style, int):
-            if not 0 <= style < self.n_styles:
-                raise ValueError(f"style index {style} out of range 0..{self.n_styles - 1}")
-            vec = torch.zeros(self.n_styles, device=device, dtype=dtype)
-            vec[style] = 1.0
-            style = vec
-        style = torch.as_tensor(style, device=device, dtype=dtype)
-        if style.shape[-1] != self.n_styles:
-            raise ValueError(f"style weights need {self.n_styles} entries, got {tuple(style.shape)}")
-        return style.expand(batch, -1) if style.dim() == 1 else style
+        return style_vector(style, self.n_styles, batch, device, dtype)
 
     def forward(self, x, style=0):
         return self._body(x, self.style_vector(style, x.shape[0], x.device, x.dtype))
+
+
+def style_vector(style, n_styles: int, batch: int, device, dtype) -> torch.Tensor:
+    """An int index, or (S,) / (N, S) weights -> (N, S) mixing weights for conditional norms."""
+    if isinstance(style, int):
+        if not 0 <= style < n_styles:
+            raise ValueError(f"style index {style} out of range 0..{n_styles - 1}")
+        vec = torch.zeros(n_styles, device=device, dtype=dtype)
+        vec[style] = 1.0
+        style = vec
+    style = torch.as_tensor(style, device=device, dtype=dtype)
+    if style.shape[-1] != n_styles:
+        raise ValueError(f"style weights need {n_styles} entries, got {tuple(style.shape)}")
+    return style.expand(batch, -1) if style.dim() == 1 else style

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import json
 import random
 import subprocess
 from pathlib import Path
@@ -122,3 +124,31 @@ def set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
+
+
+def device_for(name: str) -> torch.device:
+    """'auto' -> CUDA when available, else CPU; anything else as given ('cpu', 'cuda:1')."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def start_run(cfg) -> tuple[torch.device, Path]:
+    """What every trainer does first: pick the device, set CPU threads, make the run folder,
+    write its config.json, seed every RNG. ``cfg``: a dataclass with device, threads, out, seed."""
+    device = device_for(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
+    seed_all(cfg.seed)
+    return device, out
+
+
+def finish_run(net, weights: Path, manifest: dict, loop) -> Path:
+    """Save the trained net as fp16 safetensors + manifest and say how the run ended."""
+    from ..checkpoints import save_weights
+    save_weights(net.cpu().float(), weights, manifest)
+    print(f"{'stopped at time limit' if loop.stopped_early else 'finished'}: step {loop.step}, weights {weights}")
+    return weights

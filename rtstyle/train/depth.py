@@ -17,7 +17,6 @@ accuracy on fixed random pairs (rtstyle.depth.metrics).
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 
@@ -70,12 +69,6 @@ class DepthConfig:
     device: str = "auto"
     amp: bool = True                               # bf16 autocast on CUDA
     threads: int = 0
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
@@ -226,15 +219,9 @@ def _grid(net, views, device, autocast, path):
 
 def train(cfg: DepthConfig, resume: bool = True) -> Path:
     """Train (resuming from ``out/ckpt.pt`` when present); returns the weights path."""
-    device = _device(cfg.device)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     if cfg.height % 16 or cfg.width % 16:
         raise ValueError(f"--size {cfg.width}x{cfg.height}: both sides must be multiples of 16")
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
-    common.seed_all(cfg.seed)
+    device, out = common.start_run(cfg)
     net = build_depth_net(cfg.variant, **cfg.model).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched_total = max(1, cfg.iters)

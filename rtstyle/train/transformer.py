@@ -12,18 +12,16 @@ noise. Both scales are written into the manifest so a run can be reproduced.
 from __future__ import annotations
 
 import dataclasses
-import json
-import time
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from .. import losses, ops
-from ..checkpoints import build_model, save_weights
+from ..checkpoints import build_model
 from ..models.vgg import LAYERS, load_vgg19
 from . import common
 from .data import CropSampler, list_images, load_style, split
+from .loop import TrainLoop
 
 
 @dataclasses.dataclass
@@ -60,12 +58,6 @@ class TransformerConfig:
         if self.family == "multi":
             cfg["n_styles"] = len(self.styles)
         return cfg
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 class _Targets:
@@ -137,14 +129,7 @@ def _total(cfg, parts) -> torch.Tensor:
 
 def train(cfg: TransformerConfig, resume: bool = True) -> Path:
     """Train (resuming from ``out/ckpt.pt`` when present); returns the run's weights path."""
-    device = _device(cfg.device)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
-    common.seed_all(cfg.seed)
-
+    device, out = common.start_run(cfg)
     files = list_images(cfg.data)
     train_files, val_files = split(files)
     sampler = CropSampler(train_files, cfg.crop, short=int(cfg.crop * 1.5), scale_max=1.0, seed=cfg.seed)
@@ -152,50 +137,26 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
 
     vgg = load_vgg19(max(cfg.style_taps + [cfg.content_tap], key=LAYERS.index)).to(device)
     targets = _Targets(vgg, cfg, device)
-    targets.calibrate(vgg, cfg, CropSampler(train_files[:16], cfg.crop, short=int(cfg.crop * 1.5)).fixed(16).to(device))
     net = build_model(cfg.family, cfg.net_config()).to(device)
     mem = torch.channels_last if cfg.channels_last else torch.contiguous_format
     net = net.to(memory_format=mem)
     vgg = vgg.to(memory_format=mem)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-
-    step, wall = 0, 0.0
-    ckpt = out / "ckpt.pt"
-    fields = ["total", "content", "style", "tv"] + (["shift"] if cfg.shift_weight > 0 else []) + ["val_total"]
-    log = common.LossLog(out / "losses.csv", fields)
-    if resume and ckpt.exists():
-        state = torch.load(ckpt, map_location=device, weights_only=False)
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        step, wall = state["step"], state["wall"]
-        targets.load_scales(state["scales"])
-        common.set_rng_state(state["rng"])
-        sampler.rng.setstate(state["sampler_rng"])
-        log.truncate_after(step)
-        print(f"resumed {ckpt} at step {step}")
+    fields = ["total", "content", "style", "tv"] + (["shift"] if cfg.shift_weight > 0 else [])
+    loop = TrainLoop(out, iters=cfg.iters, log_every=cfg.log_every, ckpt_every=cfg.ckpt_every,
+                     max_minutes=cfg.max_minutes, fields=fields, state={"net": net, "opt": opt},
+                     rngs={"sampler": sampler.rng}, desc=f"{cfg.family}:{','.join(cfg.styles)[:30]}",
+                     title=f"{cfg.family} {','.join(cfg.styles)[:40]}")
+    if resume and loop.resume(device):
+        targets.load_scales(loop.extra["scales"])
+    else:
+        targets.calibrate(vgg, cfg, CropSampler(train_files[:16], cfg.crop, short=int(cfg.crop * 1.5)).fixed(16).to(device))
+        loop.extra["scales"] = targets.scales()
 
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda")
     n_styles = len(cfg.styles)
-    last_val = float("nan")
-    t_start = time.time()
-    wall0 = wall
-    bar = tqdm(total=cfg.iters, initial=step, desc=f"{cfg.family}:{','.join(cfg.styles)[:30]}", unit="it",
-               dynamic_ncols=True)
 
-    def checkpoint():
-        save_checkpoint_state()
-        with torch.no_grad(), autocast:
-            rows = [val_x[:4].float()] + [_run(net, val_x[:4], cfg.family, i).float() for i in range(min(n_styles, 4))]
-        common.save_grid(rows, out / f"samples_{step:06d}.png")
-        common.plot_losses(out / "losses.csv", out / "losses.png", f"{cfg.family} {','.join(cfg.styles)[:40]}")
-
-    def save_checkpoint_state():
-        common.save_checkpoint(ckpt, model=net.state_dict(), opt=opt.state_dict(), step=step,
-                               wall=wall0 + time.time() - t_start, rng=common.rng_state(),
-                               sampler_rng=sampler.rng.getstate(), scales=targets.scales())
-
-    stopped_early = False
-    while step < cfg.iters:
+    def step_fn(step: int) -> dict:
         net.train()
         sidx = step % n_styles
         x = sampler.batch(cfg.batch).to(device, non_blocking=True).contiguous(memory_format=mem)
@@ -203,45 +164,36 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
             y = _run(net, x, cfg.family, sidx)
             parts = _losses(cfg, vgg, targets, y, x, sidx)
         total = _total(cfg, parts)
-        if not torch.isfinite(total):
-            raise FloatingPointError(f"loss became {total.item()} at step {step}; lower --lr or the loss weights")
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()
-        step += 1
-        bar.update(1)
-        if step % cfg.log_every == 0 or step == cfg.iters:
-            net.eval()
-            with torch.no_grad(), autocast:
-                vals = [_total(cfg, _losses(cfg, vgg, targets, _run(net, val_x, cfg.family, i), val_x, i)).item()
-                        for i in range(n_styles)]
-            last_val = sum(vals) / len(vals)
-            log.add(step, total=total.item(), val_total=last_val, **{k: v.item() for k, v in parts.items()})
-            bar.set_postfix(loss=f"{total.item():.3g}", val=f"{last_val:.3g}")
-        if step % cfg.ckpt_every == 0:
-            checkpoint()
-        if cfg.max_minutes and time.time() - t_start > cfg.max_minutes * 60 and step < cfg.iters:
-            stopped_early = True
-            break
-    bar.close()
+        return {"total": total.item(), **{k: v.item() for k, v in parts.items()}}
+
+    @torch.no_grad()
+    def val_fn() -> float:
+        net.eval()
+        with autocast:
+            vals = [_total(cfg, _losses(cfg, vgg, targets, _run(net, val_x, cfg.family, i), val_x, i)).item()
+                    for i in range(n_styles)]
+        return sum(vals) / len(vals)
+
+    @torch.no_grad()
+    def samples_fn() -> list:
+        net.eval()
+        with autocast:
+            return [val_x[:4].float()] + [_run(net, val_x[:4], cfg.family, i).float() for i in range(min(n_styles, 4))]
+
+    loop.run(step_fn, val_fn, samples_fn)
     net.eval()
-    checkpoint()
-    wall = wall0 + time.time() - t_start
-    logged = log.last()  # losses of the last logged step (also when this call trained nothing)
     name = f"{cfg.family}-{'multi' if cfg.family == 'multi' else cfg.styles[0]}"
     manifest = {
         "family": cfg.family, "styles": list(cfg.styles), "config": cfg.net_config(),
         "data": f"{len(train_files)} train / {len(val_files)} val photos from {Path(cfg.data).name}/ "
                 f"({cfg.crop}px crops, batch {cfg.batch})",
-        "iterations": step, "complete": not stopped_early,
-        "train_loss": {k: round(v, 6) for k, v in logged.items() if k not in ("step", "val_total")},
-        "val_loss": round(logged.get("val_total", float("nan")), 6), "logged_at_step": int(logged.get("step", 0)),
+        "iterations": loop.step, "complete": not loop.stopped_early, **loop.manifest_losses(),
         "loss_weights": {"content": cfg.content_weight, "style": cfg.style_weight, "shift": cfg.shift_weight,
                          "tv": cfg.tv_weight},
         "taps": {"content": cfg.content_tap, "style": cfg.style_taps}, "loss_scales": targets.scales(),
-        "wall_time_s": round(wall, 1), "device": common.device_name(device), "code_revision": common.code_revision(),
+        "wall_time_s": round(loop.wall, 1), "device": common.device_name(device), "code_revision": common.code_revision(),
     }
-    weights = out / f"{name}.safetensors"
-    save_weights(net.cpu().float(), weights, manifest)
-    print(f"{'stopped at time limit' if stopped_early else 'finished'}: step {step}, weights {weights}")
-    return weights
+    return common.finish_run(net, out / f"{name}.safetensors", manifest, loop)

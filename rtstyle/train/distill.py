@@ -1,0 +1,209 @@
+"""Train the lite family by distillation: a small student copies trained teacher nets.
+
+Targets are the teachers' outputs on the same crops (any trained family: the multi-style net
+paints every style with one net; single-style Johnson/compact nets or AdaIN work too, one
+teacher per style). No Gram matrices and no deep VGG pass per step, so a step costs about a
+teacher forward plus a shallow VGG pass — cheap enough for a CPU.
+
+Loss per step, for the style ``k = step mod S`` of this batch:
+
+    L = w_pix·|S(x) − T_k(x)|₁ + w_feat·c·‖φ(S(x)) − φ(T_k(x))‖² + w_cons·|S(x′) − shift(S(x))|₁
+
+with φ = VGG19 relu2_2 of the 2×-downsampled images (the light perceptual term: VGG's full-res
+64-channel convs would cost more than the student and teacher together; c makes the feature term 1 for plain photos vs their teacher output at
+the start), and the consistency term on x′ = shift(x) + noise: a random 1–3 px translation (not
+a multiple of the net's stride 4, where a strided net is least shift-invariant) and Gaussian
+noise, the two things that change between neighbouring video frames; its target is detached.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..checkpoints import build_model
+from ..errors import UserError
+from ..models.vgg import load_vgg19
+from . import common
+from .data import CropSampler, list_images, split
+from .loop import TrainLoop
+
+TEACHER_ORDER = ("multi", "johnson", "compact", "adain")   # best first, when --teacher is not given
+FEATURE_TAP = "relu2_2"
+
+
+@dataclasses.dataclass
+class DistillConfig:
+    styles: list = dataclasses.field(default_factory=lambda: ["mosaic"])
+    data: str = ""
+    out: str = "runs/lite"
+    teacher: str = ""                  # teacher family ('' = best available per style)
+    model: dict = dataclasses.field(default_factory=lambda: {"width": 16, "n_res": 4})
+    crop: int = 128
+    batch: int = 4
+    iters: int = 4000
+    lr: float = 2e-3
+    pixel_weight: float = 1.0
+    feature_weight: float = 0.5
+    consistency_weight: float = 0.5
+    noise: float = 0.02                # consistency noise std (0..1 pixel range)
+    seed: int = 0
+    log_every: int = 25
+    ckpt_every: int = 250
+    max_minutes: float = 0.0
+    device: str = "auto"
+    threads: int = 0
+
+    def net_config(self) -> dict:
+        return {"n_styles": len(self.styles), **self.model}
+
+
+class Teachers:
+    """style name -> a frozen trained net painting it, through rtstyle.stylizer.Stylizer.
+
+    One Stylizer per weights file: a multi-style or AdaIN teacher switches style in place.
+    ``__call__(x, style)``: (N,3,H,W) [0,1] -> the teacher's (N,3,H,W) [0,1], no grad.
+    """
+
+    def __init__(self, names: list[str], family: str, device: torch.device):
+        from .. import styles
+        from ..stylizer import Stylizer
+        self.by_style, self.entries = {}, {}
+        backend = "torch-cuda" if device.type == "cuda" else "torch"
+        loaded: dict = {}
+        for name in names:
+            entry = self._pick(styles, name, family)
+            if entry.path not in loaded:
+                loaded[entry.path] = Stylizer(name, family=entry.family, backend=backend)
+            self.by_style[name] = loaded[entry.path]
+            self.entries[name] = entry
+
+    @staticmethod
+    def _pick(styles, name: str, family: str):
+        found = [e for e in styles.entries_for(name) if e.family != "lite"]
+        if family:
+            found = [e for e in found if e.family == family]
+        if not found:
+            which = f"{family} " if family else ""
+            raise UserError(f"no trained {which}teacher for style {name!r}; train one first "
+                            f"(rtstyle train transformer --style {name}) or drop it from --style")
+        return min(found, key=lambda e: (TEACHER_ORDER.index(e.family), e.path.name))
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor, style: str) -> torch.Tensor:
+        st = self.by_style[style]
+        st.set_style(style)
+        return st.tensor(x).float().clone()
+
+    def describe(self) -> dict:
+        return {k: f"{e.family}:{e.path.name}" for k, e in self.entries.items()}
+
+
+def _shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Translate by (dy, dx) pixels with edge replication (no wrap-around)."""
+    p = max(abs(dy), abs(dx))
+    h, w = x.shape[-2:]
+    xp = F.pad(x, (p, p, p, p), mode="replicate")
+    return xp[..., p - dy:p - dy + h, p - dx:p - dx + w]
+
+
+def consistency_loss(net, x: torch.Tensor, y: torch.Tensor, style: int, noise: float,
+                     gen: torch.Generator) -> torch.Tensor:
+    """|net(shift(x) + n) − shift(y)|₁ on the interior (borders excluded), y = net(x) detached."""
+    d = torch.randint(1, 4, (2,), generator=gen) * (torch.randint(0, 2, (2,), generator=gen) * 2 - 1)
+    dy, dx = int(d[0]), int(d[1])
+    xs = _shift(x, dy, dx) + noise * torch.randn(x.shape, generator=gen).to(x.device)
+    ys = net(xs.clamp(0, 1), style)
+    m = 8
+    return (ys - _shift(y.detach(), dy, dx))[..., m:-m, m:-m].abs().mean()
+
+
+def train(cfg: DistillConfig, resume: bool = True) -> Path:
+    """Distil (resuming from ``out/ckpt.pt`` when present); returns the run's weights path."""
+    device, out = common.start_run(cfg)
+    teachers = Teachers(cfg.styles, cfg.teacher, device)
+
+    train_files, val_files = split(list_images(cfg.data))
+    sampler = CropSampler(train_files, cfg.crop, short=int(cfg.crop * 1.5), seed=cfg.seed)
+    val_x = CropSampler(val_files[:8], cfg.crop, short=int(cfg.crop * 1.5)).fixed(8).to(device)
+    val_t = [teachers(val_x, s) for s in cfg.styles]
+    vgg = load_vgg19(FEATURE_TAP).to(device)
+    net = build_model("lite", cfg.net_config()).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.iters, eta_min=cfg.lr * 0.05)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    fields = ["total", "pixel", "feature"] + (["consistency"] if cfg.consistency_weight > 0 else [])
+    loop = TrainLoop(out, iters=cfg.iters, log_every=cfg.log_every, ckpt_every=cfg.ckpt_every,
+                     max_minutes=cfg.max_minutes, fields=fields, state={"net": net, "opt": opt, "sched": sched},
+                     rngs={"sampler": sampler.rng}, desc=f"lite:{','.join(cfg.styles)[:30]}",
+                     title=f"lite distilled from {', '.join(sorted(set(teachers.describe().values())))}"[:80])
+    def feats(img):
+        return vgg(F.avg_pool2d(img, 2), [FEATURE_TAP])[FEATURE_TAP]
+
+    if not (resume and loop.resume(device)):
+        with torch.no_grad():   # feature scale: plain photos vs their teacher output score 1
+            f_x = feats(val_x)
+            d = sum((feats(t) - f_x).pow(2).mean().item() for t in val_t) / len(val_t)
+        loop.extra["feature_scale"] = 1.0 / max(d, 1e-12)
+    scale = loop.extra["feature_scale"]
+
+    def parts(y, t):
+        fy = feats(y)
+        with torch.no_grad():
+            ft = feats(t)
+        return (y - t).abs().mean(), scale * (fy - ft).pow(2).mean()
+
+    def step_fn(step: int) -> dict:
+        net.train()
+        k = step % len(cfg.styles)
+        x = sampler.batch(cfg.batch).to(device)
+        t = teachers(x, cfg.styles[k])
+        y = net(x, k)
+        pix, feat = parts(y, t)
+        total = cfg.pixel_weight * pix + cfg.feature_weight * feat
+        out = {"pixel": pix.item(), "feature": feat.item()}
+        if cfg.consistency_weight > 0:
+            cons = consistency_loss(net, x, y, k, cfg.noise, gen)
+            total = total + cfg.consistency_weight * cons
+            out["consistency"] = cons.item()
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        opt.step()
+        sched.step()
+        return {"total": total.item(), **out}
+
+    @torch.no_grad()
+    def val_fn() -> float:
+        net.eval()
+        vals = []
+        for k, t in enumerate(val_t):
+            pix, feat = parts(net(val_x, k), t)
+            vals.append((cfg.pixel_weight * pix + cfg.feature_weight * feat).item())
+        return sum(vals) / len(vals)
+
+    @torch.no_grad()
+    def samples_fn() -> list:
+        net.eval()
+        rows = [val_x[:4]]
+        for k in range(min(len(cfg.styles), 3)):
+            rows += [val_t[k][:4], net(val_x[:4], k)]
+        return rows
+
+    loop.run(step_fn, val_fn, samples_fn)
+    net.eval()
+    manifest = {
+        "family": "lite", "styles": list(cfg.styles), "config": cfg.net_config(),
+        "teachers": teachers.describe(),
+        "data": f"{len(train_files)} train / {len(val_files)} val photos from {Path(cfg.data).name}/ "
+                f"({cfg.crop}px crops, batch {cfg.batch})",
+        "iterations": loop.step, "complete": not loop.stopped_early, **loop.manifest_losses(),
+        "loss_weights": {"pixel": cfg.pixel_weight, "feature": cfg.feature_weight,
+                         "consistency": cfg.consistency_weight, "noise": cfg.noise},
+        "taps": {"feature": FEATURE_TAP}, "loss_scales": {"feature": scale},
+        "wall_time_s": round(loop.wall, 1), "device": common.device_name(device),
+        "code_revision": common.code_revision(),
+    }
+    name = "lite-" + (cfg.styles[0] if len(cfg.styles) == 1 else "multi")
+    return common.finish_run(net, out / f"{name}.safetensors", manifest, loop)

@@ -1,0 +1,108 @@
+"""The lite family: its net, the distillation trainer, the resumable loop and `rtstyle train lite`."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from rtstyle.checkpoints import load_weights
+from rtstyle.cli import main
+from rtstyle.models.lite import LiteNet
+from rtstyle.models.transformer import JohnsonNet
+from rtstyle.train.distill import DistillConfig, _shift, consistency_loss, train
+
+
+@pytest.fixture
+def photos(tmp_path):
+    """Eight small random-texture photos (enough for the train/val split)."""
+    d = tmp_path / "photos"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        img = cv2.resize(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8), (64, 48), interpolation=cv2.INTER_CUBIC)
+        cv2.imwrite(str(d / f"p{i}.png"), img)
+    return d
+
+
+def test_lite_is_cheaper_than_the_johnson_teacher_it_copies():
+    from rtstyle.styles import _count_macs
+    x = torch.rand(1, 3, 64, 64)
+    lite, teacher = LiteNet(n_styles=20).eval(), JohnsonNet(width=16, n_res=5).eval()
+    lite_macs = _count_macs(lite, lambda: lite(x, 0))
+    assert lite_macs * 3 < _count_macs(teacher, lambda: teacher(x))
+
+
+def test_shift_translates_with_edges_replicated():
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    s = _shift(x, 1, -1)
+    assert torch.equal(s[0, 0, 1:, :3], x[0, 0, :3, 1:])     # moved down 1, left 1
+    assert torch.equal(s[0, 0, 0, :3], x[0, 0, 0, 1:])       # top row replicated
+
+
+def test_consistency_loss_is_zero_for_a_net_that_commutes_with_shifts():
+    x = torch.rand(2, 3, 40, 40)
+    ident = lambda t, style: t  # noqa: E731 — identity commutes with any shift
+    g = torch.Generator().manual_seed(0)
+    assert consistency_loss(ident, x, x, 0, 0.0, g).item() < 1e-6
+    assert consistency_loss(ident, x, x, 0, 0.1, g).item() > 0.05    # noise is not ignored
+
+
+def test_distill_trains_resumes_and_ships_a_manifest(photos, tmp_path):
+    out = tmp_path / "run"
+    cfg = DistillConfig(styles=["mosaic"], data=str(photos), out=str(out), model={"width": 4, "n_res": 1},
+                        crop=32, batch=1, iters=2, log_every=1, ckpt_every=1, device="cpu")
+    train(cfg)
+    more = DistillConfig(**{**cfg.__dict__, "iters": 3})
+    weights = train(more)                 # resumes at step 2
+    rows = (out / "losses.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]
+    manifest = json.loads(weights.with_suffix(".json").read_text())
+    assert manifest["family"] == "lite" and manifest["styles"] == ["mosaic"] and manifest["iterations"] == 3
+    assert manifest["teachers"]["mosaic"].startswith("johnson:")
+    assert np.isfinite(manifest["val_loss"]) and manifest["loss_scales"]["feature"] > 0
+    net, _ = load_weights(weights)
+    y = net(torch.rand(1, 3, 21, 35), 0)
+    assert y.shape == (1, 3, 21, 35) and 0 <= y.min() and y.max() <= 1
+    assert list(out.glob("samples_*.png")) and (out / "losses.png").exists()
+
+
+def test_train_lite_cli_says_which_style_has_no_teacher(photos, capsys):
+    assert main(["train", "lite", "--style", "starry_night", "--data", str(photos), "--iters", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no trained teacher for style 'starry_night'" in err
+    assert main(["train", "lite", "--style", "mosaic,mosaic", "--data", str(photos)]) == 2
+    assert "twice" in capsys.readouterr().err
+
+
+def test_lite_is_the_cpu_default_and_full_nets_are_the_gpu_default(tmp_path, monkeypatch):
+    from rtstyle import styles
+    from rtstyle.checkpoints import save_weights
+    save_weights(LiteNet(n_styles=1, width=4, n_res=1), tmp_path / "lite-mosaic.safetensors",
+                 {"family": "lite", "styles": ["mosaic"], "config": {"n_styles": 1, "width": 4, "n_res": 1}})
+    monkeypatch.setenv("RTSTYLE_WEIGHTS", str(tmp_path))      # plus the shipped johnson-mosaic
+    assert styles.choose("mosaic").family == "lite"
+    assert styles.choose("mosaic", gpu=True).family == "johnson"
+    assert styles.choose("mosaic", "lite", gpu=True).family == "lite"
+
+
+def test_every_style_and_mixture_of_a_style_input_net_shares_one_onnx_export(tmp_path, monkeypatch):
+    from rtstyle.checkpoints import save_weights
+    from rtstyle.stylizer import Stylizer
+    names = ["mosaic", "starry_night"]
+    net = LiteNet(n_styles=2, width=4, n_res=1)
+    with torch.no_grad():   # two different style rows (fresh ones are all γ = 1, β = 0)
+        for name, prm in net.named_parameters():
+            if name.endswith(("gamma", "beta")):
+                prm.copy_(torch.randn(prm.shape, generator=torch.Generator().manual_seed(len(name))))
+    save_weights(net, tmp_path / "lite-multi.safetensors",
+                 {"family": "lite", "styles": names, "config": {"n_styles": 2, "width": 4, "n_res": 1}})
+    monkeypatch.setenv("RTSTYLE_WEIGHTS", str(tmp_path))
+    cache = tmp_path / "cache"
+    rgb = np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    outs = []
+    for style in ["mosaic", "starry_night", "mosaic:0.3,starry_night:0.7"]:
+        with Stylizer(style, "lite", backend="onnxruntime", cache_dir=cache) as st:
+            outs.append(st.frame(rgb))
+    assert len(list(cache.glob("*.onnx"))) == 1
+    assert np.abs(outs[0].astype(int) - outs[2]).max() > 0 and np.abs(outs[1].astype(int) - outs[2]).max() > 0

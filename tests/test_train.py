@@ -1,0 +1,97 @@
+"""The style trainers (transformer families, AdaIN) on tiny nets: they train, log, resume exactly
+where they stopped, and write weights with a complete manifest. `rtstyle train lite` is in
+test_lite.py, `rtstyle train depth` in test_depth.py."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from rtstyle.checkpoints import load_weights
+from rtstyle.cli import main
+from rtstyle.styles import STYLE_DIR
+from rtstyle.train.adain import AdaINConfig
+from rtstyle.train.adain import train as train_adain
+from rtstyle.train.transformer import TransformerConfig
+from rtstyle.train.transformer import train as train_transformer
+
+MANIFEST_KEYS = {"family", "styles", "config", "data", "iterations", "complete", "train_loss", "val_loss",
+                 "loss_weights", "taps", "wall_time_s", "device", "code_revision"}
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    d = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(1)
+    for i in range(21):   # 20 train + 1 validation (every 20th file)
+        img = cv2.resize(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8), (64, 48), interpolation=cv2.INTER_CUBIC)
+        cv2.imwrite(str(d / f"p{i:02d}.png"), img)
+    return d
+
+
+def _tiny(photos, out, **kw):
+    base = dict(family="johnson", styles=["mosaic"], style_dir=str(STYLE_DIR), data=str(photos), out=str(out),
+                model={"width": 4, "n_res": 1}, crop=48, style_size=48, batch=1, iters=2, log_every=1,
+                ckpt_every=1, device="cpu")
+    base.update(kw)
+    return TransformerConfig(**base)
+
+
+@pytest.mark.parametrize("family,styles,extra", [
+    ("johnson", ["mosaic"], {}),
+    ("compact", ["mosaic"], {"shift_weight": 0.7, "model": {"width": 4, "n_res": 1, "downsample": True}}),
+    ("multi", ["mosaic", "starry_night"], {}),
+])
+def test_transformer_families_train_and_ship_a_manifest(photos, tmp_path, family, styles, extra):
+    weights = train_transformer(_tiny(photos, tmp_path / family, family=family, styles=styles, **extra))
+    manifest = json.loads(weights.with_suffix(".json").read_text())
+    assert MANIFEST_KEYS <= set(manifest)
+    assert manifest["family"] == family and manifest["styles"] == styles and manifest["iterations"] == 2
+    assert manifest["complete"] and np.isfinite(manifest["val_loss"])
+    assert ("shift" in manifest["train_loss"]) == (family == "compact")
+    assert set(manifest["loss_scales"]["style"]) == {"relu1_1", "relu2_1", "relu3_1", "relu4_1"}
+    assert all(t.dtype == torch.float16 for t in load_file(weights).values())
+    net, _ = load_weights(weights)
+    x = torch.rand(1, 3, 19, 27)
+    y = net(x, len(styles) - 1) if family == "multi" else net(x)
+    assert y.shape == x.shape
+    assert (tmp_path / family / "losses.png").exists() and list((tmp_path / family).glob("samples_*.png"))
+
+
+def test_a_resumed_run_ends_where_an_uninterrupted_one_does(photos, tmp_path):
+    straight = train_transformer(_tiny(photos, tmp_path / "a", iters=4))
+    train_transformer(_tiny(photos, tmp_path / "b", iters=2))
+    resumed = train_transformer(_tiny(photos, tmp_path / "b", iters=4))
+    a, b = load_file(straight), load_file(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a), "same batches, same steps, same weights"
+    rows = (tmp_path / "b" / "losses.csv").read_text().splitlines()[1:]
+    assert [r.split(",")[0] for r in rows] == ["1", "2", "3", "4"]
+
+
+def test_time_limit_stops_with_a_checkpoint_and_an_incomplete_manifest(photos, tmp_path):
+    weights = train_transformer(_tiny(photos, tmp_path / "t", iters=1000, max_minutes=1e-6))
+    manifest = json.loads(weights.with_suffix(".json").read_text())
+    assert manifest["iterations"] == 1 and manifest["complete"] is False
+    assert (tmp_path / "t" / "ckpt.pt").exists()
+
+
+def test_adain_decoder_trains_and_resumes(photos, tmp_path):
+    cfg = AdaINConfig(data=str(photos), style_dir=str(STYLE_DIR), out=str(tmp_path / "adain"), width_scale=0.125,
+                      crop=32, batch=1, iters=1, log_every=1, ckpt_every=1, device="cpu")
+    train_adain(cfg)
+    weights = train_adain(AdaINConfig(**{**cfg.__dict__, "iters": 2}))
+    manifest = json.loads(weights.with_suffix(".json").read_text())
+    assert manifest["family"] == "adain" and manifest["iterations"] == 2 and manifest["arbitrary_style"]
+    assert manifest["encoder"] == "vgg19_relu4_1.safetensors" and np.isfinite(manifest["val_loss"])
+
+
+def test_train_cli_refuses_bad_requests_in_one_line(photos, capsys):
+    assert main(["train", "transformer", "--style", "mosaic,starry_night", "--data", str(photos)]) == 2
+    assert "--family multi" in capsys.readouterr().err
+    assert main(["train", "transformer", "--style", "mosiac", "--data", str(photos)]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'mosaic'" in err and len(err.strip().splitlines()) == 1
+    assert main(["train", "transformer", "--style", "mosaic", "--data", str(photos / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
