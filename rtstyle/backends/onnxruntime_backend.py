@@ -66,6 +66,10 @@ class OnnxRuntimeBackend(Backend):
                 providers.insert(0, "CUDAExecutionProvider")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
+        # No busy-waiting between runs: spinning pool threads held both cores of the 2-core dev
+        # machine after each run and stalled the torch pre/post-processing around it (256² frame:
+        # 48 ms with spinning vs 20 ms without, model alone 23 vs 18 ms; docs/cpu.md).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
             session = ort.InferenceSession(str(self.path), opts, providers=providers)
