@@ -122,3 +122,26 @@ def png16(tmp_path):
     img[:, 3, 2] = 129  # 0.502 -> 1
     cv2.imwrite(str(p), img[..., ::-1].copy())
     return p
+
+
+@pytest.fixture
+def tiny_weights(tmp_path, monkeypatch):
+    """Untrained tiny nets on $RTSTYLE_WEIGHTS (plumbing only, never shipped): a johnson 'mosaic'
+    and a multi-style net for 'great_wave' + 'poppies' with distinct style rows."""
+    from rtstyle.checkpoints import save_weights
+    from rtstyle.models import JohnsonNet, MultiStyleNet
+    d = tmp_path / "weights"
+    torch.manual_seed(0)
+    save_weights(JohnsonNet(width=4, n_res=1), d / "johnson-mosaic.safetensors",
+                 {"family": "johnson", "styles": ["mosaic"], "config": {"width": 4, "n_res": 1}})
+    multi = MultiStyleNet(2, width=4, n_res=1)
+    with torch.no_grad():  # distinct per-style norms, so the two styles paint differently
+        for name, param in multi.named_parameters():
+            if name.endswith((".gamma", ".beta")):
+                param.normal_(1.0 if name.endswith("gamma") else 0.0, 0.3)
+    save_weights(multi, d / "multi-test.safetensors",
+                 {"family": "multi", "styles": ["great_wave", "poppies"],
+                  "config": {"n_styles": 2, "width": 4, "n_res": 1}})
+    monkeypatch.setenv("RTSTYLE_WEIGHTS", str(d))
+    monkeypatch.setenv("RTSTYLE_CACHE", str(tmp_path / "cache"))
+    return d

@@ -5,30 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from rtstyle import cli, styles
-from rtstyle.checkpoints import save_weights
-from rtstyle.models import JohnsonNet, MultiStyleNet
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def tiny_weights(tmp_path, monkeypatch):
-    """A tiny (untrained) net for 'mosaic' and a multi net, in a folder on $RTSTYLE_WEIGHTS.
-
-    Test-only: these folders are never shipped; they exercise the plumbing, not the style."""
-    d = tmp_path / "weights"
-    torch.manual_seed(0)
-    save_weights(JohnsonNet(width=4, n_res=1), d / "johnson-mosaic.safetensors",
-                 {"family": "johnson", "styles": ["mosaic"], "config": {"width": 4, "n_res": 1}})
-    save_weights(MultiStyleNet(2, width=4, n_res=1), d / "multi-test.safetensors",
-                 {"family": "multi", "styles": ["great_wave", "poppies"],
-                  "config": {"n_styles": 2, "width": 4, "n_res": 1}})
-    monkeypatch.setenv("RTSTYLE_WEIGHTS", str(d))
-    monkeypatch.setenv("RTSTYLE_CACHE", str(tmp_path / "cache"))
-    return d
 
 
 def run_cli(capsys, *args):

@@ -7,33 +7,11 @@ import torch
 
 from conftest import TINY_H, TINY_W, tiny_frame
 from rtstyle import cli, gpu_pipeline, pipeline
-from rtstyle.checkpoints import save_weights
 from rtstyle.io.sinks import NullSink, Sink
 from rtstyle.io.sources import PatternSource, SimulatedCamera, pattern_frame, read_counter
-from rtstyle.models import JohnsonNet, MultiStyleNet
 from rtstyle.realtime import StyleCycle, run_live
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-
-
-@pytest.fixture
-def tiny_weights(tmp_path, monkeypatch):
-    """Untrained tiny nets (plumbing only): johnson 'mosaic', multi 'great_wave' + 'poppies'."""
-    d = tmp_path / "weights"
-    torch.manual_seed(0)
-    save_weights(JohnsonNet(width=4, n_res=1), d / "johnson-mosaic.safetensors",
-                 {"family": "johnson", "styles": ["mosaic"], "config": {"width": 4, "n_res": 1}})
-    multi = MultiStyleNet(2, width=4, n_res=1)
-    with torch.no_grad():  # distinct per-style norms, so the two styles paint differently
-        for name, param in multi.named_parameters():
-            if name.endswith((".gamma", ".beta")):
-                param.normal_(1.0 if name.endswith("gamma") else 0.0, 0.3)
-    save_weights(multi, d / "multi-test.safetensors",
-                 {"family": "multi", "styles": ["great_wave", "poppies"],
-                  "config": {"n_styles": 2, "width": 4, "n_res": 1}})
-    monkeypatch.setenv("RTSTYLE_WEIGHTS", str(d))
-    monkeypatch.setenv("RTSTYLE_CACHE", str(tmp_path / "cache"))
-    return d
 
 
 def _slow(seconds, fn=lambda x: x):

@@ -5,9 +5,7 @@ import pytest
 import torch
 
 from rtstyle import cli, gpu_pipeline, temporal
-from rtstyle.checkpoints import save_weights
 from rtstyle.errors import UserError
-from rtstyle.models import JohnsonNet, MultiStyleNet
 
 
 def texture(h=160, w=240, seed=0) -> np.ndarray:
@@ -146,21 +144,6 @@ def test_processor_starts_over_when_the_style_changes():
     assert (first == 60).all() and (second == 60).all()
     st.style = "b"
     assert (proc.submit(inputs[2]).wait() == 180).all()   # not blended with the old style
-
-
-@pytest.fixture
-def tiny_weights(tmp_path, monkeypatch):
-    """Untrained tiny nets (plumbing only): johnson 'mosaic', multi 'great_wave' + 'poppies'."""
-    d = tmp_path / "weights"
-    torch.manual_seed(0)
-    save_weights(JohnsonNet(width=4, n_res=1), d / "johnson-mosaic.safetensors",
-                 {"family": "johnson", "styles": ["mosaic"], "config": {"width": 4, "n_res": 1}})
-    save_weights(MultiStyleNet(2, width=4, n_res=1), d / "multi-test.safetensors",
-                 {"family": "multi", "styles": ["great_wave", "poppies"],
-                  "config": {"n_styles": 2, "width": 4, "n_res": 1}})
-    monkeypatch.setenv("RTSTYLE_WEIGHTS", str(d))
-    monkeypatch.setenv("RTSTYLE_CACHE", str(tmp_path / "cache"))
-    return d
 
 
 def test_video_cli_with_smooth_writes_every_frame(capsys, tmp_path, tiny_weights, tiny_video):
