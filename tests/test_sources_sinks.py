@@ -14,7 +14,7 @@ import pytest
 from conftest import TINY_FPS, TINY_FRAMES, TINY_H, TINY_W, tiny_frame
 from rtstyle import pipeline
 from rtstyle.errors import UserError
-from rtstyle.io import sinks, sources
+from rtstyle.io import sources, window
 from rtstyle.io.sinks import FileSink, NullSink, VirtualCamSink, WindowSink
 from rtstyle.io.sources import (CameraSource, FileSource, FolderSource, PatternSource, SimulatedCamera,
                                 pattern_frame, read_counter)
@@ -213,8 +213,8 @@ def test_virtual_cam_without_backend_says_what_to_install(monkeypatch):
 # -- window ------------------------------------------------------------------------------------
 
 def test_no_toolkit_names_the_install(monkeypatch):
-    monkeypatch.setattr(sinks, "_opencv_has_gui", lambda: False)
-    monkeypatch.setattr(sinks, "_importable", lambda name: False)
+    monkeypatch.setattr(window, "_opencv_has_gui", lambda: False)
+    monkeypatch.setattr(window, "_importable", lambda name: False)
     with pytest.raises(UserError, match=r"pip install 'rtstyle\[gui\]'.*--no-display"):
         WindowSink().start()
 
@@ -222,7 +222,7 @@ def test_no_toolkit_names_the_install(monkeypatch):
 def test_window_without_display_is_user_error(monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    monkeypatch.setattr(sinks, "_opencv_has_gui", lambda: False)
+    monkeypatch.setattr(window, "_opencv_has_gui", lambda: False)
     if sys.platform.startswith("linux"):
         with pytest.raises(UserError, match="--no-display"):
             WindowSink(toolkit="auto").start()
@@ -298,7 +298,7 @@ def read_xwd(path) -> np.ndarray:
 
 @pytest.mark.parametrize("toolkit", ["pygame", "tk"])
 def test_window_sink_draws_under_xvfb(xvfb, toolkit, tmp_path):
-    if not sinks._importable({"tk": "tkinter"}.get(toolkit, toolkit)):
+    if not window._importable({"tk": "tkinter"}.get(toolkit, toolkit)):
         pytest.skip(f"{toolkit} is not installed: pip install 'rtstyle[gui]' (pygame); tkinter comes with Python's Tk")
     frame = np.zeros((60, 80, 3), np.uint8)
     frame[:, :40] = (255, 0, 0)
