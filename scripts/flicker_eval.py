@@ -167,13 +167,15 @@ def main(argv=None) -> int:
         best = ", ".join(f"S={k}: {v['error']:.2f} ({v['error'] / row['plain']:.0%})" for k, v in row["smooth"].items())
         print(f"{clip.name} {row['size']} x{row['frames']}: input {row['input']:.2f}, plain {row['plain']:.2f}, "
               f"{best}; net {net_ms:.0f} ms/frame", flush=True)
+    weights = str(st.entry.path.relative_to(ROOT) if st.entry.path.is_relative_to(ROOT) else st.entry.path)
+    print(f"weights: {weights} ({st.family})")
     st.close()
     env = {"machine": platform.machine(), "cpu_count": os.cpu_count(), "threads": a.threads,
            "opencv": cv2.__version__, "torch": torch.__version__,
            "load_1min": round(os.getloadavg()[0], 2),
            "revision": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                                       capture_output=True, text=True).stdout.strip()}
-    result = {"style": a.style, "backend": "onnxruntime", "metric": "warping error, 8-bit levels, DIS medium "
+    result = {"style": a.style, "weights": weights, "backend": "onnxruntime", "metric": "warping error, 8-bit levels, DIS medium "
               "flow at clip size; occlusion by forward-backward check", "env": env, "clips": rows}
     if a.json:
         a.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -51,12 +51,13 @@ def test_consistency_loss_is_zero_for_a_net_that_commutes_with_shifts():
 def test_distill_trains_resumes_and_ships_a_manifest(photos, tmp_path):
     out = tmp_path / "run"
     cfg = DistillConfig(styles=["mosaic"], data=str(photos), out=str(out), model={"width": 4, "n_res": 1},
-                        crop=32, batch=1, iters=2, log_every=1, ckpt_every=1, device="cpu")
+                        crop=32, batch=1, iters=2, log_every=1, ckpt_every=1, device="cpu", consistency_weight=0.5)
     train(cfg)
     more = DistillConfig(**{**cfg.__dict__, "iters": 3})
     weights = train(more)                 # resumes at step 2
     rows = (out / "losses.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]
+    assert rows[0].split(",") == ["step", "total", "pixel", "feature", "consistency", "val_total"]
     manifest = json.loads(weights.with_suffix(".json").read_text())
     assert manifest["family"] == "lite" and manifest["styles"] == ["mosaic"] and manifest["iterations"] == 3
     assert manifest["teachers"]["mosaic"].startswith("johnson:")

@@ -47,7 +47,7 @@ class DistillConfig:
     lr: float = 2e-3
     pixel_weight: float = 1.0
     feature_weight: float = 0.5
-    consistency_weight: float = 0.5
+    consistency_weight: float = 0.0      # > 0: trade texture for stability (docs/cpu.md)
     noise: float = 0.02                # consistency noise std (0..1 pixel range)
     seed: int = 0
     log_every: int = 25

@@ -24,8 +24,9 @@ def register_train(tsub) -> None:
     t.add_argument("--iters", type=int, default=4000)
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--feature-weight", type=float, default=0.5, help="VGG relu2_2 feature term")
-    t.add_argument("--consistency-weight", type=float, default=0.5,
-                   help="temporal consistency under small shifts + noise (0 = off)")
+    t.add_argument("--consistency-weight", type=float, default=0.0,
+                   help="temporal consistency under small shifts + noise (0 = off; 0.5 cut flicker ~20%% "
+                        "but also texture, docs/cpu.md)")
     add_run_flags(t, log_every=25, ckpt_every=250)
     t.set_defaults(func=run)
 
