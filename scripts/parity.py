@@ -52,7 +52,7 @@ def photos(size: tuple[int, int]) -> torch.Tensor:
 
 def extra_for(family: str, model, n: int) -> dict:
     """Real per-frame inputs: a style one-hot row / the mosaic painting's AdaIN statistics."""
-    if family == "multi":
+    if family in ("multi", "lite"):
         style = torch.zeros(n, int(model.config["n_styles"]))
         style[:, 0] = 1.0
         return {"style": style}
@@ -112,7 +112,7 @@ def runtimes(model, family: str, meta: dict, work: Path) -> tuple[dict, dict]:
 
 def models(architectures: bool) -> list[bench.ModelSpec]:
     specs = [bench.ModelSpec(m["family"], m["family"], m["config"], p)
-             for fam in ("johnson", "compact", "multi", "adain", "depth") for p, m in bench.shipped(fam)]
+             for fam in ("johnson", "compact", "multi", "lite", "adain", "depth") for p, m in bench.shipped(fam)]
     if architectures:
         specs += bench.model_specs(list(bench.DEFAULT_MODELS) + ["compact-down", "depth-rt"], random_init=True)
     return specs

@@ -242,3 +242,32 @@ def test_dynamo_exporter_is_also_correct_at_odd_sizes(tmp_path):
     for h, w in SIZES:
         x = torch.rand(1, 3, h, w)
         assert (backend(x) - _torch_out(model, "johnson", x)).abs().max().item() * LEVELS <= 1.0
+
+
+def _shipped():
+    from rtstyle.checkpoints import WEIGHTS_DIR, shipped_manifests
+    return [(p, m) for p, m in shipped_manifests(WEIGHTS_DIR)]
+
+
+@pytest.mark.parametrize("path,manifest", _shipped(), ids=[p.stem for p, _ in _shipped()])
+def test_every_shipped_model_matches_torch_through_onnxruntime(path, manifest, tmp_path):
+    """The parity the docs quote (docs/export.md), as a test: each shipped weights file exported
+    and run by onnxruntime vs torch fp32 on the same input, at an odd size."""
+    from rtstyle.checkpoints import load_weights
+    from rtstyle.export import family_net
+    family = manifest["family"]
+    model, _ = load_weights(path)
+    net = family_net(model, family).eval()
+    onnx_path = export_onnx(net, family, tmp_path / f"{path.stem}.onnx",
+                            {"styles": manifest["styles"], "config": manifest["config"]})
+    backend = OnnxRuntimeBackend(onnx_path, family=family, threads=1).load()
+    x = torch.rand(1, 3, 67, 91, generator=torch.Generator().manual_seed(0))
+    from rtstyle.bench import extra_inputs
+    from rtstyle.export import FamilySignature, family_inputs
+    extra = extra_inputs(family, manifest["config"], "cpu") or {}   # a style row / AdaIN statistics
+    got = backend(x, **extra)
+    with torch.no_grad():
+        want = FamilySignature(net, family)(*family_inputs(family, x, extra))
+    scale = LEVELS if family != "depth" else LEVELS / max(float(want.max() - want.min()), 1e-6)
+    assert got.shape == want.shape
+    assert (got - want).abs().max().item() * scale <= 1.0, "more than one 8-bit level apart"
