@@ -59,6 +59,7 @@ class StyleCycle:
         self._keys: dict[str, Any] = {}
         self._procs: dict[int, Any] = {}
         self.strength: float | None = None
+        self.preserve_color: bool | None = None   # the c key's choice, applied to every style
         self._depth_factory, self._depth, self.depth_on = depth, None, False
         if depth_on:
             self.toggle_depth()
@@ -86,6 +87,8 @@ class StyleCycle:
             st.set_style(name)
         if self.strength is not None and hasattr(st, "strength"):
             st.strength = self.strength
+        if self.preserve_color is not None and hasattr(st, "preserve_color"):
+            st.preserve_color = self.preserve_color
         if hasattr(st, "depth") and self._depth_factory is not None:
             st.depth = self._depth if self.depth_on else None
         return st
@@ -114,6 +117,16 @@ class StyleCycle:
             self.index = old
             raise
         return self.name
+
+    def toggle_color(self) -> bool | None:
+        """Keep the camera's colours (luminance-only style) on/off; None when the stylizer has no
+        such switch."""
+        st = self.current
+        if not hasattr(st, "preserve_color"):
+            return None
+        self.preserve_color = not st.preserve_color
+        st.preserve_color = self.preserve_color
+        return self.preserve_color
 
     def adjust_strength(self, delta: float) -> float | None:
         st = self.current
@@ -250,6 +263,10 @@ def run_live(source, styles, sink, *, max_frames: int | None = None, log: Callab
             s = cycle.adjust_strength(0.1 if action == "stronger" else -0.1)
             if s is not None:
                 sink.notify(f"strength {100 * s:.0f}%")
+        elif action == "color":
+            on = cycle.toggle_color()
+            if on is not None:
+                sink.notify(f"colours {'kept' if on else 'from the style'}")
         elif action == "depth":
             try:
                 on = cycle.toggle_depth()
@@ -305,7 +322,7 @@ def register(sub) -> None:
     p = sub.add_parser("webcam", help="stylize a webcam live (window, virtual camera), or a simulated one",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                        description="Keys in the window: n/p next/previous style, +/- strength, d depth, "
-                                   "s snapshot (PNG), q or Esc quit.")
+                                   "c keep colours, s snapshot (PNG), q or Esc quit.")
     p.add_argument("--style", required=True,
                    help="style name, or several comma-separated (n/p switch); a multi-style net's style "
                         "cycles through all of that net's styles; a:0.7,b:0.3 (with weights) paints one mix")

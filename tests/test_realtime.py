@@ -103,19 +103,20 @@ def test_keys_switch_styles_strength_depth_and_quit():
 
     class Fake:
         def __init__(self, name):
-            self.style, self.strength = name, 1.0
+            self.style, self.strength, self.preserve_color = name, 1.0, False
             built.append(name)
 
         def frame(self, rgb):
             return rgb
 
     logs = []
-    sink = SlowSink(actions=["next", "weaker", "next", "depth", "prev", "quit"])
+    sink = SlowSink(actions=["next", "weaker", "color", "next", "depth", "prev", "quit"])
     cycle = StyleCycle(["a", "b"], Fake)
     with SimulatedCamera("pattern", fps=200, size=(16, 16)) as cam:
         stats = run_live(cam, cycle, sink, log=logs.append)
     assert built == ["a", "b"], "each style built once, on first use"
     assert cycle.name == "b" and cycle.strength == 0.9 and cycle.current.strength == 0.9
+    assert cycle.preserve_color is True and cycle.current.preserve_color is True   # c: kept across styles
     assert any("cannot turn depth on" in line and "no depth network" in line for line in logs)
     assert stats.shown >= 5
 

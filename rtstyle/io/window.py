@@ -20,9 +20,9 @@ from rtstyle.errors import UserError
 
 from .sinks import Sink
 
-KEYS = {"n": "next", "p": "prev", "d": "depth", "+": "stronger", "=": "stronger", "-": "weaker",
+KEYS = {"n": "next", "p": "prev", "d": "depth", "c": "color", "+": "stronger", "=": "stronger", "-": "weaker",
         "_": "weaker", "s": "snapshot", "q": "quit", "\x1b": "quit"}
-HELP = "keys: n/p style, +/- strength, d depth, s snapshot, q/Esc quit"
+HELP = "keys: n/p style, +/- strength, d depth, c keep colours, s snapshot, q/Esc quit"
 
 
 # -- toolkits ------------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ _WINDOWS = {"opencv": _CvWindow, "pygame": _PygameWindow, "tk": _TkWindow}
 class WindowSink(Sink):
     """Shows frames in a window with an fps / latency / status overlay and hotkeys.
 
-    Keys: n/p next/previous style, d depth, +/- strength, s snapshot (PNG into
+    Keys: n/p next/previous style, d depth, c keep colours, +/- strength, s snapshot (PNG into
     ``snapshot_dir``), q or Esc quit (closing the window too). The window lives in its own
     thread, which makes it, shows frames, pumps its events (so it stays responsive between slow
     frames) and closes it: toolkits must be used from one thread. ``write`` hands a frame over
