@@ -10,13 +10,14 @@ from . import __version__
 from .depth import cli as depth_cli
 from .train import add_run_flags
 from .errors import UserError
+from .families import STYLIZING
 
 
 def _common_style_args(p: argparse.ArgumentParser, video: bool = False) -> None:
     p.add_argument("--style", required=True,
                    help="style name (rtstyle styles lists them), or a mix for the multi-style and AdaIN "
                         "families: a:0.7,b:0.3 (weights normalised to sum 1; a,b = equal weights)")
-    p.add_argument("--model", dest="family", default=None, choices=["johnson", "compact", "multi", "lite", "adain"],
+    p.add_argument("--model", dest="family", default=None, choices=STYLIZING,
                    help="model family (default: the fastest family with weights for the style)")
     p.add_argument("--backend", default="auto",
                    help="auto | tensorrt | torch-cuda | onnxruntime | torch (default: auto = fastest available)")
@@ -69,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="quality numbers: a trained net vs Gatys on photos (content/style/shift losses)")
     p.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
     p.add_argument("--style", required=True)
-    p.add_argument("--model", dest="family", default=None, choices=["johnson", "compact", "multi", "lite", "adain"])
+    p.add_argument("--model", dest="family", default=None, choices=STYLIZING)
     p.add_argument("--size", type=int, default=256, help="short side of the evaluated images")
     p.add_argument("--gatys-iters", type=int, default=500, help="Gatys iterations for the baseline (0 = skip)")
     p.add_argument("--markdown", type=Path, default=None, help="also write the table to this file")

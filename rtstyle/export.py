@@ -33,6 +33,7 @@ import torch.nn as nn
 from . import __version__
 from .checkpoints import atomic_write
 from .errors import UserError
+from .families import VECTOR_STYLED
 from .trt_build import (DEFAULT_PROFILE, build_engine, import_tensorrt,  # noqa: F401 (re-exported)
                         onnx_input_shapes, profile_shapes)
 
@@ -158,7 +159,7 @@ def _example_inputs(model: nn.Module, family: str, size: tuple[int, int], batch:
     gen = torch.Generator().manual_seed(0)
     image = torch.rand(batch, 3, *size, generator=gen)
     extra = {}
-    if family in ("multi", "lite"):
+    if family in VECTOR_STYLED:
         s = int(getattr(model, "n_styles"))
         extra["style"] = torch.softmax(torch.randn(batch, s, generator=gen), dim=1)
     elif family == "adain":

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from .errors import UserError
+from .families import STYLIZING, VECTOR_STYLED
 
 FORMATS = {"onnx": ".onnx", "engine": ".engine"}
 
@@ -51,7 +52,7 @@ def _style_meta(entry, model, style: str) -> dict:
     for key in ("iterations", "data", "code_revision"):
         if key in manifest:
             meta[f"weights_{key}"] = manifest[key]
-    if entry.family in ("multi", "lite"):
+    if entry.family in VECTOR_STYLED:
         meta["style_index"] = entry.styles.index(style)
     elif entry.family == "adain":   # one net paints any style: this file carries the one it was exported for
         meta["styles"] = [style]
@@ -164,7 +165,7 @@ def register(sub) -> None:
                                    "TensorRT engine (needs TensorRT and a CUDA GPU).")
     p.add_argument("--style", default=None, help="style name (rtstyle styles lists them)")
     p.add_argument("--model", dest="family", default=None,
-                   help="johnson | compact | multi | adain (default: the fastest family with weights for the style)")
+                   help=f"{' | '.join(STYLIZING)} (default: the fastest family with weights for the style)")
     p.add_argument("--depth", action="store_true", help="export the depth net instead (needs depth weights)")
     p.add_argument("--weights", type=Path, default=None, help="a weights file (.safetensors with its .json) to export")
     p.add_argument("--format", dest="fmt", choices=list(FORMATS), default="onnx")

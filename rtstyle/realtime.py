@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from . import pipeline
 from .errors import UserError
+from .families import STYLIZING
 from .pipeline import StageTimes
 
 
@@ -326,7 +327,7 @@ def register(sub) -> None:
     p.add_argument("--style", required=True,
                    help="style name, or several comma-separated (n/p switch); a multi-style net's style "
                         "cycles through all of that net's styles; a:0.7,b:0.3 (with weights) paints one mix")
-    p.add_argument("--model", dest="family", default=None, choices=["johnson", "compact", "multi", "lite", "adain"],
+    p.add_argument("--model", dest="family", default=None, choices=STYLIZING,
                    help="model family (none: the fastest family with weights for the style)")
     p.add_argument("--backend", default="auto", help="auto | tensorrt | torch-cuda | onnxruntime | torch")
     p.add_argument("--strength", type=float, default=1.0, help="0 = camera unchanged .. 1 = full style")

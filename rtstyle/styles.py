@@ -12,13 +12,9 @@ import torch
 
 from .checkpoints import WEIGHTS_DIR, build_model, shipped_manifests
 from .errors import UserError
+from .families import ARBITRARY, CPU_TIER, STYLIZING, VECTOR_STYLED  # noqa: F401 (re-exported)
 
 STYLE_DIR = Path(__file__).resolve().parent / "styles"
-# Families whose one set of weights paints any style image (arbitrary style transfer).
-ARBITRARY = ("adain",)
-STYLIZING = ("johnson", "compact", "multi", "lite", "adain")
-# Families with one conditional-norm row per style, picked (or mixed) by a ``style`` vector input.
-VECTOR_STYLED = ("multi", "lite")
 
 
 @dataclass(frozen=True)
@@ -157,10 +153,6 @@ def _macs(family: str, config_key: str) -> int:
 def cost(entry: WeightsEntry) -> int:
     import json
     return _macs(entry.family, json.dumps(entry.manifest["config"], sort_keys=True))
-
-
-# Families made for CPUs: a distilled copy of another net, chosen on a GPU only when asked for.
-CPU_TIER = ("lite",)
 
 
 def _best(found: list[WeightsEntry], gpu: bool) -> WeightsEntry:

@@ -120,10 +120,8 @@ class Stylizer:
 
     @property
     def _has_style_vector(self) -> bool:
-        """The net takes a ``style`` mixing vector (rtstyle.export.FAMILY_IO), e.g. the multi-style net."""
-        from .export import FAMILY_IO
-        io = FAMILY_IO.get(self.family)
-        return io is not None and "style" in io.inputs
+        """The net takes a ``style`` mixing vector (families.VECTOR_STYLED: multi-style, lite)."""
+        return self.family in styles.VECTOR_STYLED
 
     def _style_stats(self, model, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         """AdaIN: relu4_1 mean and std of style image ``name`` (two (1, 512, 1, 1)), computed once."""

@@ -13,7 +13,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -32,7 +31,7 @@ def lite_styles() -> list[str]:
 
 
 def teacher_family(style: str) -> str:
-    from rtstyle.train.distill import TEACHER_ORDER
+    from rtstyle.families import TEACHER_ORDER
     have = {e.family for e in styles.entries_for(style)}
     return next(f for f in TEACHER_ORDER if f in have)
 

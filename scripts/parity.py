@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from rtstyle import backends, bench, export  # noqa: E402
 from rtstyle.backends.torch_backend import TorchBackend  # noqa: E402
+from rtstyle.families import VECTOR_STYLED  # noqa: E402
 from rtstyle.io.images import read_image  # noqa: E402
 
 PHOTOS = ["portrait_grace_hopper.jpg", "animal_red_panda.jpg"]
@@ -52,7 +53,7 @@ def photos(size: tuple[int, int]) -> torch.Tensor:
 
 def extra_for(family: str, model, n: int) -> dict:
     """Real per-frame inputs: a style one-hot row / the mosaic painting's AdaIN statistics."""
-    if family in ("multi", "lite"):
+    if family in VECTOR_STYLED:
         style = torch.zeros(n, int(model.config["n_styles"]))
         style[:, 0] = 1.0
         return {"style": style}

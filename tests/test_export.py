@@ -10,6 +10,7 @@ import torch.nn as nn
 from rtstyle import __version__
 from rtstyle.backends.onnxruntime_backend import OnnxRuntimeBackend
 from rtstyle.errors import UserError
+from rtstyle.families import VECTOR_STYLED
 from rtstyle.export import (FAMILY_IO, export_onnx, fold_batchnorm, onnx_input_shapes, profile_shapes,
                             read_metadata)
 from rtstyle.models import CompactNet, JohnsonNet, MultiStyleNet
@@ -43,7 +44,6 @@ NETS = {
     "multi": ("multi", lambda: MultiStyleNet(n_styles=3, width=8, n_res=1)),
     "lite": ("lite", lambda: LiteNet(n_styles=3, width=8, n_res=1)),
 }
-VECTOR_STYLED = ("multi", "lite")
 MIX = torch.tensor([[0.2, 0.3, 0.5], [0.0, 1.0, 0.0]])
 
 
@@ -271,3 +271,7 @@ def test_every_shipped_model_matches_torch_through_onnxruntime(path, manifest, t
     scale = LEVELS if family != "depth" else LEVELS / max(float(want.max() - want.min()), 1e-6)
     assert got.shape == want.shape
     assert (got - want).abs().max().item() * scale <= 1.0, "more than one 8-bit level apart"
+
+
+def test_the_style_vector_families_are_those_whose_onnx_takes_a_style_input():
+    assert set(VECTOR_STYLED) == {f for f, io in FAMILY_IO.items() if "style" in io.inputs}

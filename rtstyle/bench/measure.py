@@ -25,6 +25,17 @@ def _predicted_ms(row: Row, size: int) -> float | None:
     return row.cells[s].p50_ms * (size / s) ** 2
 
 
+def _skip_if_too_slow(row: Row, size: int, frame_limit: float | None, unit: str) -> bool:
+    """True (and the reason recorded in ``row.skipped``) when ``size`` is predicted to take more
+    than ``frame_limit`` seconds per ``unit`` (frame / iteration)."""
+    predicted = _predicted_ms(row, size)
+    if not (frame_limit and predicted is not None and predicted > 1000 * frame_limit):
+        return False
+    row.skipped[size] = (f"predicted {predicted / 1000:.1f} s/{unit} from {max(row.cells)}² "
+                         f"> {frame_limit:g} s limit")
+    return True
+
+
 def time_model(spec: ModelSpec, variant: Variant, sizes: list[int], policy_for: Callable[[bool], Policy],
                cache_dir: Path, frame_limit: float | None, log=print,
                on_cell: Callable[[Row], None] | None = None) -> Row:
@@ -54,10 +65,7 @@ def time_model(spec: ModelSpec, variant: Variant, sizes: list[int], policy_for: 
         extra = extra_inputs(spec.family, config, device)
         gen = torch.Generator().manual_seed(0)
         for size in sizes:
-            predicted = _predicted_ms(row, size)
-            if frame_limit and predicted is not None and predicted > 1000 * frame_limit:
-                row.skipped[size] = (f"predicted {predicted / 1000:.1f} s/frame from {max(row.cells)}² "
-                                     f"> {frame_limit:g} s limit")
+            if _skip_if_too_slow(row, size, frame_limit, "frame"):
                 continue
             x = torch.rand(1, 3, size, size, generator=gen).to(device)
             try:
@@ -109,10 +117,7 @@ def time_gatys(sizes: list[int], k: int, frame_limit: float | None, log=print) -
     content_img = _load_rgb(GATYS_CONTENT)
     style_img = _load_rgb(styles.style_image(GATYS_STYLE))
     for size in sizes:
-        predicted = _predicted_ms(row, size)
-        if frame_limit and predicted is not None and predicted > 1000 * frame_limit:
-            row.skipped[size] = (f"predicted {predicted / 1000:.1f} s/iteration from {max(row.cells)}² "
-                                 f"> {frame_limit:g} s limit")
+        if _skip_if_too_slow(row, size, frame_limit, "iteration"):
             continue
         c = _square(content_img, size, device)
         s = _square(style_img, size, device)

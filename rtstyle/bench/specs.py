@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
+from ..families import VECTOR_STYLED
 
 ROOT = Path(__file__).resolve().parents[2]   # the repository: rtstyle/bench/specs.py
 SAMPLE_CLIP = ROOT / "samples" / "bunny_4s.mp4"
@@ -167,7 +168,7 @@ def extra_inputs(family: str, config: dict, device) -> dict:
     """Per-frame inputs besides the image: a one-hot style row, or AdaIN style statistics."""
     import torch
     g = torch.Generator().manual_seed(0)
-    if family in ("multi", "lite"):
+    if family in VECTOR_STYLED:
         style = torch.zeros(1, int(config.get("n_styles", 1)))
         style[0, 0] = 1.0
         return {"style": style.to(device)}

@@ -25,12 +25,12 @@ import torch.nn.functional as F
 
 from ..checkpoints import build_model
 from ..errors import UserError
+from ..families import TEACHER_ORDER
 from ..models.vgg import load_vgg19
 from . import common
 from .data import CropSampler, list_images, split
 from .loop import TrainLoop
 
-TEACHER_ORDER = ("multi", "johnson", "compact", "adain")   # best first, when --teacher is not given
 FEATURE_TAP = "relu2_2"
 
 

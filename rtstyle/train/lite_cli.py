@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import UserError
+from ..families import TEACHER_ORDER
 from . import add_run_flags
 
 
@@ -15,7 +16,7 @@ def register_train(tsub) -> None:
                    help="comma-separated styles, or 'trained' = every style some trained net paints")
     t.add_argument("--data", required=True, type=Path, help="folder of training photos")
     t.add_argument("--out", type=Path, default=None, help="run folder (default runs/lite-<style|multi>)")
-    t.add_argument("--teacher", default="", choices=["", "multi", "johnson", "compact", "adain"],
+    t.add_argument("--teacher", default="", choices=["", *TEACHER_ORDER],
                    help="teacher family ('' = the best trained one per style: multi, johnson, compact, adain)")
     t.add_argument("--width", type=int, default=16, help="base channel width")
     t.add_argument("--n-res", type=int, default=4, help="residual blocks at 1/4 resolution")
