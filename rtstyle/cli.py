@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import __version__
 from .depth import cli as depth_cli
-from .train import add_run_flags
+from .train import add_run_flags, run_fields
 from .errors import UserError
 from .families import STYLIZING
 
@@ -112,6 +112,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--iters", type=int, default=8000)
     t.add_argument("--lr", type=float, default=1e-4)
     t.add_argument("--style-weight", type=float, default=10.0)
+    t.add_argument("--hold-out", default="", help="comma-separated paintings (file stems) kept out of training")
+    t.add_argument("--recon-steps", type=int, default=0,
+                   help="first steps train the decoder to invert the encoder (style = the photo, + pixel L1)")
+    t.add_argument("--jitter", type=float, default=0.2, help="colour jitter of the style crops (0 = off)")
     add_run_flags(t, log_every=50, ckpt_every=500)
     return ap
 
@@ -119,9 +123,9 @@ def _parser() -> argparse.ArgumentParser:
 def _train_adain(a) -> None:
     from .train.adain import AdaINConfig, train
     cfg = AdaINConfig(data=str(a.data), style_dir=str(a.style_dir), out=str(a.out), width_scale=a.width_scale,
-                      crop=a.crop, batch=a.batch, iters=a.iters, lr=a.lr, style_weight=a.style_weight, seed=a.seed,
-                      log_every=a.log_every, ckpt_every=a.ckpt_every, max_minutes=a.max_minutes, device=a.device,
-                      threads=a.threads)
+                      crop=a.crop, batch=a.batch, iters=a.iters, lr=a.lr, style_weight=a.style_weight,
+                      hold_out=[s.strip() for s in a.hold_out.split(",") if s.strip()], recon_steps=a.recon_steps,
+                      jitter=a.jitter, **run_fields(a))
     try:
         train(cfg, resume=not a.no_resume)
     except FileNotFoundError as exc:
@@ -148,8 +152,7 @@ def _train_transformer(a) -> None:
     cfg = TransformerConfig(family=a.family, styles=names, style_dir=str(a.style_dir), data=str(a.data),
                             out=str(out), model=model, crop=a.crop, style_size=a.style_size, batch=a.batch,
                             iters=a.iters, lr=a.lr, content_weight=a.content_weight, style_weight=a.style_weight,
-                            shift_weight=shift, tv_weight=a.tv_weight, seed=a.seed, log_every=a.log_every,
-                            ckpt_every=a.ckpt_every, max_minutes=a.max_minutes, device=a.device, threads=a.threads)
+                            shift_weight=shift, tv_weight=a.tv_weight, **run_fields(a))
     try:
         train(cfg, resume=not a.no_resume)
     except FileNotFoundError as exc:

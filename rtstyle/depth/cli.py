@@ -122,6 +122,7 @@ def register_train(tsub) -> None:
 
 
 def run_train(a) -> int:
+    from ..train import run_fields
     from ..stylizer import parse_size
     from ..train.depth import DepthConfig, train
     size = parse_size(a.size)
@@ -140,8 +141,7 @@ def run_train(a) -> int:
                       si_weight=a.si_weight, real_data=str(a.real_data or ""), textures=str(a.textures or ""),
                       ground_weight=a.ground_weight, sky_weight=a.sky_weight, sfm_clip=str(a.sfm_clip or ""),
                       sfm_frames=(start, stop), sfm_weight=a.sfm_weight, buffer=a.buffer, fresh=a.fresh,
-                      workers=a.workers, val_views=a.val_views, seed=a.seed, log_every=a.log_every,
-                      ckpt_every=a.ckpt_every, max_minutes=a.max_minutes, device=a.device, threads=a.threads)
+                      workers=a.workers, val_views=a.val_views, **run_fields(a))
     try:
         train(cfg, resume=not a.no_resume)
     except (FileNotFoundError, ValueError) as exc:

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import random
 import subprocess
+import time
 from pathlib import Path
 
 import cv2
@@ -152,3 +153,100 @@ def finish_run(net, weights: Path, manifest: dict, loop) -> Path:
     save_weights(net.cpu().float(), weights, manifest)
     print(f"{'stopped at time limit' if loop.stopped_early else 'finished'}: step {loop.step}, weights {weights}")
     return weights
+
+
+def cpu_info() -> dict:
+    """The CPU's model name and the bf16 units it has (from /proc/cpuinfo; empty off Linux)."""
+    model, flags = "", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, val = line.partition(":")
+            if key.strip() == "model name" and not model:
+                model = val.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(val.split())
+    except OSError:
+        pass
+    return {"model": model or "unknown", "bf16_units": sorted(flags & {"amx_bf16", "avx512_bf16"})}
+
+
+def _probe_ms(dtype: torch.dtype | None, reps: int = 3) -> float:
+    """ms of one fwd+bwd of a 3×3 64→64 conv pair at 64², batch 4, on the CPU (autocast if dtype)."""
+    g = torch.Generator().manual_seed(0)   # no global RNG draw: a resumed run stays bit-identical
+    net = torch.nn.Sequential(torch.nn.Conv2d(64, 64, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.Conv2d(64, 64, 3, padding=1))
+    x = torch.rand(4, 64, 64, 64, generator=g).contiguous(memory_format=torch.channels_last)
+    net = net.to(memory_format=torch.channels_last)
+    best = float("inf")
+    for i in range(reps + 1):
+        t0 = time.perf_counter()
+        with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+            y = net(x)
+        y.float().square().mean().backward()
+        if i:  # the first is warm-up
+            best = min(best, time.perf_counter() - t0)
+    return best * 1e3
+
+
+@dataclasses.dataclass
+class Precision:
+    """How a trainer runs its forward passes: ``autocast`` (a reusable context manager), the
+    ``name`` written into manifests ('bf16-autocast' or 'fp32'; master weights are always fp32) and
+    ``why`` it was chosen."""
+    autocast: torch.autocast
+    name: str
+    why: str
+
+    def manifest(self) -> dict:
+        return {"precision": self.name, "precision_reason": self.why}
+
+
+def choose_precision(device: torch.device, mode: str = "auto") -> Precision:
+    """bf16 autocast or fp32 for ``device``; ``mode`` is auto | bf16 | fp32.
+
+    CUDA: auto = bf16. CPU: auto = bf16 only where the CPU has bf16 units (AMX or AVX-512 BF16)
+    *and* a short conv probe runs at least 15 % faster with it; otherwise fp32. bf16 autocast keeps
+    some ops (reflection padding, mse_loss) in fp32, which the probe does not see, so the choice and
+    the probe's numbers are printed and recorded in the manifest.
+    """
+    if mode not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"--precision {mode!r}: choose auto, bf16 or fp32")
+    kind = device.type
+    if mode == "fp32":
+        name, why = "fp32", "--precision fp32"
+    elif mode == "bf16":
+        name, why = "bf16-autocast", "--precision bf16"
+    elif kind == "cuda":
+        name, why = "bf16-autocast", "CUDA"
+    else:
+        info = cpu_info()
+        if not info["bf16_units"]:
+            name, why = "fp32", f"{info['model']}: no bf16 units (amx_bf16 / avx512_bf16)"
+        else:
+            f32, b16 = _probe_ms(None), _probe_ms(torch.bfloat16)
+            fast = b16 < 0.85 * f32
+            name = "bf16-autocast" if fast else "fp32"
+            why = (f"{info['model']} has {'+'.join(info['bf16_units'])}; conv probe fp32 {f32:.1f} ms, "
+                   f"bf16 {b16:.1f} ms -> {name}")
+    autocast = torch.autocast("cuda" if kind == "cuda" else "cpu", dtype=torch.bfloat16,
+                              enabled=name == "bf16-autocast")
+    print(f"precision: {name} ({why})")
+    return Precision(autocast, name, why)
+
+
+def init_from_weights(net: torch.nn.Module, path: str) -> int:
+    """Start ``net`` from shipped fp16 weights (when a run's ckpt.pt is gone): load them into the
+    fp32 master copy and return the steps they had already trained (their manifest's iterations)."""
+    from safetensors.torch import load_file
+    from ..checkpoints import read_manifest
+    state = load_file(str(path))
+    own = net.state_dict()
+    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
+    bad = [k for k in state if k not in own or own[k].shape != state[k].shape]
+    if missing or bad:
+        raise ValueError(f"--init {path} does not fit this net (missing {missing[:3]}, mismatched {bad[:3]}); "
+                         f"use the same --width/--n-res/styles as the run that made it")
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=False)
+    steps = int(read_manifest(Path(path)).get("iterations", 0))
+    print(f"initialised from {path} ({steps} steps already trained)")
+    return steps

@@ -67,7 +67,8 @@ class DepthConfig:
     ckpt_every: int = 200
     max_minutes: float = 0.0
     device: str = "auto"
-    amp: bool = True                               # bf16 autocast on CUDA
+    precision: str = "auto"                        # auto | bf16 | fp32 (common.choose_precision)
+    init: str = ""                                 # shipped depth weights to start from when there is no ckpt.pt
     threads: int = 0
 
 
@@ -237,6 +238,8 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
         common.set_rng_state(state["rng"])
         log.truncate_after(step)
         print(f"resumed {ckpt} at step {step}")
+    elif cfg.init:
+        step = common.init_from_weights(net, cfg.init)
 
     t_start = time.time()
     synth_buf = SynthBuffer(cfg, next_seed)
@@ -253,7 +256,8 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
     print(f"data ready in {time.time() - t_start:.0f} s: buffer {cfg.buffer} views, "
           f"{n_real_files} photos, {0 if sfm is None else len(sfm)} SfM frames, {len(val_views)} val views")
 
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda")
+    prec = common.choose_precision(device, cfg.precision)
+    autocast = prec.autocast
     rng = np.random.default_rng(cfg.seed * 7 + step)
     last_val = {"all": float("nan")}
     wall0, t_start = wall, time.time()

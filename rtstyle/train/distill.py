@@ -55,6 +55,8 @@ class DistillConfig:
     max_minutes: float = 0.0
     device: str = "auto"
     threads: int = 0
+    precision: str = "auto"            # auto | bf16 | fp32 (common.choose_precision)
+    init: str = ""                     # shipped lite weights to start from when there is no ckpt.pt
 
     def net_config(self) -> dict:
         return {"n_styles": len(self.styles), **self.model}
@@ -143,11 +145,17 @@ def train(cfg: DistillConfig, resume: bool = True) -> Path:
         return vgg(F.avg_pool2d(img, 2), [FEATURE_TAP])[FEATURE_TAP]
 
     if not (resume and loop.resume(device)):
+        if cfg.init:
+            loop.step = common.init_from_weights(net, cfg.init)
+            sched.last_epoch = loop.step
+            for g, lr in zip(opt.param_groups, sched._get_closed_form_lr()):
+                g["lr"] = lr
         with torch.no_grad():   # feature scale: plain photos vs their teacher output score 1
             f_x = feats(val_x)
             d = sum((feats(t) - f_x).pow(2).mean().item() for t in val_t) / len(val_t)
         loop.extra["feature_scale"] = 1.0 / max(d, 1e-12)
     scale = loop.extra["feature_scale"]
+    prec = common.choose_precision(device, cfg.precision)
 
     def parts(y, t):
         fy = feats(y)
@@ -160,8 +168,10 @@ def train(cfg: DistillConfig, resume: bool = True) -> Path:
         k = step % len(cfg.styles)
         x = sampler.batch(cfg.batch).to(device)
         t = teachers(x, cfg.styles[k])
-        y = net(x, k)
-        pix, feat = parts(y, t)
+        with prec.autocast:
+            y = net(x, k)
+            pix, feat = parts(y, t)
+        y, pix, feat = y.float(), pix.float(), feat.float()
         total = cfg.pixel_weight * pix + cfg.feature_weight * feat
         out = {"pixel": pix.item(), "feature": feat.item()}
         if cfg.consistency_weight > 0:
@@ -203,7 +213,7 @@ def train(cfg: DistillConfig, resume: bool = True) -> Path:
                          "consistency": cfg.consistency_weight, "noise": cfg.noise},
         "taps": {"feature": FEATURE_TAP}, "loss_scales": {"feature": scale},
         "wall_time_s": round(loop.wall, 1), "device": common.device_name(device),
-        "code_revision": common.code_revision(),
+        "code_revision": common.code_revision(), "cpu": common.cpu_info()["model"], **prec.manifest(),
     }
     name = "lite-" + (cfg.styles[0] if len(cfg.styles) == 1 else "multi")
     return common.finish_run(net, out / f"{name}.safetensors", manifest, loop)

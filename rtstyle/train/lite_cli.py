@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..families import TEACHER_ORDER
-from . import add_run_flags
+from . import add_run_flags, run_fields
 
 
 def register_train(tsub) -> None:
@@ -55,8 +55,7 @@ def run(a) -> int:
     cfg = DistillConfig(styles=names, data=str(a.data), out=str(out), teacher=a.teacher,
                         model={"width": a.width, "n_res": a.n_res}, crop=a.crop, batch=a.batch, iters=a.iters,
                         lr=a.lr, feature_weight=a.feature_weight, consistency_weight=a.consistency_weight,
-                        seed=a.seed, log_every=a.log_every, ckpt_every=a.ckpt_every, max_minutes=a.max_minutes,
-                        device=a.device, threads=a.threads)
+                        **run_fields(a))
     try:
         train(cfg, resume=not a.no_resume)
     except FileNotFoundError as exc:

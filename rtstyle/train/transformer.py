@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from .. import losses, ops
-from ..checkpoints import build_model
+from ..checkpoints import build_model, read_manifest
 from ..models.vgg import LAYERS, load_vgg19
 from . import common
 from .data import CropSampler, list_images, load_style, split
@@ -49,7 +49,8 @@ class TransformerConfig:
     ckpt_every: int = 250
     max_minutes: float = 0.0                      # stop (with a checkpoint) after this long; 0 = no limit
     device: str = "auto"
-    amp: bool = True                              # bf16 autocast on CUDA
+    precision: str = "auto"                       # auto | bf16 | fp32 (common.choose_precision)
+    init: str = ""                                # shipped weights to start from when there is no ckpt.pt
     channels_last: bool = True
     threads: int = 0                              # torch CPU threads; 0 = torch default
 
@@ -150,10 +151,18 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
     if resume and loop.resume(device):
         targets.load_scales(loop.extra["scales"])
     else:
-        targets.calibrate(vgg, cfg, CropSampler(train_files[:16], cfg.crop, short=int(cfg.crop * 1.5)).fixed(16).to(device))
+        if cfg.init:
+            loop.step = common.init_from_weights(net, cfg.init)
+        init_scales = read_manifest(Path(cfg.init)).get("loss_scales") if cfg.init else None
+        if init_scales:   # keep the loss the shipped weights were trained on
+            targets.load_scales(init_scales)
+        else:
+            targets.calibrate(vgg, cfg, CropSampler(train_files[:16], cfg.crop,
+                                                    short=int(cfg.crop * 1.5)).fixed(16).to(device))
         loop.extra["scales"] = targets.scales()
 
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda")
+    prec = common.choose_precision(device, cfg.precision)
+    autocast = prec.autocast
     n_styles = len(cfg.styles)
 
     def step_fn(step: int) -> dict:
@@ -195,5 +204,6 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
                          "tv": cfg.tv_weight},
         "taps": {"content": cfg.content_tap, "style": cfg.style_taps}, "loss_scales": targets.scales(),
         "wall_time_s": round(loop.wall, 1), "device": common.device_name(device), "code_revision": common.code_revision(),
+        "cpu": common.cpu_info()["model"], **prec.manifest(),
     }
     return common.finish_run(net, out / f"{name}.safetensors", manifest, loop)
