@@ -161,6 +161,7 @@ def _train_transformer(a) -> None:
 
 def _dispatch(a, ap) -> int:
     from . import jobs
+    from .files import check_input
     from .stylizer import parse_size
     if getattr(a, "func", None) is not None:   # subcommands that carry their own handler
         return a.func(a)
@@ -177,7 +178,7 @@ def _dispatch(a, ap) -> int:
     elif a.command == "eval":
         from . import evaluate
         for ph in a.photos:
-            jobs.check_input(ph, "photo")
+            check_input(ph, "photo")
         scores = evaluate.evaluate(a.photos, a.style, a.family, a.size, a.gatys_iters)
         text = evaluate.table(scores)
         print(text)

@@ -67,7 +67,7 @@ def cache_lines(cache_dir: Path) -> list[str]:
 
 
 def weights_lines() -> list[str]:
-    from .checkpoints import shipped_manifests
+    from .weights import shipped_manifests
     from .models.vgg import SHIPPED
     from .styles import weights_dirs
     lines = []

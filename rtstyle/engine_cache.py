@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .checkpoints import atomic_write
+from .files import atomic_write
 
 ENGINE_SUFFIX = ".engine"
 SIDECAR_SUFFIX = ".json"

@@ -13,8 +13,8 @@ The one thing tracing bakes in is the nets' minimum-size padding (``max(h, min_s
 are exact for H, W >= the ``min_size`` in their metadata, and the backends edge-pad smaller frames
 first (:func:`pad_min_size`), which is what the nets do themselves.
 
-:data:`FAMILY_IO` is the one table of each family's ONNX input and output names, shared with the
-backends (rtstyle.backends), which check a file's metadata against it.
+Each family's ONNX input and output names come from the one table, rtstyle.families.FAMILIES,
+which the backends (rtstyle.backends) check a file's metadata against.
 """
 from __future__ import annotations
 
@@ -24,16 +24,16 @@ import inspect
 import io
 import json
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
 from . import __version__
-from .checkpoints import atomic_write
+from .files import atomic_write
 from .errors import UserError
-from .families import VECTOR_STYLED
+from . import families
+from .families import ADAIN_CHANNELS, IMAGE_RANGE, VECTOR_STYLED
 from .trt_build import (DEFAULT_PROFILE, build_engine, import_tensorrt,  # noqa: F401 (re-exported)
                         onnx_input_shapes, profile_shapes)
 
@@ -41,25 +41,7 @@ DEFAULT_OPSET = 17
 # Traced at odd H, W so the pad-to-multiple branch is in the graph (see module docstring).
 TRACE_SIZE = (37, 53)
 TRACE_BATCH = 2        # not 1: keeps the tracer from treating the batch as a broadcastable 1
-ADAIN_CHANNELS = 512   # VGG19 relu4_1
-INPUT_RANGE = "[0,1] float32 RGB"
 
-
-@dataclass(frozen=True)
-class FamilyIO:
-    inputs: tuple[str, ...]   # ONNX input names, in forward() argument order
-    output: str               # ONNX output name (ONNX forbids reusing an input's name)
-    output_range: str
-
-
-FAMILY_IO: dict[str, FamilyIO] = {
-    "johnson": FamilyIO(("image",), "stylized", INPUT_RANGE),
-    "compact": FamilyIO(("image",), "stylized", INPUT_RANGE),
-    "multi": FamilyIO(("image", "style"), "stylized", INPUT_RANGE),
-    "lite": FamilyIO(("image", "style"), "stylized", INPUT_RANGE),
-    "adain": FamilyIO(("image", "style_mean", "style_std", "alpha"), "stylized", INPUT_RANGE),
-    "depth": FamilyIO(("image",), "depth", "relative depth (N,1,H,W) float32, larger = farther"),
-}
 
 # Dynamic axes of every input/output name: batch everywhere, H/W where the tensor is an image.
 # alpha may be a per-pixel map (depth-aware AdaIN) so its H/W are free too.
@@ -74,13 +56,6 @@ _DYNAMIC_AXES = {
 }
 
 
-def family_io(family: str) -> FamilyIO:
-    try:
-        return FAMILY_IO[family]
-    except KeyError:
-        raise UserError(f"unknown model family {family!r}; known: {', '.join(FAMILY_IO)}") from None
-
-
 def family_inputs(family: str, image: torch.Tensor, extra: dict) -> list[torch.Tensor]:
     """The family's inputs in forward() order, shaped as the exported graph expects.
 
@@ -88,7 +63,7 @@ def family_inputs(family: str, image: torch.Tensor, extra: dict) -> list[torch.T
     (N,C,1,1); ``alpha`` a float, 0-d, (N,), or (N,1,h,w). Everything moves to ``image``'s device
     and dtype. Raises UserError naming missing or unexpected inputs.
     """
-    names = family_io(family).inputs
+    names = families.family(family).inputs
     given = set(extra)
     missing = [n for n in names[1:] if n not in given]
     unexpected = sorted(given - set(names))
@@ -114,7 +89,7 @@ def family_inputs(family: str, image: torch.Tensor, extra: dict) -> list[torch.T
 
 
 class FamilySignature(nn.Module):
-    """Calls a family's net with the exported inputs, positionally in :data:`FAMILY_IO` order.
+    """Calls a family's net with the exported inputs, positionally in rtstyle.families order.
 
     For AdaIN the ``alpha`` input is passed as the net's ``alpha_map`` (strength 1), so one input
     takes both a per-sample strength (N,1,1,1) and a per-pixel map (N,1,h,w) such as normalised
@@ -123,7 +98,7 @@ class FamilySignature(nn.Module):
 
     def __init__(self, net: nn.Module, family: str):
         super().__init__()
-        family_io(family)
+        families.family(family)
         self.net, self.family = net, family
         self._alpha_map = family == "adain" and "alpha_map" in inspect.signature(net.forward).parameters
 
@@ -136,7 +111,7 @@ class FamilySignature(nn.Module):
 
 def family_net(model: nn.Module, family: str) -> nn.Module:
     """The module a family's backends run: an AdaIN decoder (what its weights file holds, see
-    rtstyle.checkpoints.build_model) gets the frozen VGG encoder in front; others are as given."""
+    rtstyle.weights.build_model) gets the frozen VGG encoder in front; others are as given."""
     if family == "adain" and not hasattr(model, "encoder"):
         from .models.adain import AdaINNet
         return AdaINNet(decoder=model)
@@ -299,7 +274,7 @@ def export_onnx(model: nn.Module, family: str, path, meta: dict | None = None, *
 
     Args:
         model: the family's nn.Module (any dtype/device; exported as an fp32 CPU copy).
-        family: a key of :data:`FAMILY_IO`; fixes input/output names.
+        family: a key of rtstyle.families.FAMILIES; fixes input/output names.
         path: where to write (atomically).
         meta: recorded in the file: ``styles`` (list), ``config`` (net config dict), anything else
             JSON-able under its own key.
@@ -312,7 +287,7 @@ def export_onnx(model: nn.Module, family: str, path, meta: dict | None = None, *
         exporter: ``"torchscript"`` (default) or ``"dynamo"``.
     """
     import onnx
-    io_spec = family_io(family)
+    io_spec = families.family(family)
     if opset < 17:
         raise UserError(f"ONNX opset {opset} is too old; rtstyle needs 17 or newer (--opset 17)")
     if exporter not in ("torchscript", "dynamo"):
@@ -349,7 +324,7 @@ def export_onnx(model: nn.Module, family: str, path, meta: dict | None = None, *
         "inputs": json.dumps(list(io_spec.inputs)),
         "outputs": json.dumps([io_spec.output]),
         "input_layout": "NCHW",
-        "input_range": INPUT_RANGE,
+        "input_range": IMAGE_RANGE,
         "output_range": io_spec.output_range,
         "precision": precision,
         "opset": str(opset),

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from .errors import UserError
-from .families import STYLIZING, VECTOR_STYLED
+from .families import ARBITRARY, STYLIZING, VECTOR_STYLED
 
 FORMATS = {"onnx": ".onnx", "engine": ".engine"}
 
@@ -73,7 +73,7 @@ def _style_meta(entry, model, style: str) -> dict:
 
 def _depth_weights(path: Path | None):
     """(weights path, manifest) of the depth net to export: --weights FILE, else the one inference uses."""
-    from .checkpoints import read_manifest
+    from .weights import read_manifest
     from .depth.apply import find_depth_weights
     if path is not None:
         return path, read_manifest(path)
@@ -100,8 +100,9 @@ def export_model(style: str | None = None, family: str | None = None, fmt: str =
         weights: a specific weights file (with its ``.json`` manifest) instead of choosing one.
         cache_dir: engine builds: where the intermediate ONNX and the engine cache live.
     """
-    from . import export, jobs, styles
-    from .checkpoints import WeightsError, load_weights, read_manifest
+    from . import export, styles
+    from .files import check_output
+    from .weights import WeightsError, load_weights, read_manifest
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
     if fmt == "engine":
@@ -120,7 +121,7 @@ def export_model(style: str | None = None, family: str | None = None, fmt: str =
                 manifest = read_manifest(weights)
                 entry = styles.WeightsEntry(manifest["family"], Path(weights), manifest)
                 styles.check_style(style)
-                if entry.family not in styles.ARBITRARY and style not in entry.styles:
+                if entry.family not in ARBITRARY and style not in entry.styles:
                     raise UserError(f"weights {weights} paint {', '.join(entry.styles)}, not {style!r}")
             else:
                 entry = styles.choose(style, family)
@@ -133,7 +134,7 @@ def export_model(style: str | None = None, family: str | None = None, fmt: str =
     out = Path(output) if output else _default_output(stem, fmt, fp16, size)
     if out.suffix.lower() not in (FORMATS[fmt], ".plan" if fmt == "engine" else FORMATS[fmt]):
         raise UserError(f"output {out} should end in {FORMATS[fmt]} for --format {fmt}")
-    jobs.check_output(out, overwrite)
+    check_output(out, overwrite)
 
     if fmt == "onnx":
         export.export_onnx(model, family, out, meta, opset=opset, dynamic=size is None, size=size, fp16=fp16)
@@ -150,7 +151,7 @@ def export_model(style: str | None = None, family: str | None = None, fmt: str =
         export.export_onnx(model, family, onnx_path, meta, opset=opset)
     profile = ((1, 3, *size),) * 3 if size else export.DEFAULT_PROFILE
     engine = export.build_engine(onnx_path, cache, profile, fp16=fp16)
-    from .checkpoints import atomic_write
+    from .files import atomic_write
     atomic_write(out, lambda tmp: shutil.copyfile(engine, tmp))
     log(f"wrote {out} (TensorRT {'fp16' if fp16 else 'fp32'}, profile {json.dumps(profile)}; "
         f"cached as {engine})")

@@ -9,42 +9,13 @@ from fractions import Fraction
 from pathlib import Path
 
 from .errors import UserError
+from .families import ARBITRARY
+from .files import check_input, check_output
 
 IMAGE_OUT_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 # Largest frame stylized (after --size/--scale): the nets' activations grow with the pixels, and
 # past this a run needs tens of GB of (GPU) memory. 64 Mpx still takes a 48 Mpx phone photo.
 MAX_MEGAPIXELS = 64
-
-
-def check_output(out: Path, overwrite: bool, inputs: list[Path] = ()) -> None:
-    """Refuse outputs that would destroy work: same as an input, existing (without --overwrite),
-    or in a folder that cannot be written."""
-    for src in inputs:
-        if src.exists() and out.exists() and os.path.samefile(src, out):
-            raise UserError(f"output {out} is the input file; choose another output name")
-        if src.resolve() == out.resolve():
-            raise UserError(f"output {out} is the input file; choose another output name")
-    if out.is_dir():
-        raise UserError(f"output {out} is a folder; give a file name like {out / 'out.mp4'}")
-    if out.exists() and not overwrite:
-        raise UserError(f"output {out} already exists; pass --overwrite to replace it")
-    parent = out.parent if str(out.parent) else Path(".")
-    if parent.exists() and not parent.is_dir():
-        raise UserError(f"cannot write {out}: {parent} is a file, not a folder; choose another output path")
-    if not parent.is_dir():
-        raise UserError(f"cannot write {out}: folder {parent} does not exist; create it first")
-    if not os.access(parent, os.W_OK):
-        raise UserError(f"cannot write {out}: folder {parent} is not writable; choose another output folder")
-
-
-def check_input(path: Path, what: str = "input") -> Path:
-    if not path.exists():
-        raise UserError(f"{what} {path} does not exist; check the path")
-    if path.is_dir():
-        raise UserError(f"{what} {path} is a folder; give a file")
-    if path.stat().st_size == 0:
-        raise UserError(f"{what} {path} is empty (0 bytes); give a real file")
-    return path
 
 
 def check_pixels(what, w: int, h: int, size=None, scale: float | None = None) -> None:
@@ -64,7 +35,7 @@ def list_styles(out=None) -> None:
 
     from . import styles
     entries = styles.weights_entries()
-    arbitrary = sorted({e.family for e in entries if e.family in styles.ARBITRARY})
+    arbitrary = sorted({e.family for e in entries if e.family in ARBITRARY})
     rows = []
     for name in styles.style_names():
         img = cv2.imread(str(styles.STYLE_DIR / f"{name}.jpg"), cv2.IMREAD_UNCHANGED)

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from . import pipeline
 from .errors import UserError
-from .families import STYLIZING
+from .families import STYLIZING, VECTOR_STYLED
 from .pipeline import StageTimes
 
 
@@ -376,7 +376,7 @@ def _style_names(text: str, family: str | None) -> list[str]:
         styles.check_style(n)
     if len(names) == 1:
         entry = styles.choose(names[0], family)
-        if entry.family in styles.VECTOR_STYLED and len(entry.styles) > 1:
+        if entry.family in VECTOR_STYLED and len(entry.styles) > 1:
             i = entry.styles.index(names[0])
             names = entry.styles[i:] + entry.styles[:i]
     return names

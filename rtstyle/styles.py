@@ -10,9 +10,9 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import WEIGHTS_DIR, build_model, shipped_manifests
+from .weights import WEIGHTS_DIR, build_model, shipped_manifests
 from .errors import UserError
-from .families import ARBITRARY, CPU_TIER, STYLIZING, VECTOR_STYLED  # noqa: F401 (re-exported)
+from .families import ARBITRARY, CPU_TIER, FAMILIES, STYLIZING, VECTOR_STYLED
 
 STYLE_DIR = Path(__file__).resolve().parent / "styles"
 
@@ -93,11 +93,9 @@ def mix_label(mix: list[tuple[str, float]]) -> str:
 
 def can_mix(family: str) -> bool:
     """True when one set of ``family`` weights paints a weighted mix of styles: nets with a
-    ``style`` mixing-vector input (conditional instance norm, rtstyle.export.FAMILY_IO) and
-    arbitrary-style nets (AdaIN mixes the styles' feature statistics)."""
-    from .export import FAMILY_IO
-    io = FAMILY_IO.get(family)
-    return family in ARBITRARY or (io is not None and "style" in io.inputs)
+    ``style`` mixing-vector input (conditional instance norm) and arbitrary-style nets (AdaIN
+    mixes the styles' feature statistics): rtstyle.families.Family.mixes."""
+    return family in FAMILIES and FAMILIES[family].mixes
 
 
 def weights_dirs() -> list[Path]:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from . import styles
-from .checkpoints import WeightsError, load_weights
+from .weights import WeightsError, load_weights
 from .errors import UserError
 from .ops import preserve_color, strength_blend
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import atomic_write
+from .files import atomic_write
 from .errors import UserError
 
 # TensorRT optimisation profile for ``image`` (min, opt, max) when none is given: any frame from

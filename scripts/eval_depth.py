@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rtstyle.checkpoints import load_weights
+from rtstyle.weights import load_weights
 from rtstyle.depth import pairs as P
 from rtstyle.depth import synth
 from rtstyle.depth.metrics import merge, ordinal_accuracy

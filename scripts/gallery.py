@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rtstyle import styles  # noqa: E402
+from rtstyle.families import ARBITRARY  # noqa: E402
 from rtstyle.io.images import read_image, write_image  # noqa: E402
 from rtstyle.stylizer import Stylizer  # noqa: E402
 
@@ -47,7 +48,7 @@ def main() -> int:
     rows = [np.concatenate([np.full((a.size, a.size, 3), 255, np.uint8)] + photos, axis=1)]
     seen = set()
     for entry in sorted(styles.weights_entries(), key=lambda e: (e.family, e.path.name)):
-        names = styles.style_names() if entry.family in styles.ARBITRARY else entry.styles
+        names = styles.style_names() if entry.family in ARBITRARY else entry.styles
         for name in names:
             if (name, entry.family) in seen:
                 continue

@@ -54,7 +54,7 @@ def ensure_weights(style: str, family: str | None, tmp: Path, width: int) -> str
     except UserError:
         pass
     import torch
-    from rtstyle.checkpoints import save_weights
+    from rtstyle.weights import save_weights
     from rtstyle.models import JohnsonNet
     torch.manual_seed(0)
     d = tmp / "random-weights"

@@ -128,7 +128,7 @@ def png16(tmp_path):
 def tiny_weights(tmp_path, monkeypatch):
     """Untrained tiny nets on $RTSTYLE_WEIGHTS (plumbing only, never shipped): a johnson 'mosaic'
     and a multi-style net for 'great_wave' + 'poppies' with distinct style rows."""
-    from rtstyle.checkpoints import save_weights
+    from rtstyle.weights import save_weights
     from rtstyle.models import JohnsonNet, MultiStyleNet
     d = tmp_path / "weights"
     torch.manual_seed(0)

@@ -343,7 +343,7 @@ def _b_bad_size(d):
 
 def _corrupt_weights(d):
     """A damaged copy of the mosaic weights that sorts first, on $RTSTYLE_WEIGHTS (see env)."""
-    from rtstyle.checkpoints import WEIGHTS_DIR
+    from rtstyle.weights import WEIGHTS_DIR
     w = d / "weights"
     w.mkdir()
     (w / "a-johnson-mosaic.json").write_text((WEIGHTS_DIR / "johnson-mosaic.json").read_text())
@@ -462,7 +462,7 @@ def _b_image_disk_full(d):
 
 def _f_image_disk_full(d):
     """The image's bytes go to its temporary file, then the disk is full (ENOSPC) on the flush."""
-    from rtstyle.checkpoints import atomic_write
+    from rtstyle.files import atomic_write
     from rtstyle.io import images
 
     def write_then_full(tmp, write):

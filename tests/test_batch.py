@@ -11,7 +11,7 @@ import torch
 from conftest import make_video
 
 from rtstyle import cli
-from rtstyle.checkpoints import save_weights
+from rtstyle.weights import save_weights
 from rtstyle.errors import UserError
 from rtstyle.io.video import VideoReader
 from rtstyle.models.transformer import JohnsonNet

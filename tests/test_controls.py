@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from rtstyle import cli, ops, styles
-from rtstyle.checkpoints import load_weights, save_weights
+from rtstyle.weights import load_weights, save_weights
 from rtstyle.errors import UserError
 from rtstyle.models import CompactNet, JohnsonNet, MultiStyleNet
 from rtstyle.models.adain import AdaINDecoder

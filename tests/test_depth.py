@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rtstyle import cli
-from rtstyle.checkpoints import save_weights
+from rtstyle.weights import save_weights
 from rtstyle.depth import pairs as P
 from rtstyle.depth import synth
 from rtstyle.depth.apply import DepthModulator
@@ -256,7 +256,7 @@ def test_depth_command_writes_colour_and_raw_png(tmp_path, depth_weights, capsys
 
 
 def test_missing_depth_weights_is_a_clear_error(tmp_path, monkeypatch, capsys):
-    import rtstyle.checkpoints as ck
+    import rtstyle.weights as ck
     monkeypatch.setattr(ck, "WEIGHTS_DIR", tmp_path / "none")
     monkeypatch.setattr("rtstyle.styles.WEIGHTS_DIR", tmp_path / "none")
     monkeypatch.setenv("RTSTYLE_WEIGHTS", str(tmp_path / "empty"))

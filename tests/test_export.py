@@ -11,7 +11,8 @@ from rtstyle import __version__
 from rtstyle.backends.onnxruntime_backend import OnnxRuntimeBackend
 from rtstyle.errors import UserError
 from rtstyle.families import VECTOR_STYLED
-from rtstyle.export import (FAMILY_IO, export_onnx, fold_batchnorm, onnx_input_shapes, profile_shapes,
+from rtstyle.families import FAMILIES as FAMILY_IO
+from rtstyle.export import (export_onnx, fold_batchnorm, onnx_input_shapes, profile_shapes,
                             read_metadata)
 from rtstyle.models import CompactNet, JohnsonNet, MultiStyleNet
 from rtstyle.models.lite import LiteNet
@@ -245,7 +246,7 @@ def test_dynamo_exporter_is_also_correct_at_odd_sizes(tmp_path):
 
 
 def _shipped():
-    from rtstyle.checkpoints import WEIGHTS_DIR, shipped_manifests
+    from rtstyle.weights import WEIGHTS_DIR, shipped_manifests
     return [(p, m) for p, m in shipped_manifests(WEIGHTS_DIR)]
 
 
@@ -253,7 +254,7 @@ def _shipped():
 def test_every_shipped_model_matches_torch_through_onnxruntime(path, manifest, tmp_path):
     """The parity the docs quote (docs/export.md), as a test: each shipped weights file exported
     and run by onnxruntime vs torch fp32 on the same input, at an odd size."""
-    from rtstyle.checkpoints import load_weights
+    from rtstyle.weights import load_weights
     from rtstyle.export import family_net
     family = manifest["family"]
     model, _ = load_weights(path)

@@ -6,7 +6,7 @@ import torch
 
 from rtstyle import cli
 from rtstyle.backends.onnxruntime_backend import OnnxRuntimeBackend
-from rtstyle.checkpoints import load_weights, save_weights
+from rtstyle.weights import load_weights, save_weights
 from rtstyle.export import onnx_input_shapes, read_metadata
 from rtstyle.export_cli import parse_hw
 from rtstyle.models import JohnsonNet, MultiStyleNet

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from rtstyle.checkpoints import load_weights
+from rtstyle.weights import load_weights
 from rtstyle.cli import main
 from rtstyle.models.lite import LiteNet
 from rtstyle.models.transformer import JohnsonNet
@@ -78,7 +78,7 @@ def test_train_lite_cli_says_which_style_has_no_teacher(photos, capsys):
 
 def test_lite_is_the_cpu_default_and_full_nets_are_the_gpu_default(tmp_path, monkeypatch):
     from rtstyle import styles
-    from rtstyle.checkpoints import save_weights
+    from rtstyle.weights import save_weights
     save_weights(LiteNet(n_styles=1, width=4, n_res=1), tmp_path / "lite-mosaic.safetensors",
                  {"family": "lite", "styles": ["mosaic"], "config": {"n_styles": 1, "width": 4, "n_res": 1}})
     monkeypatch.setenv("RTSTYLE_WEIGHTS", str(tmp_path))      # plus the shipped johnson-mosaic
@@ -88,7 +88,7 @@ def test_lite_is_the_cpu_default_and_full_nets_are_the_gpu_default(tmp_path, mon
 
 
 def test_every_style_and_mixture_of_a_style_input_net_shares_one_onnx_export(tmp_path, monkeypatch):
-    from rtstyle.checkpoints import save_weights
+    from rtstyle.weights import save_weights
     from rtstyle.stylizer import Stylizer
     names = ["mosaic", "starry_night"]
     net = LiteNet(n_styles=2, width=4, n_res=1)

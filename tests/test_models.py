@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from rtstyle.checkpoints import build_model
+from rtstyle.weights import build_model
 from rtstyle.models import CompactNet, JohnsonNet, MultiStyleNet
 from rtstyle.models.adain import AdaINDecoder, AdaINNet, mix_stats
 from rtstyle.models.depth import HourglassDepth, build_depth_net

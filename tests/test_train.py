@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from rtstyle.checkpoints import load_weights
+from rtstyle.weights import load_weights
 from rtstyle.cli import main
 from rtstyle.styles import STYLE_DIR
 from rtstyle.train.adain import AdaINConfig

@@ -130,7 +130,7 @@ def create(spec: BackendSpec, model: nn.Module, family: str, meta: dict | None =
         spec: from :func:`select`.
         model: the family's nn.Module (fp32 or fp16, any device); for ``adain`` an AdaINNet or
             just its AdaINDecoder (the encoder is added).
-        family: ``johnson`` | ``compact`` | ``multi`` | ``adain`` | ``depth`` (rtstyle.export.FAMILY_IO).
+        family: ``johnson`` | ``compact`` | ``multi`` | ``adain`` | ``depth`` (rtstyle.families.FAMILIES).
         meta: written into exported files (``styles``, ``config``...).
         cache_dir: where ONNX exports and TensorRT engines are kept, keyed by weights + options
             (an export happens once; a changed model gets a new file).
@@ -139,8 +139,8 @@ def create(spec: BackendSpec, model: nn.Module, family: str, meta: dict | None =
         options: passed to the backend class (e.g. ``cuda_graphs``, ``compile`` for torch;
             ``providers``, ``threads`` for onnxruntime).
     """
-    from .. import export
-    export.family_io(family)  # fail early on an unknown family
+    from .. import export, families
+    families.family(family)  # fail early on an unknown family
     model = export.family_net(model, family)   # an AdaIN decoder gets its encoder
     module = importlib.import_module(f"{__name__}.{spec.module}")
     cls = getattr(module, spec.cls)

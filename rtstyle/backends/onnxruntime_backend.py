@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from ..export import decode_metadata, family_inputs, family_io, pad_min_size
+from ..export import decode_metadata, family_inputs, pad_min_size
+from ..families import family as family_io
 from .base import BACKENDS, Backend, out_of_memory
 
 _SPEC = next(s for s in BACKENDS if s.name == "onnxruntime")

@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 
 from ..errors import UserError
-from ..export import family_inputs, family_io, import_tensorrt, pad_min_size
+from ..export import family_inputs, import_tensorrt, pad_min_size
+from ..families import family as family_io
 from .base import BACKENDS, Backend
 
 _SPEC = next(s for s in BACKENDS if s.name == "tensorrt")

@@ -52,7 +52,7 @@ class TorchBackend(Backend):
         channels_last: NHWC memory format (faster convs on tensor cores).
         cuda_graphs: capture one CUDA graph per input shape and replay it.
         compile: wrap the model in ``torch.compile`` (first call per shape compiles: slow).
-        family: rtstyle.export.FAMILY_IO key; fixes the extra inputs' names and order. Without
+        family: rtstyle.families.FAMILIES key; fixes the extra inputs' names and order. Without
             it, ``extra`` is passed on as keyword arguments.
 
     ``__call__(image, **extra)`` -> (N, C, H, W) float32 in [0, 1] on :attr:`device`, a fresh

@@ -162,7 +162,7 @@ def time_pipeline(spec: ModelSpec, variant: Variant, clip: Path, cache_dir: Path
 
     from .. import backends, pipeline
     from ..io.video import VideoReader, VideoWriter, probe
-    from ..jobs import check_input
+    from ..files import check_input
     from ..stylizer import target_size
     check_input(Path(clip), "pipeline clip")
     info = probe(clip)

@@ -115,6 +115,6 @@ def write_output(path: str, text: str) -> None:
     if path == "-":
         sys.stdout.write(text)
         return
-    from ..checkpoints import atomic_write
+    from ..files import atomic_write
     atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text))
 

@@ -9,27 +9,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
-from ..families import VECTOR_STYLED
+from ..families import ADAIN_CHANNELS, FAMILIES, VECTOR_STYLED
 
 ROOT = Path(__file__).resolve().parents[2]   # the repository: rtstyle/bench/specs.py
 SAMPLE_CLIP = ROOT / "samples" / "bunny_4s.mp4"
 GATYS_CONTENT = ROOT / "samples" / "landscape_picos_de_europa.jpg"
 GATYS_STYLE = "mosaic"
-GATYS_REFERENCE_ITERS = 500    # seed 000 Table 1
+GATYS_REFERENCE_ITERS = 500    # Liu & Shuai 2019, Table 1
 DEFAULT_SIZES = (256, 512, 1024)
 
-# name -> (family, default architecture). The plain family names take the shipped weights'
-# architecture when there are any (see model_specs); the variants are always these.
+# name -> (family, architecture): each family at its default architecture (rtstyle.families), plus
+# variants. The plain family names take the shipped weights' architecture when there are any (see
+# model_specs); the variants are always these.
+_VARIANTS = {"compact": {"compact-down": {"width": 64, "n_res": 4, "downsample": True}},
+             "depth": {"depth-rt": {"variant": "rt"}}}
 MODELS: dict[str, tuple[str, dict]] = {
-    "johnson": ("johnson", {"width": 32, "n_res": 5}),
-    "compact": ("compact", {"width": 64, "n_res": 4, "downsample": False}),  # seed 000 as described: full res
-    "compact-down": ("compact", {"width": 64, "n_res": 4, "downsample": True}),
-    "multi": ("multi", {"n_styles": 20, "width": 32, "n_res": 5}),   # 20 = the bundled styles
-    "lite": ("lite", {"n_styles": 20, "width": 16, "n_res": 4}),     # CPU real-time tier
-    "adain": ("adain", {"width_scale": 1.0}),                        # + the VGG19 relu4_1 encoder
-    "depth": ("depth", {"variant": "full"}),
-    "depth-rt": ("depth", {"variant": "rt"}),
-}
+    name: (fam, config) for fam, f in FAMILIES.items()
+    for name, config in {fam: dict(f.default_config), **_VARIANTS.get(fam, {})}.items()}
 DEFAULT_MODELS = ("johnson", "compact", "multi", "adain", "depth")
 
 
@@ -47,7 +43,7 @@ class ModelSpec:
     def build(self):
         """(nn.Module in eval mode, config as the net reports it)."""
         import torch
-        from ..checkpoints import build_model, load_weights
+        from ..weights import build_model, load_weights
         if self.weights is not None:
             model, manifest = load_weights(self.weights)
             return model, manifest["config"]
@@ -80,7 +76,7 @@ def parse_sizes(text: str) -> list[int]:
 
 def shipped(family: str) -> list[tuple[Path, dict]]:
     """(weights path, manifest) of each distinct architecture of ``family`` in the weights folders."""
-    from ..checkpoints import shipped_manifests
+    from ..weights import shipped_manifests
     from ..styles import weights_dirs
     seen, out = set(), []
     for d in weights_dirs():
@@ -173,7 +169,6 @@ def extra_inputs(family: str, config: dict, device) -> dict:
         style[0, 0] = 1.0
         return {"style": style.to(device)}
     if family == "adain":
-        from ..export import ADAIN_CHANNELS
         return {"style_mean": torch.rand(1, ADAIN_CHANNELS, 1, 1, generator=g).to(device),
                 "style_std": (torch.rand(1, ADAIN_CHANNELS, 1, 1, generator=g) + 0.5).to(device),
                 "alpha": torch.ones(1, 1, 1, 1, device=device)}

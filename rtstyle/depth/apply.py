@@ -30,7 +30,7 @@ NO_WEIGHTS = ("no trained depth weights yet; run scripts/gpu_train_depth.sh on a
 def find_depth_weights(variant: str | None = None) -> tuple[Path, dict]:
     """The depth weights to use: in $RTSTYLE_WEIGHTS folders first, then the shipped ones; the
     ``variant`` asked for ('rt' | 'full'), else 'rt' (real time) before 'full'. UserError if none."""
-    from ..checkpoints import shipped_manifests
+    from ..weights import shipped_manifests
     from ..styles import weights_dirs
     found = [(p, m) for d in weights_dirs() for p, m in shipped_manifests(d) if m["family"] == "depth"]
     if variant is not None:
@@ -65,7 +65,7 @@ class DepthNet:
     def __init__(self, variant: str | None = None, backend: str = "auto", size: int = 192,
                  cache_dir: Path | None = None, weights: Path | None = None):
         from .. import backends
-        from ..checkpoints import WeightsError, load_weights
+        from ..weights import WeightsError, load_weights
         from ..stylizer import default_cache_dir
         if size < 16:
             raise UserError(f"--depth-size {size} is too small; use at least 16 (e.g. 192)")

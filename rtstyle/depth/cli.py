@@ -58,9 +58,8 @@ def run(a) -> int:
     import numpy as np
     import torch
 
-    from ..checkpoints import atomic_write
+    from ..files import atomic_write, check_input, check_output
     from ..io.images import read_image
-    from ..jobs import check_input, check_output
     from ..ops import normalize_depth
     from .apply import DepthNet, colorize
     check_input(a.input)

@@ -8,7 +8,6 @@ appears under the final name.
 
 from __future__ import annotations
 
-import errno
 import os
 import struct
 from pathlib import Path
@@ -16,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rtstyle.checkpoints import atomic_write
 from rtstyle.errors import UserError
+from rtstyle.files import atomic_write, check_input_file, write_error
 
 READ_HINT = "pass a JPEG/PNG/TIFF/WebP/BMP file"
 # extension -> (keeps alpha, cv2.imencode parameters builder taking quality)
@@ -30,36 +29,6 @@ WRITE_FORMATS = {
     ".tif": (True, lambda q: []),
     ".tiff": (True, lambda q: []),
 }
-
-
-# errno values that mean "this place cannot be written" (the user's choice of output), not a fault
-_NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.ENOENT, errno.EROFS, errno.ENOTDIR, errno.EISDIR}
-
-
-def write_error(path: Path, exc: BaseException) -> UserError:
-    """The one line for an OSError (or PyAV's, which subclass it) while writing ``path``, whose
-    temporary file has been deleted: disk full and I/O faults exit 1, unwritable places 2."""
-    code = getattr(exc, "errno", None)
-    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    if code in (errno.ENOSPC, errno.EDQUOT):
-        return UserError(f"cannot write '{path}': the disk is full ({reason}); nothing was kept; "
-                         f"free some space or write to another disk", exit_code=1)
-    if code in _NOT_WRITABLE:
-        return UserError(f"cannot write '{path}': {reason}; nothing was kept; choose a folder you can write to")
-    return UserError(f"cannot write '{path}': {reason} ({type(exc).__name__}); nothing was kept; "
-                     f"check the disk and the output folder", exit_code=1)
-
-
-def check_input_file(path: Path, kind: str, hint: str) -> int:
-    """Raise UserError unless ``path`` is a non-empty regular file; return its size in bytes."""
-    if not path.exists():
-        raise UserError(f"cannot read '{path}': no such file; check the path ({hint})")
-    if path.is_dir():
-        raise UserError(f"cannot read '{path}': it is a folder, not {kind}; {hint}")
-    size = path.stat().st_size
-    if size == 0:
-        raise UserError(f"cannot read '{path}': the file is empty (0 bytes); {hint}")
-    return size
 
 
 def decode_limit() -> int:
@@ -206,5 +175,4 @@ def image_files(folder) -> list[Path]:
                   and not p.name.startswith("."))
 
 
-__all__ = ["read_image", "write_image", "image_files", "image_size", "check_input_file", "write_error",
-           "WRITE_FORMATS"]
+__all__ = ["read_image", "write_image", "image_files", "image_size", "WRITE_FORMATS"]

@@ -20,7 +20,7 @@ import av
 import numpy as np
 
 from rtstyle.errors import UserError
-from rtstyle.io.images import check_input_file
+from rtstyle.files import check_input_file
 
 VIDEO_HINT = "pass a video file such as .mp4, .mkv, .mov or .webm"
 

@@ -17,7 +17,7 @@ import av
 import numpy as np
 
 from rtstyle.errors import UserError
-from rtstyle.io.images import write_error
+from rtstyle.files import write_error
 
 OUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 # Audio codecs each container takes as-is (stream copy); anything else is re-encoded to AAC.

@@ -98,7 +98,7 @@ def worker_options(ray, backend: str, workers: int | None, cpus_per_worker: int 
 
 
 def _outputs(inputs: list[Path], out_dir: Path) -> list[Path]:
-    from ..jobs import check_input
+    from ..files import check_input
     outs: dict[Path, Path] = {}
     for src in inputs:
         check_input(src)

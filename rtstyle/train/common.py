@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..checkpoints import atomic_write
+from ..files import atomic_write
 
 
 def seed_all(seed: int) -> None:
@@ -149,7 +149,7 @@ def start_run(cfg) -> tuple[torch.device, Path]:
 
 def finish_run(net, weights: Path, manifest: dict, loop) -> Path:
     """Save the trained net as fp16 safetensors + manifest and say how the run ended."""
-    from ..checkpoints import save_weights
+    from ..weights import save_weights
     save_weights(net.cpu().float(), weights, manifest)
     print(f"{'stopped at time limit' if loop.stopped_early else 'finished'}: step {loop.step}, weights {weights}")
     return weights
@@ -238,7 +238,7 @@ def init_from_weights(net: torch.nn.Module, path: str) -> int:
     """Start ``net`` from shipped fp16 weights (when a run's ckpt.pt is gone): load them into the
     fp32 master copy and return the steps they had already trained (their manifest's iterations)."""
     from safetensors.torch import load_file
-    from ..checkpoints import read_manifest
+    from ..weights import read_manifest
     state = load_file(str(path))
     own = net.state_dict()
     missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]

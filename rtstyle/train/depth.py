@@ -26,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from .. import losses
-from ..checkpoints import save_weights
+from ..weights import save_weights
 from ..depth import pairs as P
 from ..depth import synth
 from ..depth.metrics import merge, ordinal_accuracy

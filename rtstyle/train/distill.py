@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..checkpoints import build_model
+from ..weights import build_model
 from ..errors import UserError
 from ..families import TEACHER_ORDER
 from ..models.vgg import load_vgg19

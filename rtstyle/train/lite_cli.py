@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import UserError
-from ..families import TEACHER_ORDER
+from ..families import ARBITRARY, TEACHER_ORDER
 from . import add_run_flags, run_fields
 
 
@@ -36,7 +36,7 @@ def trained_styles() -> list[str]:
     """Styles that some non-lite trained net paints (AdaIN, if trained, paints them all)."""
     from .. import styles
     entries = [e for e in styles.weights_entries() if e.family != "lite"]
-    if any(e.family in styles.ARBITRARY for e in entries):
+    if any(e.family in ARBITRARY for e in entries):
         return styles.style_names()
     return sorted({s for e in entries for s in e.styles})
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from .. import losses, ops
-from ..checkpoints import build_model, read_manifest
+from ..weights import build_model, read_manifest
 from ..models.vgg import LAYERS, load_vgg19
 from . import common
 from .data import CropSampler, list_images, load_style, split

@@ -1,4 +1,4 @@
-"""Shipped weights: fp16 safetensors + a JSON manifest per file, and building nets from them.
+"""Weights: fp16 safetensors + a JSON manifest per file, saved, listed, and loaded into their nets.
 
 A weights file ``rtstyle/weights/<stem>.safetensors`` has ``<stem>.json`` beside it::
 
@@ -9,15 +9,15 @@ A weights file ``rtstyle/weights/<stem>.safetensors`` has ``<stem>.json`` beside
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
+from .families import FAMILIES
+from .files import atomic_write
+
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-FAMILIES = ("johnson", "compact", "multi", "lite", "adain", "depth")
 
 
 class WeightsError(RuntimeError):
@@ -25,41 +25,11 @@ class WeightsError(RuntimeError):
 
 
 def build_model(family: str, config: dict) -> nn.Module:
-    """An untrained network of ``family`` with the manifest's ``config``."""
-    from .models import CompactNet, JohnsonNet, MultiStyleNet
-    if family == "johnson":
-        return JohnsonNet(**config)
-    if family == "compact":
-        return CompactNet(**config)
-    if family == "multi":
-        return MultiStyleNet(**config)
-    if family == "lite":
-        from .models.lite import LiteNet
-        return LiteNet(**config)
-    if family == "adain":
-        from .models.adain import AdaINDecoder
-        return AdaINDecoder(**config)
-    if family == "depth":
-        from .models.depth import build_depth_net
-        return build_depth_net(**config)
-    raise WeightsError(f"unknown model family {family!r}; known: {', '.join(FAMILIES)}")
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path``: readers never see a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual permissions
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """An untrained network of ``family`` (a key of rtstyle.families.FAMILIES) with the manifest's ``config``."""
+    from .models import NETS
+    if family not in NETS:
+        raise WeightsError(f"unknown model family {family!r}; known: {', '.join(FAMILIES)}")
+    return NETS[family](**config)
 
 
 def save_weights(model: nn.Module, path: Path, manifest: dict) -> None:
