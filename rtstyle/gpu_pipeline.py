@@ -341,11 +341,11 @@ def video_codec(stylizer, width: int, height: int, fps) -> str:
     import warnings
     from fractions import Fraction
 
-    from .io.video import _pick_codec
+    from .io.video_writer import pick_codec
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         w, h = width + width % 2, height + height % 2
-        return "h264_nvenc" if _pick_codec("h264_nvenc", w, h, Fraction(fps)) == "h264_nvenc" else "libx264"
+        return "h264_nvenc" if pick_codec("h264_nvenc", w, h, Fraction(fps)) == "h264_nvenc" else "libx264"
 
 
 __all__ = ["CpuFrameProcessor", "CudaFrameProcessor", "PendingFrame", "SmoothingProcessor", "make_processor",

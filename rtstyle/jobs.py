@@ -136,7 +136,8 @@ def stylize_video(src: Path, dst: Path, style: str, family=None, backend="auto",
     from tqdm import tqdm
 
     from .gpu_pipeline import stylize_frames, video_codec
-    from .io.video import VideoReader, VideoWriter, probe
+    from .io.video import VideoReader, probe
+    from .io.video_writer import VideoWriter
     from .stylizer import Stylizer, target_size
     check_input(src)
     check_output(dst, overwrite, [src])

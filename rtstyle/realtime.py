@@ -385,8 +385,9 @@ def _style_names(text: str, family: str | None) -> list[str]:
 def run(a) -> int:
     """``rtstyle webcam``: the parsed arguments of :func:`register`'s parser."""
     from . import styles
-    from .io.sinks import NullSink, TeeSink, VirtualCamSink, WindowSink
-    from .io.sources import CameraSource, SimulatedCamera
+    from .io.camera import CameraSource, SimulatedCamera
+    from .io.sinks import NullSink, TeeSink, VirtualCamSink
+    from .io.window import WindowSink
     from .stylizer import Stylizer
     if a.max_frames is not None and a.max_frames < 1:
         raise UserError(f"--max-frames {a.max_frames} must be at least 1")

@@ -30,7 +30,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from rtstyle import temporal  # noqa: E402
-from rtstyle.io.video import VideoReader, VideoWriter, probe  # noqa: E402
+from rtstyle.io.video import VideoReader, probe  # noqa: E402
+from rtstyle.io.video_writer import VideoWriter  # noqa: E402
 from rtstyle.stylizer import Stylizer, target_size  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

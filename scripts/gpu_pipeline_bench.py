@@ -127,7 +127,7 @@ def bench_file(clip: Path, style, family, backend, tmp: Path) -> dict:
 
 def bench_live(style, family, backend, size, fps, frames, simulate) -> dict:
     from rtstyle.io.sinks import NullSink
-    from rtstyle.io.sources import SimulatedCamera
+    from rtstyle.io.camera import SimulatedCamera
     from rtstyle.realtime import run_live
     from rtstyle.stylizer import Stylizer
     with Stylizer(style, family, backend) as st, SimulatedCamera(simulate, fps, size) as cam:

@@ -179,7 +179,8 @@ def main(argv=None) -> int:
     import torch
 
     from rtstyle.io.sinks import FileSink, NullSink
-    from rtstyle.io.sources import FileSource, PatternSource, SimulatedCamera
+    from rtstyle.io.camera import SimulatedCamera
+    from rtstyle.io.sources import FileSource, PatternSource
     from rtstyle.realtime import _capture_size, run_live   # _capture_size: WxH, or a short side as 16:9
     from rtstyle.stylizer import Stylizer
 

@@ -12,7 +12,8 @@ from conftest import TINY_FRAMES, TINY_H, TINY_W, make_video, tiny_frame
 
 from rtstyle.errors import UserError
 from rtstyle.io.images import read_image, write_image
-from rtstyle.io.video import VideoReader, VideoWriter, probe
+from rtstyle.io.video import VideoReader, probe
+from rtstyle.io.video_writer import VideoWriter
 
 
 def streams(path):

@@ -8,7 +8,8 @@ import torch
 from conftest import TINY_H, TINY_W, tiny_frame
 from rtstyle import cli, gpu_pipeline, pipeline
 from rtstyle.io.sinks import NullSink, Sink
-from rtstyle.io.sources import PatternSource, SimulatedCamera, pattern_frame, read_counter
+from rtstyle.io.camera import SimulatedCamera
+from rtstyle.io.sources import PatternSource, pattern_frame, read_counter
 from rtstyle.realtime import StyleCycle, run_live
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

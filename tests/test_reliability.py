@@ -28,7 +28,7 @@ def test_case(case, tmp_path, cache_dir):
 def test_the_checks_catch_a_half_written_file(tmp_path, cache_dir):
     """The harness is not vacuous: a writer that keeps its temporary file on failure is caught."""
     case = next(c for c in CASES if c.id == "disk-full")
-    with mock.patch("rtstyle.io.video.VideoWriter.abort", lambda self: None):
+    with mock.patch("rtstyle.io.video_writer.VideoWriter.abort", lambda self: None):
         result = run_case(case, tmp_path, cache_dir)
     found = problems(case, result, tmp_path)
     assert any("temporary files left" in p for p in found) and any("files left behind" in p for p in found)

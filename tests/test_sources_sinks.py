@@ -15,9 +15,10 @@ from conftest import TINY_FPS, TINY_FRAMES, TINY_H, TINY_W, tiny_frame
 from rtstyle import pipeline
 from rtstyle.errors import UserError
 from rtstyle.io import sources, window
-from rtstyle.io.sinks import FileSink, NullSink, VirtualCamSink, WindowSink
-from rtstyle.io.sources import (CameraSource, FileSource, FolderSource, PatternSource, SimulatedCamera,
-                                pattern_frame, read_counter)
+from rtstyle.io.camera import CameraSource, SimulatedCamera
+from rtstyle.io.sinks import FileSink, NullSink, VirtualCamSink
+from rtstyle.io.sources import FileSource, FolderSource, PatternSource, pattern_frame, read_counter
+from rtstyle.io.window import WindowSink
 from rtstyle.io.video import VideoReader, probe
 
 

@@ -161,7 +161,8 @@ def time_pipeline(spec: ModelSpec, variant: Variant, clip: Path, cache_dir: Path
     import torch
 
     from .. import backends, pipeline
-    from ..io.video import VideoReader, VideoWriter, probe
+    from ..io.video import VideoReader, probe
+    from ..io.video_writer import VideoWriter
     from ..files import check_input
     from ..stylizer import target_size
     check_input(Path(clip), "pipeline clip")

@@ -17,7 +17,7 @@ import cv2
 
 from rtstyle.errors import UserError
 
-from .sources import FileSource, PatternSource, Source, _resize
+from .sources import FileSource, PatternSource, Source, resize_frame
 
 # -- live sources ------------------------------------------------------------------------------
 
@@ -144,7 +144,7 @@ class SimulatedCamera(_LiveSource):
                 item = self._inner.read()
                 if item is None:
                     return
-                rgb = _resize(item[0], self.size)
+                rgb = resize_frame(item[0], self.size)
                 now = time.perf_counter()
                 if due > now:
                     time.sleep(due - now)

@@ -6,7 +6,7 @@ live sources, else None. ``write`` returns when the frame was shown (``perf_coun
 (window hotkeys) for the live loop: ``next``, ``prev``, ``depth``, ``stronger``, ``weaker``,
 ``quit``. ``notify(text)`` shows a short message where the sink can (the window's overlay).
 
-- :class:`FileSink`: H.264 file with the source's audio (rtstyle.io.video.VideoWriter).
+- :class:`FileSink`: H.264 file with the source's audio (rtstyle.io.video_writer.VideoWriter).
 - :class:`WindowSink` (rtstyle.io.window, re-exported here): an on-screen window with hotkeys
   and an fps overlay.
 - :class:`VirtualCamSink`: a virtual webcam other programs can open (pyvirtualcam,
@@ -114,7 +114,7 @@ class FileSink(Sink):
         self._writer = None
 
     def _open(self, size):
-        from rtstyle.io.video import VideoWriter
+        from rtstyle.io.video_writer import VideoWriter
         self._writer = VideoWriter(self.path, self.fps, size, **self._kw).start()
 
     def start(self):
@@ -207,15 +207,4 @@ class VirtualCamSink(Sink):
             self._cam = None
 
 
-__all__ = ["Sink", "NullSink", "TeeSink", "FileSink", "VirtualCamSink"]   # + the window names, lazily
-
-
-_WINDOW_NAMES = ("WindowSink", "pick_toolkit", "TOOLKITS", "GUI_INSTALL", "KEYS", "HELP")
-
-
-def __getattr__(name: str):
-    # The window sink lives in rtstyle.io.window (which imports Sink from here): re-exported lazily.
-    if name in _WINDOW_NAMES:
-        from . import window
-        return getattr(window, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["Sink", "NullSink", "TeeSink", "FileSink", "VirtualCamSink"]

@@ -4,11 +4,10 @@
 
 - File sources (:class:`FileSource`, :class:`FolderSource`, :class:`PatternSource`) hand out
   every frame in order, as fast as they are asked; ``t`` is the frame's media time in seconds.
-- Live sources (:class:`CameraSource`, :class:`SimulatedCamera` in rtstyle.io.camera, re-exported
-  here; ``live = True``) capture in
-  their own thread at the device's pace into a latest-frame slot: a frame nobody read before the
-  next one arrived is dropped (counted in ``dropped``), so a slow consumer gets fresh frames, not
-  a growing backlog. ``t`` is ``time.perf_counter()`` at capture, for capture-to-display latency.
+- Live sources (:class:`CameraSource`, :class:`SimulatedCamera` in rtstyle.io.camera;
+  ``live = True``) capture in their own thread at the device's pace into a latest-frame slot: a
+  frame nobody read before the next one arrived is dropped (counted in ``dropped``), so a slow
+  consumer gets fresh frames, not a growing backlog. ``t`` is ``time.perf_counter()`` at capture, for capture-to-display latency.
 """
 from __future__ import annotations
 
@@ -54,7 +53,7 @@ class Source:
             yield item
 
 
-def _resize(rgb: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+def resize_frame(rgb: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
     if size is None or (rgb.shape[1], rgb.shape[0]) == tuple(size):
         return rgb
     interp = cv2.INTER_AREA if size[0] * size[1] < rgb.shape[0] * rgb.shape[1] else cv2.INTER_LINEAR
@@ -130,7 +129,7 @@ class FolderSource(Source):
             self.size = (rgb.shape[1], rgb.shape[0])
         t = self._i / self.fps
         self._i += 1
-        return _resize(rgb, self.size), t
+        return resize_frame(rgb, self.size), t
 
 
 @lru_cache(maxsize=4)
@@ -200,17 +199,6 @@ class PatternSource(Source):
         t = self._i / self.fps
         self._i += 1
         return rgb, t
-
-
-_LIVE_NAMES = ("LatestFrame", "SimulatedCamera", "CameraSource", "available_cameras")
-
-
-def __getattr__(name: str):
-    # Live sources live in rtstyle.io.camera (which imports from here): re-exported lazily.
-    if name in _LIVE_NAMES:
-        from . import camera
-        return getattr(camera, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["Source", "FileSource", "FolderSource", "PatternSource", "pattern_frame", "read_counter"]

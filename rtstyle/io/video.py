@@ -1,8 +1,7 @@
 """Video files in and out with PyAV: RGB uint8 (H, W, 3) frames, upright, audio passed through.
 
 ``probe`` and ``VideoReader`` (decodes in the caller's thread) live here; ``VideoWriter`` (H.264
-into a temporary file, renamed on ``stop()``) lives in rtstyle.io.video_writer and is re-exported
-here, so ``from rtstyle.io.video import VideoWriter`` keeps working.
+into a temporary file, renamed on ``stop()``) lives in rtstyle.io.video_writer.
 
 Rotation: PyAV 18 exposes the display matrix only per decoded frame (``VideoFrame.rotation``,
 counter-clockwise degrees); streams have a setter (``set_display_rotation``) but no getter.
@@ -45,7 +44,7 @@ class VideoInfo:
     variable_rate: bool = False   # the container's nominal rate differs from the average: timestamps vary
 
 
-def _open(path: Path):
+def open_video(path: Path):
     """Open ``path`` for reading and return (container, its first video stream)."""
     size = check_input_file(path, "a video", VIDEO_HINT)
     try:
@@ -64,7 +63,7 @@ def _open(path: Path):
     return container, videos[0]
 
 
-def _upright(frame: av.VideoFrame) -> np.ndarray:
+def upright(frame: av.VideoFrame) -> np.ndarray:
     """(H, W, 3) uint8 RGB, rotated by the frame's display matrix (k quarter turns CCW)."""
     rgb = frame.to_ndarray(format="rgb24")
     k = round(frame.rotation / 90) % 4
@@ -74,7 +73,7 @@ def _upright(frame: av.VideoFrame) -> np.ndarray:
 def probe(path) -> VideoInfo:
     """Read a video's geometry, rate, length and audio facts (decodes at most one frame)."""
     path = Path(path)
-    container, stream = _open(path)
+    container, stream = open_video(path)
     try:
         fps = stream.average_rate or stream.guessed_rate
         if not fps:
@@ -135,7 +134,7 @@ class VideoReader:
         self.truncated = None
         self.frames_read = 0
         self.info = probe(self.path)
-        self._container, stream = _open(self.path)
+        self._container, stream = open_video(self.path)
         stream.thread_type = "AUTO"
         stream.thread_count = self.threads
         self._stream = stream
@@ -166,7 +165,7 @@ class VideoReader:
             return None
         self.frames_read += 1
         pts = frame.pts if frame.pts is not None else self._t0 + self.frames_read - 1
-        return _upright(frame), float((pts - self._t0) * frame.time_base)
+        return upright(frame), float((pts - self._t0) * frame.time_base)
 
     def stop(self) -> None:
         self._frames = None
@@ -190,14 +189,3 @@ class VideoReader:
         finally:
             if started_here:
                 self.stop()
-
-
-_WRITER_NAMES = ("VideoWriter", "_pick_codec", "OUT_FORMATS", "COPY_AUDIO", "AUDIO_LEAD_S")
-
-
-def __getattr__(name: str):
-    # Writing lives in rtstyle.io.video_writer (which may import from here): re-exported lazily.
-    if name in _WRITER_NAMES:
-        from . import video_writer
-        return getattr(video_writer, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

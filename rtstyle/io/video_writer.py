@@ -29,7 +29,7 @@ COPY_AUDIO = {
 AUDIO_LEAD_S = 0.5  # mux audio up to this far ahead of the last video frame
 
 
-def _pick_codec(codec: str, w: int, h: int, fps: Fraction) -> str:
+def pick_codec(codec: str, w: int, h: int, fps: Fraction) -> str:
     """``codec`` if it opens here, else the first of libx264/h264/mpeg4 that does (with a warning)."""
     for name in dict.fromkeys([codec, "libx264", "h264", "mpeg4"]):
         try:
@@ -113,7 +113,7 @@ class VideoWriter:
 
     def _add_video(self):
         w, h = self.encoded_size
-        name = _pick_codec(self.codec, w, h, self.fps)
+        name = pick_codec(self.codec, w, h, self.fps)
         s = self._out.add_stream(name, rate=self.fps)
         s.width, s.height, s.pix_fmt = w, h, "yuv420p"
         s.codec_context.time_base = self.time_base

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import av
 
-from ..io.video import AUDIO_LEAD_S, VideoReader, VideoWriter
+from ..io.video import VideoReader
+from ..io.video_writer import AUDIO_LEAD_S, VideoWriter
 
 
 class _PacketWriter(VideoWriter):

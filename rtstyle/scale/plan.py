@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from ..io.video import _open
+from ..io.video import open_video
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class FrameIndex:
 
 
 def scan(path) -> FrameIndex:
-    container, stream = _open(Path(path))
+    container, stream = open_video(Path(path))
     try:
         pts, keys, missing = [], [], 0
         for p in container.demux(stream):

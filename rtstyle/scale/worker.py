@@ -93,9 +93,9 @@ def read_range(src, start_pts: int | None, end_pts: int | None, count: int):
     demuxer's seek lands past ``start_pts`` (a bad index), decodes from the file's start instead.
     Raises RuntimeError if fewer than ``count`` frames come out, so no short segment is kept.
     """
-    from ..io.video import _open, _upright
+    from ..io.video import open_video, upright
     for seek in ((start_pts is not None and start_pts > 0), False):
-        container, stream = _open(Path(src))
+        container, stream = open_video(Path(src))
         stream.thread_type = "AUTO"
         got, overshot = 0, False
         try:
@@ -110,7 +110,7 @@ def read_range(src, start_pts: int | None, end_pts: int | None, count: int):
                         break
                     if end_pts is not None and frame.pts >= end_pts:
                         break
-                yield _upright(frame)
+                yield upright(frame)
                 got += 1
                 if got == count:
                     return
@@ -130,7 +130,7 @@ def stylize_segment(job: SegmentJob, progress=None) -> dict:
     """
     from ..errors import UserError
     from ..gpu_pipeline import stylize_frames, video_codec
-    from ..io.video import VideoWriter
+    from ..io.video_writer import VideoWriter
     t0, cpu0 = time.perf_counter(), time.process_time()
     host = socket.gethostname()
     if not Path(job.src).is_file():
