@@ -29,7 +29,7 @@ def register(sub) -> None:
 
 def run(a) -> int:
     from .scale.driver import run_batch
-    from .stylizer import parse_size
+    from .sizes import parse_size
     run_batch(a.inputs, a.out_dir, a.style, a.family, a.backend, parse_size(a.size), a.scale, a.strength,
               preserve_color=a.preserve_color,
               address=a.address, workers=a.workers, cpus_per_worker=a.cpus_per_worker,

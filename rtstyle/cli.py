@@ -162,7 +162,7 @@ def _train_transformer(a) -> None:
 def _dispatch(a, ap) -> int:
     from . import jobs
     from .files import check_input
-    from .stylizer import parse_size
+    from .sizes import parse_size
     if getattr(a, "func", None) is not None:   # subcommands that carry their own handler
         return a.func(a)
     if a.command == "image":

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 
 from . import pipeline
 from .pipeline import StageTimes
-from .stylizer import target_size
+from .sizes import target_size
 
 # Every CUDA call made by the processors and by the sink threads waiting on them goes through
 # this lock. Reason: the torch backend captures a CUDA graph on the first frame of each shape,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .errors import UserError
 from .families import ARBITRARY
+from .sizes import target_size
 from .files import check_input, check_output
 
 IMAGE_OUT_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
@@ -20,7 +21,6 @@ MAX_MEGAPIXELS = 64
 
 def check_pixels(what, w: int, h: int, size=None, scale: float | None = None) -> None:
     """Refuse a ``w``×``h`` input whose processing size (after --size/--scale) is over MAX_MEGAPIXELS."""
-    from .stylizer import target_size
     tw, th = target_size(w, h, size, scale)
     if tw * th > MAX_MEGAPIXELS * 1e6:
         fit = int((MAX_MEGAPIXELS * 1e6 / (w * h)) ** 0.5 * 20) / 20 or 0.05   # a --scale that fits, 0.05 steps
@@ -101,7 +101,6 @@ def _gatys_images(inputs, outs, style, size, scale, iters, log, preserve_color=F
     from . import styles
     from .gatys import stylize_gatys
     from .io.images import read_image, write_image
-    from .stylizer import target_size
     srgb, _ = read_image(styles.style_image(style))
     s = torch.from_numpy(np.ascontiguousarray(srgb)).permute(2, 0, 1)[None].float() / 255.0
     for src, dst in zip(inputs, outs):
@@ -138,7 +137,7 @@ def stylize_video(src: Path, dst: Path, style: str, family=None, backend="auto",
     from .gpu_pipeline import stylize_frames, video_codec
     from .io.video import VideoReader, probe
     from .io.video_writer import VideoWriter
-    from .stylizer import Stylizer, target_size
+    from .stylizer import Stylizer
     check_input(src)
     check_output(dst, overwrite, [src])
     if dst.suffix.lower() not in (".mp4", ".mov", ".mkv", ".m4v"):

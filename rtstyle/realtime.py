@@ -356,14 +356,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _capture_size(text: str) -> tuple[int, int]:
-    from .stylizer import parse_size
-    size = parse_size(text)
-    if isinstance(size, tuple):
-        return size
-    return int(round(size * 16 / 9 / 2)) * 2, size  # a short side: 16:9 landscape, as webcams are
-
-
 def _style_names(text: str, family: str | None) -> list[str]:
     from . import styles
     if ":" in text:   # weights given: one mixture (styles.parse_mix checks it), not a list to cycle
@@ -393,7 +385,8 @@ def run(a) -> int:
         raise UserError(f"--max-frames {a.max_frames} must be at least 1")
     if not a.fps > 0:
         raise UserError(f"--fps {a.fps} must be above 0; use e.g. 30")
-    w, h = _capture_size(a.size)
+    from .sizes import capture_size
+    w, h = capture_size(a.size)
     from .depth import cli as depth_cli
     from .depth.apply import from_options
     depth_opts = depth_cli.options(argparse.Namespace(**{**vars(a), "depth": True}))  # the d key's settings

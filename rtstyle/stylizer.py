@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import cv2
@@ -13,6 +12,7 @@ from . import styles
 from .weights import WeightsError, load_weights
 from .errors import UserError
 from .ops import preserve_color, strength_blend
+from .sizes import target_size
 
 
 def default_cache_dir() -> Path:
@@ -25,42 +25,6 @@ def default_cache_dir() -> Path:
     if repo.is_dir() and os.access(repo, os.W_OK):
         return repo
     return Path.home() / ".cache" / "rtstyle" / "engines"
-
-
-_SIZE_NAMES = {"240p": 240, "360p": 360, "480p": 480, "540p": 540, "720p": 720, "1080p": 1080, "1440p": 1440,
-               "2160p": 2160, "4k": 2160}
-
-
-def parse_size(text: str | None) -> tuple[int, int] | int | None:
-    """'512' -> 512 (short side), '720p' -> 720, '640x480' -> (640, 480) (W, H); None passes through."""
-    if text is None:
-        return None
-    t = text.strip().lower()
-    if t in _SIZE_NAMES:
-        return _SIZE_NAMES[t]
-    if re.fullmatch(r"\d+", t) and int(t) > 0:
-        return int(t)
-    m = re.fullmatch(r"(\d+)x(\d+)", t)
-    if m and int(m[1]) > 0 and int(m[2]) > 0:
-        return int(m[1]), int(m[2])
-    raise UserError(f"--size {text!r} is not a size; use a short side in pixels (512), a name (720p) or WxH (640x480)")
-
-
-def target_size(w: int, h: int, size=None, scale: float | None = None) -> tuple[int, int]:
-    """Processing size (W, H) for a w×h input: --size wins, else --scale, else unchanged.
-    Both sides are kept even (video encoders need it) and at least 2."""
-    if isinstance(size, tuple):
-        tw, th = size
-    elif isinstance(size, int):
-        f = size / min(w, h)
-        tw, th = w * f, h * f
-    elif scale is not None:
-        if not 0 < scale <= 8:
-            raise UserError(f"--scale {scale} is outside (0, 8]; use e.g. 0.5 to halve the size")
-        tw, th = w * scale, h * scale
-    else:
-        return w, h
-    return max(2, int(round(tw / 2)) * 2), max(2, int(round(th / 2)) * 2)
 
 
 class Stylizer:

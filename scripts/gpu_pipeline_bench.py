@@ -69,7 +69,7 @@ def scaled_clip(src: Path, size, tmp: Path) -> Path:
     """``src`` resized to ``size`` (parse_size text or 'native'), audio copied; not timed."""
     from rtstyle.io.sinks import FileSink
     from rtstyle.io.sources import FileSource
-    from rtstyle.stylizer import parse_size, target_size
+    from rtstyle.sizes import parse_size, target_size
     if size == "native":
         return src
     with FileSource(src) as fs:
@@ -193,7 +193,7 @@ def main(argv=None) -> int:
     ap.add_argument("--random-width", type=int, default=32, help="width of the random net when no weights exist")
     a = ap.parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
-    from rtstyle.realtime import _capture_size
+    from rtstyle.sizes import capture_size
     from rtstyle.stylizer import Stylizer
     with tempfile.TemporaryDirectory(prefix="rtstyle-bench-") as tmpd:
         tmp = Path(tmpd)
@@ -207,7 +207,7 @@ def main(argv=None) -> int:
         print(f"model: {model}", flush=True)
         file_res = bench_file(clip, a.style, a.family, a.backend, tmp)
         print(f"file: {file_res}", flush=True)
-        live = bench_live(a.style, a.family, a.backend, _capture_size(a.live_size), a.live_fps, a.live_frames,
+        live = bench_live(a.style, a.family, a.backend, capture_size(a.live_size), a.live_fps, a.live_frames,
                           a.simulate)
         print(f"live: {live}", flush=True)
     per_frame_wall = 1000 * file_res["wall_s"] / max(file_res["frames"], 1)

@@ -181,14 +181,15 @@ def main(argv=None) -> int:
     from rtstyle.io.sinks import FileSink, NullSink
     from rtstyle.io.camera import SimulatedCamera
     from rtstyle.io.sources import FileSource, PatternSource
-    from rtstyle.realtime import _capture_size, run_live   # _capture_size: WxH, or a short side as 16:9
+    from rtstyle.realtime import run_live
+    from rtstyle.sizes import capture_size   # WxH, or a short side as 16:9
     from rtstyle.stylizer import Stylizer
 
     if a.frames < 1 or a.window < 1:
         ap.error("--frames and --window must be at least 1")
     if a.threads > 0:
         torch.set_num_threads(a.threads)
-    w, h = _capture_size(a.size)
+    w, h = capture_size(a.size)
     log = lambda text: print(text, flush=True)   # noqa: E731
     rss_before = rss_bytes()
     st = Stylizer(a.style, a.family, a.backend, size=None if str(a.source) == "pattern" else (w, h))

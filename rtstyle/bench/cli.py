@@ -56,7 +56,7 @@ def register(sub) -> None:
 def run(a) -> int:
     import torch
 
-    from ..stylizer import parse_size
+    from ..sizes import parse_size
     models = [] if a.models.strip().lower() == "none" else split_list(a.models)
     if not models and not a.gatys_iters:
         raise UserError("--models none needs --gatys-iters (otherwise there is nothing to time)")

@@ -164,7 +164,7 @@ def time_pipeline(spec: ModelSpec, variant: Variant, clip: Path, cache_dir: Path
     from ..io.video import VideoReader, probe
     from ..io.video_writer import VideoWriter
     from ..files import check_input
-    from ..stylizer import target_size
+    from ..sizes import target_size
     check_input(Path(clip), "pipeline clip")
     info = probe(clip)
     w, h = target_size(info.width, info.height, size)

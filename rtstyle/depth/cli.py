@@ -122,7 +122,7 @@ def register_train(tsub) -> None:
 
 def run_train(a) -> int:
     from ..train import run_fields
-    from ..stylizer import parse_size
+    from ..sizes import parse_size
     from ..train.depth import DepthConfig, train
     size = parse_size(a.size)
     if not isinstance(size, tuple):

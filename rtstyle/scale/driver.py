@@ -115,7 +115,7 @@ def _outputs(inputs: list[Path], out_dir: Path) -> list[Path]:
 def _plan_video(src: Path, dst: Path, out_dir: Path, key_settings: dict, settings: StyleSettings,
                 seconds: float, min_segments: int, log) -> _Video:
     from ..io.video import probe
-    from ..stylizer import target_size
+    from ..sizes import target_size
     info = probe(src)
     index = plan.scan(src)
     if index.frames == 0:
