@@ -130,14 +130,3 @@ def report(out=None) -> None:
     p("weights (RTSTYLE_WEIGHTS adds folders):")
     for line in weights_lines():
         p(line)
-
-
-def register(sub) -> None:
-    """Add ``rtstyle doctor`` to the CLI's subparsers."""
-    p = sub.add_parser("doctor", help="GPU, driver, library versions, backends, cached exports, weights")
-    p.set_defaults(func=run)
-
-
-def run(a) -> int:
-    report()
-    return 0

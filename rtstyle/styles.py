@@ -206,3 +206,11 @@ def _choose_mix(text: str, names: list[str], family: str | None, gpu: bool = Fal
         raise UserError(f"no trained {which} paint all of {', '.join(names)}; a mixture needs one net "
                         f"that knows every style (rtstyle styles shows what is trained)")
     return _best(found, gpu)
+
+
+def trained_styles() -> list[str]:
+    """Styles that some non-lite trained net paints (AdaIN, if trained, paints them all)."""
+    entries = [e for e in weights_entries() if e.family != "lite"]
+    if any(e.family in ARBITRARY for e in entries):
+        return style_names()
+    return sorted({s for e in entries for s in e.styles})

@@ -321,7 +321,7 @@ def test_cli_mixture_errors_are_one_line(capsys, tmp_path, weights, style, model
 
 
 def test_webcam_mixture_is_one_style_and_a_list_still_cycles(capsys, weights):
-    from rtstyle.realtime import _style_names
+    from rtstyle.cli.webcam import style_names as _style_names
     assert _style_names("great_wave:0.5,poppies:0.5", "multi") == ["great_wave:0.5,poppies:0.5"]
     assert _style_names("great_wave,poppies", "multi") == ["great_wave", "poppies"]
     code = cli.main(["webcam", "--style", "great_wave:0.5,poppies:0.5", "--model", "multi", "--simulate",

@@ -18,26 +18,24 @@ measured apart, with ``--pipeline``. The Gatys baseline is timed per optimisatio
 (``--gatys-iters``) and its 500-iteration time is either measured or extrapolated, and says which.
 
 Modules: ``timing`` (policy, sampling, report dataclasses), ``machine`` (device and library
-versions), ``specs`` (what to time), ``measure`` (running it), ``render`` (text, markdown) and
-``cli`` (the subcommand). Every name they export is importable from here (``bench.run_bench``).
+versions), ``specs`` (what to time), ``measure`` (running it), ``render`` (text, markdown);
+the subcommand is rtstyle.cli.bench. Every name they export is importable from here (``bench.run_bench``).
 """
 from __future__ import annotations
 
-from .cli import register, run
 from .machine import environment, environment_lines, module_version, nvidia_driver
 from .measure import run_bench, time_gatys, time_model, time_pipeline
 from .render import gatys_lines, pipeline_lines, render_markdown, render_text, table, write_output
-from .specs import (DEFAULT_MODELS, DEFAULT_SIZES, GATYS_CONTENT, GATYS_REFERENCE_ITERS, GATYS_STYLE, MODELS, ROOT,
+from .specs import (DEFAULT_MODELS, DEFAULT_SIZES, GATYS_CONTENT, GATYS_REFERENCE_ITERS, GATYS_STYLE, MODELS,
                     SAMPLE_CLIP, ModelSpec, Variant, backend_variants, default_backends, extra_inputs, model_specs,
                     parse_sizes, shipped, split_list)
 from .timing import Cell, Policy, Report, Row, percentile, sample, timer
 
 __all__ = [
-    "register", "run",
     "environment", "environment_lines", "module_version", "nvidia_driver",
     "run_bench", "time_gatys", "time_model", "time_pipeline",
     "gatys_lines", "pipeline_lines", "render_markdown", "render_text", "table", "write_output",
-    "DEFAULT_MODELS", "DEFAULT_SIZES", "GATYS_CONTENT", "GATYS_REFERENCE_ITERS", "GATYS_STYLE", "MODELS", "ROOT",
+    "DEFAULT_MODELS", "DEFAULT_SIZES", "GATYS_CONTENT", "GATYS_REFERENCE_ITERS", "GATYS_STYLE", "MODELS",
     "SAMPLE_CLIP", "ModelSpec", "Variant", "backend_variants", "default_backends", "extra_inputs", "model_specs",
     "parse_sizes", "shipped", "split_list",
     "Cell", "Policy", "Report", "Row", "percentile", "sample", "timer",

@@ -114,6 +114,9 @@ def time_gatys(sizes: list[int], k: int, frame_limit: float | None, log=print) -
         row.error = (f"Gatys needs VGG19 past relu4_1 from the 'train' extra "
                      f"(pip install 'rtstyle[train]'): {type(exc).__name__}: {exc}")
         return row
+    if not GATYS_CONTENT.exists():   # a sample of the checkout, not of the package
+        row.error = f"Gatys content photo {GATYS_CONTENT} not found: run rtstyle bench in the rtstyle checkout"
+        return row
     content_img = _load_rgb(GATYS_CONTENT)
     style_img = _load_rgb(styles.style_image(GATYS_STYLE))
     for size in sizes:

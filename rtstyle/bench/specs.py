@@ -11,9 +11,9 @@ from pathlib import Path
 from ..errors import UserError
 from ..families import ADAIN_CHANNELS, FAMILIES, VECTOR_STYLED
 
-ROOT = Path(__file__).resolve().parents[2]   # the repository: rtstyle/bench/specs.py
-SAMPLE_CLIP = ROOT / "samples" / "bunny_4s.mp4"
-GATYS_CONTENT = ROOT / "samples" / "landscape_picos_de_europa.jpg"
+# Sample files of the rtstyle checkout, relative to the folder bench runs in (the package ships none).
+SAMPLE_CLIP = Path("samples") / "bunny_4s.mp4"
+GATYS_CONTENT = Path("samples") / "landscape_picos_de_europa.jpg"
 GATYS_STYLE = "mosaic"
 GATYS_REFERENCE_ITERS = 500    # Liu & Shuai 2019, Table 1
 DEFAULT_SIZES = (256, 512, 1024)

@@ -91,7 +91,7 @@ def run(a) -> int:
 
 
 def register_train(tsub) -> None:
-    from ..train import add_run_flags
+    from ..cli.flags import run_flags
     t = tsub.add_parser("depth", help="relative-depth hourglass from synthetic scenes + weak/real pairs",
                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     t.add_argument("--variant", choices=["full", "rt"], default="rt")
@@ -116,12 +116,12 @@ def register_train(tsub) -> None:
     t.add_argument("--fresh", type=int, default=2, help="new views rendered per step")
     t.add_argument("--workers", type=int, default=0, help="render processes (0 = in the training process)")
     t.add_argument("--val-views", type=int, default=48)
-    add_run_flags(t, log_every=25, ckpt_every=200)
+    run_flags(t, log_every=25, ckpt_every=200)
     t.set_defaults(func=run_train)
 
 
 def run_train(a) -> int:
-    from ..train import run_fields
+    from ..cli.flags import run_fields
     from ..sizes import parse_size
     from ..train.depth import DepthConfig, train
     size = parse_size(a.size)

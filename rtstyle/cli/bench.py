@@ -6,15 +6,14 @@ import json
 import sys
 from pathlib import Path
 
+from ..bench.measure import run_bench
+from ..bench.render import render_markdown, render_text, write_output
+from ..bench.specs import DEFAULT_MODELS, DEFAULT_SIZES, MODELS, SAMPLE_CLIP, parse_sizes, split_list
+from ..bench.timing import Report
 from ..errors import UserError
-from .measure import run_bench
-from .render import render_markdown, render_text, write_output
-from .specs import DEFAULT_MODELS, DEFAULT_SIZES, MODELS, ROOT, SAMPLE_CLIP, parse_sizes, split_list
-from .timing import Report
 
 
 def register(sub) -> None:
-    """Add ``rtstyle bench`` to the CLI's subparsers."""
     p = sub.add_parser("bench", help="latency table: model × backend × precision at several sizes",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                        description="Time each model on each backend at each square frame size (batch 1): "
@@ -35,11 +34,11 @@ def register(sub) -> None:
                    help="skip a size whose frame time, predicted from the row's smaller size, exceeds this "
                         "many seconds (default: 2.5 on CPU when --sizes is not given, else never; 0 = never)")
     p.add_argument("--gatys-iters", type=int, default=0,
-                   help="add a Gatys row timed over this many iterations per size (0 = none; 500 = seed 000 "
-                        "Table 1, smaller values extrapolate the 500-iteration time)")
+                   help="add a Gatys row timed over this many iterations per size (0 = none; 500 = Liu & Shuai "
+                        "2019, Table 1, smaller values extrapolate the 500-iteration time)")
     p.add_argument("--pipeline", nargs="?", const=str(SAMPLE_CLIP), default=None, metavar="VIDEO",
                    help=f"also measure end-to-end decode → stylize → encode throughput on VIDEO "
-                        f"(default {SAMPLE_CLIP.relative_to(ROOT)}), with the first model and backend")
+                        f"(default {SAMPLE_CLIP}, in the rtstyle checkout), with the first model and backend")
     p.add_argument("--pipeline-size", default=None, help="processing size for --pipeline (512, 720p, WxH)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch and onnxruntime (default: torch's default; onnxruntime: all cores)")

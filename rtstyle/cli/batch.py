@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .flags import style_flags
+
 
 def register(sub) -> None:
-    """Add the ``batch`` subcommand to the CLI's subparsers."""
-    from .cli import _common_style_args
     p = sub.add_parser("batch", help="stylize videos on a Ray cluster, split into segments at keyframes")
     p.add_argument("inputs", nargs="+", type=Path, metavar="IN")
     p.add_argument("--out-dir", type=Path, required=True, help="folder for the outputs (IN's name, .mp4)")
-    _common_style_args(p)
+    style_flags(p)
     p.add_argument("--address", default=None,
                    help="Ray cluster: 'auto' (this node's cluster), HOST:PORT, or ray://HOST:10001 "
                         "(Ray Client); default: start a local Ray instance")
@@ -28,8 +28,8 @@ def register(sub) -> None:
 
 
 def run(a) -> int:
-    from .scale.driver import run_batch
-    from .sizes import parse_size
+    from ..scale.driver import run_batch
+    from ..sizes import parse_size
     run_batch(a.inputs, a.out_dir, a.style, a.family, a.backend, parse_size(a.size), a.scale, a.strength,
               preserve_color=a.preserve_color,
               address=a.address, workers=a.workers, cpus_per_worker=a.cpus_per_worker,

@@ -1,0 +1,56 @@
+"""Flag groups that several commands share: the style flags, and the run flags of every trainer."""
+from __future__ import annotations
+
+import argparse
+
+from ..families import STYLIZING
+
+
+def style_flags(p: argparse.ArgumentParser, video: bool = False, overwrite: bool = True,
+                style_help: str | None = None) -> None:
+    """--style --model --backend --size --scale --strength --preserve-color (+ --smooth for video,
+    --overwrite for commands that write files): what image, video, batch and webcam share."""
+    p.add_argument("--style", required=True,
+                   help=style_help or "style name (rtstyle styles lists them), or a mix for the multi-style and "
+                                      "AdaIN families: a:0.7,b:0.3 (weights normalised to sum 1; a,b = equal weights)")
+    p.add_argument("--model", dest="family", default=None, choices=STYLIZING,
+                   help="model family (default: the fastest family with weights for the style)")
+    p.add_argument("--backend", default="auto",
+                   help="auto | tensorrt | torch-cuda | onnxruntime | torch (default: auto = fastest available)")
+    p.add_argument("--size", default=None,
+                   help="processing size: short side in px (512), a name (720p) or WxH (default: input size)")
+    p.add_argument("--scale", type=float, default=None, help="resize factor instead of --size (e.g. 0.5)")
+    p.add_argument("--strength", type=float, default=1.0, help="0 = input unchanged .. 1 = full style (default 1)")
+    p.add_argument("--preserve-color", action="store_true",
+                   help="keep the input's colours: transfer the style's luminance only")
+    if video:
+        p.add_argument("--smooth", type=float, default=0.0,
+                       help="temporal stabiliser 0..1: blend each frame with the previous output warped "
+                            "along the optical flow (0 = off, default; 0.8 about halves flicker and softens fine "
+                            "texture, see docs/temporal.md)")
+    if overwrite:
+        p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+
+def run_flags(t: argparse.ArgumentParser, log_every: int = 25, ckpt_every: int = 250) -> None:
+    """The flags every ``rtstyle train`` subcommand shares: seed, log/checkpoint schedule, time
+    limit, CPU threads, device and resuming (rtstyle.train.loop.TrainLoop)."""
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--log-every", type=int, default=log_every, help="steps between loss-log rows (and a validation)")
+    t.add_argument("--ckpt-every", type=int, default=ckpt_every, help="steps between checkpoints and sample grids")
+    t.add_argument("--max-minutes", type=float, default=0.0, help="stop with a checkpoint after this long (0 = off)")
+    t.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    t.add_argument("--device", default="auto", help="auto (CUDA if present) | cpu | cuda | cuda:N")
+    t.add_argument("--no-resume", action="store_true", help="start over even if the run folder has a checkpoint")
+    t.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                   help="auto: bf16 autocast on CUDA, and on a CPU with bf16 units where a probe shows it faster")
+    t.add_argument("--init", default=None, metavar="WEIGHTS",
+                   help="with no checkpoint in the run folder, start from these shipped .safetensors weights "
+                        "(their manifest's steps count as done)")
+
+
+def run_fields(a) -> dict:
+    """The config fields every ``rtstyle train`` subcommand takes from :func:`run_flags`."""
+    return {"seed": a.seed, "log_every": a.log_every, "ckpt_every": a.ckpt_every, "max_minutes": a.max_minutes,
+            "device": a.device, "threads": a.threads, "precision": a.precision,
+            "init": str(a.init) if a.init else ""}

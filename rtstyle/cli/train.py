@@ -1,0 +1,144 @@
+"""``rtstyle train WHAT``: one subcommand per trainer (transformer, adain, lite, depth)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..depth import cli as depth_cli
+from ..errors import UserError
+from ..families import TEACHER_ORDER
+from .flags import run_flags, run_fields
+
+STYLE_DIR = Path(__file__).resolve().parent.parent / "styles"   # the bundled paintings
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a network (needs the 'train' extra)")
+    tsub = p.add_subparsers(dest="what", metavar="WHAT")
+    t = tsub.add_parser("transformer", help="feed-forward net: johnson | compact | multi",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t.add_argument("--family", choices=["johnson", "compact", "multi"], default="johnson")
+    t.add_argument("--style", required=True, help="style name, or comma-separated names for --family multi ('all')")
+    t.add_argument("--data", required=True, type=Path, help="folder of training photos")
+    t.add_argument("--style-dir", type=Path, default=STYLE_DIR)
+    t.add_argument("--out", type=Path, default=None, help="run folder (default runs/<family>-<style>)")
+    t.add_argument("--width", type=int, default=None, help="base channel width (johnson 32, compact 64)")
+    t.add_argument("--n-res", type=int, default=None, help="residual blocks (johnson 5, compact 4)")
+    t.add_argument("--downsample", action="store_true", help="compact: the downsampled variant")
+    t.add_argument("--crop", type=int, default=256)
+    t.add_argument("--style-size", type=int, default=384)
+    t.add_argument("--batch", type=int, default=4)
+    t.add_argument("--iters", type=int, default=10000)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--content-weight", type=float, default=1.0)
+    t.add_argument("--style-weight", type=float, default=5.0)
+    t.add_argument("--shift-weight", type=float, default=None, help="spatial-shift loss weight (compact: 1.0)")
+    t.add_argument("--tv-weight", type=float, default=1.0)
+    run_flags(t, log_every=25, ckpt_every=250)
+    t.set_defaults(func=_train_transformer)
+    depth_cli.register_train(tsub)   # rtstyle train depth
+    _register_lite(tsub)             # rtstyle train lite
+    t = tsub.add_parser("adain", help="AdaIN decoder (encoder frozen), arbitrary style",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t.add_argument("--data", required=True, type=Path, help="folder of training photos")
+    t.add_argument("--style-dir", type=Path, default=STYLE_DIR,
+                   help="folder of style paintings")
+    t.add_argument("--out", type=Path, default=Path("runs/adain"))
+    t.add_argument("--width-scale", type=float, default=1.0, help="decoder channel multiplier")
+    t.add_argument("--crop", type=int, default=256)
+    t.add_argument("--batch", type=int, default=8)
+    t.add_argument("--iters", type=int, default=8000)
+    t.add_argument("--lr", type=float, default=1e-4)
+    t.add_argument("--style-weight", type=float, default=10.0)
+    t.add_argument("--hold-out", default="", help="comma-separated paintings (file stems) kept out of training")
+    t.add_argument("--recon-steps", type=int, default=0,
+                   help="first steps train the decoder to invert the encoder (style = the photo, + pixel L1)")
+    t.add_argument("--jitter", type=float, default=0.2, help="colour jitter of the style crops (0 = off)")
+    run_flags(t, log_every=50, ckpt_every=500)
+    t.set_defaults(func=_train_adain)
+
+
+def _register_lite(tsub) -> None:
+    t = tsub.add_parser("lite", help="lite CPU real-time net, distilled from trained nets (teachers)",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t.add_argument("--style", required=True,
+                   help="comma-separated styles, or 'trained' = every style some trained net paints")
+    t.add_argument("--data", required=True, type=Path, help="folder of training photos")
+    t.add_argument("--out", type=Path, default=None, help="run folder (default runs/lite-<style|multi>)")
+    t.add_argument("--teacher", default="", choices=["", *TEACHER_ORDER],
+                   help="teacher family ('' = the best trained one per style: multi, johnson, compact, adain)")
+    t.add_argument("--width", type=int, default=16, help="base channel width")
+    t.add_argument("--n-res", type=int, default=4, help="residual blocks at 1/4 resolution")
+    t.add_argument("--crop", type=int, default=128)
+    t.add_argument("--batch", type=int, default=4)
+    t.add_argument("--iters", type=int, default=4000)
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--feature-weight", type=float, default=0.5, help="VGG relu2_2 feature term")
+    t.add_argument("--consistency-weight", type=float, default=0.0,
+                   help="temporal consistency under small shifts + noise (0 = off; 0.5 cut flicker ~20%% "
+                        "but also texture, docs/cpu.md)")
+    run_flags(t, log_every=25, ckpt_every=250)
+    t.set_defaults(func=_train_lite)
+
+
+def _train_adain(a) -> int:
+    from ..train.adain import AdaINConfig, train
+    cfg = AdaINConfig(data=str(a.data), style_dir=str(a.style_dir), out=str(a.out), width_scale=a.width_scale,
+                      crop=a.crop, batch=a.batch, iters=a.iters, lr=a.lr, style_weight=a.style_weight,
+                      hold_out=[s.strip() for s in a.hold_out.split(",") if s.strip()], recon_steps=a.recon_steps,
+                      jitter=a.jitter, **run_fields(a))
+    try:
+        train(cfg, resume=not a.no_resume)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from exc
+    return 0
+
+
+def _train_transformer(a) -> int:
+    from ..styles import check_style, style_names
+    from ..train.transformer import TransformerConfig, train
+    names = style_names() if a.style == "all" else [s.strip() for s in a.style.split(",") if s.strip()]
+    for n in names:
+        check_style(n)
+    if a.family != "multi" and len(names) != 1:
+        raise UserError(f"--family {a.family} trains one style, got {len(names)}; use --family multi for several")
+    model = {}
+    if a.width is not None:
+        model["width"] = a.width
+    if a.n_res is not None:
+        model["n_res"] = a.n_res
+    if a.family == "compact":
+        model["downsample"] = a.downsample
+    shift = a.shift_weight if a.shift_weight is not None else (1.0 if a.family == "compact" else 0.0)
+    out = a.out or Path("runs") / f"{a.family}-{'multi' if a.family == 'multi' else names[0]}"
+    cfg = TransformerConfig(family=a.family, styles=names, style_dir=str(a.style_dir), data=str(a.data),
+                            out=str(out), model=model, crop=a.crop, style_size=a.style_size, batch=a.batch,
+                            iters=a.iters, lr=a.lr, content_weight=a.content_weight, style_weight=a.style_weight,
+                            shift_weight=shift, tv_weight=a.tv_weight, **run_fields(a))
+    try:
+        train(cfg, resume=not a.no_resume)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from exc
+    return 0
+
+
+def _train_lite(a) -> int:
+    from ..styles import check_style, trained_styles
+    from ..train.distill import DistillConfig, train
+    names = trained_styles() if a.style == "trained" else [s.strip() for s in a.style.split(",") if s.strip()]
+    if not names:
+        raise UserError("--style names no style (and 'trained' found no trained teacher); train a teacher first")
+    for n in names:
+        check_style(n)
+    if len(set(names)) != len(names):
+        raise UserError(f"--style names a style twice: {a.style}")
+    out = a.out or Path("runs") / f"lite-{names[0] if len(names) == 1 else 'multi'}"
+    cfg = DistillConfig(styles=names, data=str(a.data), out=str(out), teacher=a.teacher,
+                        model={"width": a.width, "n_res": a.n_res}, crop=a.crop, batch=a.batch, iters=a.iters,
+                        lr=a.lr, feature_weight=a.feature_weight, consistency_weight=a.consistency_weight,
+                        **run_fields(a))
+    try:
+        train(cfg, resume=not a.no_resume)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from exc
+    return 0
