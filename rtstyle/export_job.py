@@ -42,18 +42,10 @@ def _style_meta(entry, model, style: str) -> dict:
             meta[f"weights_{key}"] = manifest[key]
     if entry.family in VECTOR_STYLED:
         meta["style_index"] = entry.styles.index(style)
-    elif entry.family == "adain":   # one net paints any style: this file carries the one it was exported for
+    elif entry.family in ARBITRARY:   # one net paints any style: this file carries the one it was exported for
         meta["styles"] = [style]
-        import numpy as np
-        import torch
-
-        from . import styles
-        from .io.images import read_image
-        from .models.adain import AdaINNet
-        rgb, _ = read_image(styles.style_image(style))
-        img = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
-        with torch.no_grad():
-            mean, std = AdaINNet(decoder=model).style_stats(img)
+        from .styles import adain_style_stats
+        mean, std = adain_style_stats(model, style)
         meta["style_mean"] = [round(float(v), 6) for v in mean.flatten()]
         meta["style_std"] = [round(float(v), 6) for v in std.flatten()]
     return meta

@@ -95,26 +95,25 @@ def stylize_images(inputs: list[Path], out: Path, style: str, family=None, backe
 
 def _gatys_images(inputs, outs, style, size, scale, iters, log, preserve_color=False):
     import cv2
-    import numpy as np
-    import torch
 
     from . import styles
     from .gatys import stylize_gatys
     from .io.images import read_image, write_image
+    from .ops import image_array, image_tensor
     srgb, _ = read_image(styles.style_image(style))
-    s = torch.from_numpy(np.ascontiguousarray(srgb)).permute(2, 0, 1)[None].float() / 255.0
+    s = image_tensor(srgb)
     for src, dst in zip(inputs, outs):
         rgb, alpha = read_image(src)
         tw, th = target_size(rgb.shape[1], rgb.shape[0], size, scale)
         rgb = cv2.resize(rgb, (tw, th), interpolation=cv2.INTER_AREA) if (tw, th) != rgb.shape[1::-1] else rgb
-        c = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
+        c = image_tensor(rgb)
         t0 = time.perf_counter()
         y = stylize_gatys(c, s, iters=iters)
         y = y.output if hasattr(y, "output") else y
         if preserve_color:
             from .ops import preserve_color as keep_color
             y = keep_color(y.detach(), c)
-        img = (y[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().numpy()
+        img = image_array(y)
         if alpha is not None and alpha.shape[:2] != img.shape[:2]:
             alpha = cv2.resize(alpha, (img.shape[1], img.shape[0]))
         write_image(dst, img, alpha)

@@ -1,11 +1,32 @@
-"""Pure tensor maths shared by models, losses and the pipeline.
+"""Pure tensor maths shared by models, losses and the pipeline, and the one uint8 <-> tensor conversion.
 
 Every function here is stateless and works on (N, C, H, W) float tensors unless stated.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+
+def to_input(u8_hwc: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(H, W, 3) uint8 RGB tensor -> (1, 3, H, W) ``dtype`` in [0, 1], on the same device."""
+    return u8_hwc.permute(2, 0, 1)[None].to(dtype).div_(255.0)
+
+
+def to_uint8(y: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) float in [0, 1] -> the first image as an (H, W, 3) uint8 tensor, clamped and rounded."""
+    return y[0].permute(1, 2, 0).float().clamp(0, 1).mul(255.0).round().to(torch.uint8)
+
+
+def image_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 RGB array -> (1, 3, H, W) float32 in [0, 1] on the CPU."""
+    return to_input(torch.from_numpy(np.ascontiguousarray(rgb)))
+
+
+def image_array(y: torch.Tensor) -> np.ndarray:
+    """(N, 3, H, W) float in [0, 1] -> the first image as an (H, W, 3) uint8 RGB array."""
+    return to_uint8(y.detach()).cpu().numpy()
 
 
 def gram(x: torch.Tensor) -> torch.Tensor:

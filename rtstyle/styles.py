@@ -214,3 +214,35 @@ def trained_styles() -> list[str]:
     if any(e.family in ARBITRARY for e in entries):
         return style_names()
     return sorted({s for e in entries for s in e.styles})
+
+
+def adain_style_stats(decoder: torch.nn.Module, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """AdaIN: the relu4_1 mean and std of style image ``name``, two (1, 512, 1, 1) float32 (CPU)."""
+    from .io.images import read_image
+    from .models.adain import AdaINNet
+    from .ops import image_tensor
+    rgb, _ = read_image(style_image(name))
+    with torch.no_grad():
+        return AdaINNet(decoder=decoder).style_stats(image_tensor(rgb))
+
+
+def style_inputs(entry: WeightsEntry, mix: list[tuple[str, float]], model: torch.nn.Module,
+                 stats=adain_style_stats) -> dict[str, torch.Tensor]:
+    """The inputs besides the image with which ``entry``'s net (``model``, as loaded) paints ``mix``
+    ([(style, weight)], :func:`parse_mix`), batch 1 on the CPU: a style-mixing vector for the
+    conditional-norm families, mixed relu4_1 statistics (and alpha 1) for AdaIN, none otherwise.
+    ``stats(model, name)``: AdaIN statistics of one style (a caller may cache them)."""
+    if entry.family in VECTOR_STYLED:
+        # conditional norms: (γ, β) = w·Γ, w·B; one-hot w picks a style, a weighted w mixes them
+        vec = torch.zeros(1, len(entry.styles))
+        for name, w in mix:
+            vec[0, entry.styles.index(name)] = w
+        return {"style": vec}
+    if entry.family in ARBITRARY:
+        from .models.adain import mix_stats
+        # AdaIN(f_c, s) = σ_s·n + μ_s with n = (f_c − μ_c)/σ_c is affine in (σ_s, μ_s), so the
+        # weighted mean of the styles' (μ, σ) gives exactly Σ w_k·AdaIN(f_c, s_k): the mix of the
+        # per-style feature targets (before the decoder, which is not linear).
+        mean, std = mix_stats([stats(model, name) for name, _ in mix], [w for _, w in mix])
+        return {"style_mean": mean, "style_std": std, "alpha": torch.ones(1, 1, 1, 1)}
+    return {}

@@ -8,6 +8,8 @@ import cv2
 import numpy as np
 import torch
 
+from ..ops import image_tensor
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
@@ -84,5 +86,4 @@ class CropSampler:
 
 def load_style(path: str | Path, short: int) -> torch.Tensor:
     """Style image at ``short`` px on its short side -> (1, 3, H, W) float in [0, 1]."""
-    img = _read_rgb(Path(path), short)
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 255.0
+    return image_tensor(_read_rgb(Path(path), short))

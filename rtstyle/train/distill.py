@@ -63,23 +63,31 @@ class DistillConfig:
 
 
 class Teachers:
-    """style name -> a frozen trained net painting it, through rtstyle.stylizer.Stylizer.
+    """style name -> a frozen trained net painting it: its weights (rtstyle.weights) on a torch
+    backend, with the style's extra inputs (rtstyle.styles.style_inputs).
 
-    One Stylizer per weights file: a multi-style or AdaIN teacher switches style in place.
+    One backend per weights file: a multi-style or AdaIN teacher paints each style by its inputs.
     ``__call__(x, style)``: (N,3,H,W) [0,1] -> the teacher's (N,3,H,W) [0,1], no grad.
     """
 
     def __init__(self, names: list[str], family: str, device: torch.device):
-        from .. import styles
-        from ..stylizer import Stylizer
+        from .. import backends, styles
+        from ..weights import WeightsError, load_weights
         self.by_style, self.entries = {}, {}
-        backend = "torch-cuda" if device.type == "cuda" else "torch"
+        spec = backends.spec_named("torch-cuda" if device.type == "cuda" else "torch")
         loaded: dict = {}
         for name in names:
             entry = self._pick(styles, name, family)
             if entry.path not in loaded:
-                loaded[entry.path] = Stylizer(name, family=entry.family, backend=backend)
-            self.by_style[name] = loaded[entry.path]
+                try:
+                    model, _ = load_weights(entry.path)
+                except WeightsError as exc:
+                    raise UserError(str(exc), exit_code=1) from exc
+                net = backends.create(spec, model, entry.family)
+                loaded[entry.path] = net.load(), model
+            net, model = loaded[entry.path]
+            extra = styles.style_inputs(entry, [(name, 1.0)], model)
+            self.by_style[name] = net, {k: v.to(net.device) for k, v in extra.items()}
             self.entries[name] = entry
 
     @staticmethod
@@ -95,9 +103,9 @@ class Teachers:
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, style: str) -> torch.Tensor:
-        st = self.by_style[style]
-        st.set_style(style)
-        return st.tensor(x).float().clone()
+        net, extra = self.by_style[style]
+        n = x.shape[0]
+        return net(x, **{k: v.expand(n, *v.shape[1:]) for k, v in extra.items()}).float().clone()
 
     def describe(self) -> dict:
         return {k: f"{e.family}:{e.path.name}" for k, e in self.entries.items()}
