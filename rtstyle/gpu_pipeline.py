@@ -3,11 +3,11 @@
 ``make_processor(stylizer)`` gives a :class:`CudaFrameProcessor` when the stylizer's backend
 runs on a CUDA device, else a :class:`CpuFrameProcessor`. Both have ``submit(rgb) -> pending``;
 ``pending.wait()`` returns the stylized (H', W', 3) uint8 frame (valid until
-``pending.release()``). :func:`stylize_frames` runs a processor on rtstyle.pipeline's stages:
+``pending.release()``). :func:`stylize_frames` runs a processor on rtstyle.pipeline.loop's stages:
 ``submit`` on the process stage, ``wait`` + ``write`` + ``release`` on the sink's thread.
 With ``smooth`` (``--smooth``), a :class:`SmoothingProcessor` wraps either one: ``wait`` then also
 blends the frame with the previous output warped along the input's optical flow
-(rtstyle.temporal.TemporalSmoother), in frame order, on the sink's thread.
+(rtstyle.pipeline.temporal.TemporalSmoother), in frame order, on the sink's thread.
 
 The CUDA path (DESIGN.md, "Shape of the system")::
 
@@ -39,8 +39,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import pipeline
-from .pipeline import StageTimes
+from .pipeline import loop
+from .pipeline.loop import StageTimes
 from .sizes import target_size
 
 # Every CUDA call made by the processors and by the sink threads waiting on them goes through
@@ -264,7 +264,7 @@ class _SmoothedPending:
 
 
 class SmoothingProcessor:
-    """Wraps a frame processor with a :class:`rtstyle.temporal.TemporalSmoother`.
+    """Wraps a frame processor with a :class:`rtstyle.pipeline.temporal.TemporalSmoother`.
 
     ``submit`` keeps a small grey copy of the input (the flow is computed on inputs) and tags the
     frame with the stylizer's style, so the smoother starts over when the style changes; the
@@ -298,14 +298,14 @@ def make_processor(stylizer, depth: int = 4, smooth=None):
     if not smooth:
         return proc
     if not hasattr(smooth, "key"):
-        from .temporal import TemporalSmoother
+        from .pipeline.temporal import TemporalSmoother
         smooth = TemporalSmoother(float(smooth))
     return SmoothingProcessor(proc, smooth)
 
 
 def stylize_frames(frames: Iterable[np.ndarray], stylizer, write: Callable[[np.ndarray], Any], depth: int = 4,
                    on_frame: Callable[[int], None] | None = None, smooth: float = 0.0) -> StageTimes:
-    """Stylize every frame of ``frames`` in order and ``write`` each result (rtstyle.pipeline.run).
+    """Stylize every frame of ``frames`` in order and ``write`` each result (rtstyle.pipeline.loop.run).
 
     On a CUDA stylizer the process stage only queues GPU work; the sink thread waits for each
     frame's download. ``times.extra['gpu_compute']`` then holds the summed GPU compute seconds.
@@ -324,7 +324,7 @@ def stylize_frames(frames: Iterable[np.ndarray], stylizer, write: Callable[[np.n
             p.release()
 
     try:
-        times = pipeline.run(frames, proc.submit, emit, depth=depth, on_frame=on_frame)
+        times = loop.run(frames, proc.submit, emit, depth=depth, on_frame=on_frame)
     finally:
         proc.close()
     if isinstance(getattr(proc, "proc", proc), CudaFrameProcessor):

@@ -2,7 +2,7 @@
 
 For every style the shipped lite weights paint: the three sample photos, the teacher's output and
 the lite net's output side by side, plus the relative content/style losses of both
-(rtstyle.evaluate; lower is closer to the photo / the painting) and the mean absolute difference
+(rtstyle.bench.quality; lower is closer to the photo / the painting) and the mean absolute difference
 between the two outputs in 8-bit levels.
 
     python scripts/cpu_figure.py [--size 256]
@@ -21,7 +21,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from gallery import PHOTOS, fit, label  # noqa: E402
-from rtstyle import evaluate, styles  # noqa: E402
+from rtstyle import styles  # noqa: E402
+from rtstyle.bench import quality as evaluate  # noqa: E402
 from rtstyle.io.images import read_image, write_image  # noqa: E402
 from rtstyle.stylizer import Stylizer  # noqa: E402
 

@@ -60,7 +60,7 @@ def main():
     cv2.imwrite(str(a.out), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
     print(f"wrote {a.out} ({grid.shape[1]}x{grid.shape[0]}) with {plain.label} and depth {net.path.name}")
     if a.clip:
-        from rtstyle.jobs import stylize_video
+        from rtstyle.pipeline.jobs import stylize_video
         opts = {"strength": 1.0, "every": 2, "smooth": 0.6, "size": 128, "backend": "torch"}
         stylize_video(ROOT / "samples" / "bunny_4s.mp4", a.clip, a.style, backend="torch", size=180,
                       overwrite=True, progress=False, depth=opts)

@@ -1,7 +1,7 @@
 """Flicker of plain per-frame stylization vs the --smooth stabiliser, on held-back clips.
 
 For each clip: the first ``--frames`` frames at ≤ ``--max-width`` px, the shipped net
-(``--style``, onnxruntime, 1 thread), then the warping error (rtstyle.temporal.warping_error:
+(``--style``, onnxruntime, 1 thread), then the warping error (rtstyle.pipeline.temporal.warping_error:
 masked mean |O_t − warp(O_{t−1})| in 8-bit levels, flow and occlusion from the INPUT frames by
 DIS 'medium' at full clip size) of: the input clip itself (the floor set by flow error and new
 content), the plain output, and the output smoothed at each ``--smooth`` value. As a cross-check
@@ -29,7 +29,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from rtstyle import temporal  # noqa: E402
+from rtstyle.pipeline import temporal  # noqa: E402
 from rtstyle.io.video import VideoReader, probe  # noqa: E402
 from rtstyle.io.video_writer import VideoWriter  # noqa: E402
 from rtstyle.sizes import target_size  # noqa: E402

@@ -108,7 +108,7 @@ def bench_model(st, size, iters: int) -> dict:
 
 
 def bench_file(clip: Path, style, family, backend, tmp: Path) -> dict:
-    from rtstyle import jobs
+    from rtstyle.pipeline import jobs
     from rtstyle.io.video import probe
     dst = tmp / "bench_out.mp4"
     times = jobs.stylize_video(clip, dst, style, family, backend, overwrite=True, progress=False, log=lambda s: None)
@@ -128,7 +128,7 @@ def bench_file(clip: Path, style, family, backend, tmp: Path) -> dict:
 def bench_live(style, family, backend, size, fps, frames, simulate) -> dict:
     from rtstyle.io.sinks import NullSink
     from rtstyle.io.camera import SimulatedCamera
-    from rtstyle.realtime import run_live
+    from rtstyle.pipeline.live import run_live
     from rtstyle.stylizer import Stylizer
     with Stylizer(style, family, backend) as st, SimulatedCamera(simulate, fps, size) as cam:
         run_live(cam, st, NullSink(), max_frames=5, log=lambda s: None)  # warm-up (graphs, autotune)

@@ -1,6 +1,6 @@
 """Soak run: many frames through the real live pipeline, watching memory and frame rate.
 
-A source (the moving test card, or a video file looped) -> rtstyle.realtime.run_live (the
+A source (the moving test card, or a video file looped) -> rtstyle.pipeline.live.run_live (the
 capture / stylize / show threads; on a CUDA stylizer the pinned-buffer CUDA path) -> a Stylizer
 -> a NullSink (or a FileSink with --output). Every ``--window`` frames the sink records host RSS
 (/proc/self/statm), CUDA memory when a GPU is present (torch's allocated / reserved, and the
@@ -181,7 +181,7 @@ def main(argv=None) -> int:
     from rtstyle.io.sinks import FileSink, NullSink
     from rtstyle.io.camera import SimulatedCamera
     from rtstyle.io.sources import FileSource, PatternSource
-    from rtstyle.realtime import run_live
+    from rtstyle.pipeline.live import run_live
     from rtstyle.sizes import capture_size   # WxH, or a short side as 16:9
     from rtstyle.stylizer import Stylizer
 

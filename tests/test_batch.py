@@ -130,7 +130,7 @@ def test_batch_missing_input_and_bad_address(tmp_path, clip, capsys):
 # -- Ray runs (local instance, 2 CPU workers) -------------------------------------------------------
 
 def test_batch_equals_single_machine_run_and_rerun_skips(tmp_path, clip, tiny_weights, ray_local):
-    from rtstyle.jobs import stylize_video
+    from rtstyle.pipeline.jobs import stylize_video
     log = batch(clip, tmp_path / "out")
     assert "-> 4 segments (4 start on a keyframe" in log and "remux join" in log
     out = tmp_path / "out" / "clip.mp4"

@@ -7,7 +7,7 @@ import torch
 
 from rtstyle import bench, cli
 from rtstyle.backends.torch_backend import TorchBackend
-from rtstyle.gatys import GatysResult
+from rtstyle.pipeline.gatys import GatysResult
 
 SIZES = [32, 48]
 QUICK = bench.Policy(iters=3, min_time=0.0, budget=5.0, min_samples=2, warmup=1)
@@ -92,12 +92,12 @@ def test_slow_sizes_are_skipped_and_said(tiny_models, monkeypatch):
 
 
 def test_gatys_row_measures_or_extrapolates(monkeypatch):
-    import rtstyle.gatys
+    import rtstyle.pipeline.gatys
     import rtstyle.models.vgg
 
     def fake_gatys(content, style, iters=500, vgg=None, **kw):
         return GatysResult(content, [], [0.5] + [0.1] * (iters - 1), 1.0)
-    monkeypatch.setattr(rtstyle.gatys, "gatys", fake_gatys)
+    monkeypatch.setattr(rtstyle.pipeline.gatys, "gatys", fake_gatys)
     monkeypatch.setattr(rtstyle.models.vgg, "load_vgg19", lambda last: torch.nn.Identity())
     row = bench.time_gatys([32], 4, None, log=lambda m: None)
     info = row.cells[32].gatys

@@ -1,6 +1,6 @@
 import torch
 
-from rtstyle.evaluate import Score, Scorer, table
+from rtstyle.bench.quality import Score, Scorer, table
 
 
 def test_scores_are_relative_to_the_photo():

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from rtstyle import pipeline
+from rtstyle.pipeline import loop as pipeline
 
 
 def test_order_kept_and_every_frame_written():

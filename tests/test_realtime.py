@@ -6,11 +6,12 @@ import pytest
 import torch
 
 from conftest import TINY_H, TINY_W, tiny_frame
-from rtstyle import cli, gpu_pipeline, pipeline
+from rtstyle import cli, gpu_pipeline
+from rtstyle.pipeline import loop as pipeline
 from rtstyle.io.sinks import NullSink, Sink
 from rtstyle.io.camera import SimulatedCamera
 from rtstyle.io.sources import PatternSource, pattern_frame, read_counter
-from rtstyle.realtime import StyleCycle, run_live
+from rtstyle.pipeline.live import StyleCycle, run_live
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import TINY_FPS, TINY_FRAMES, TINY_H, TINY_W, tiny_frame
-from rtstyle import pipeline
+from rtstyle.pipeline import loop as pipeline
 from rtstyle.errors import UserError
 from rtstyle.io import sources, window
 from rtstyle.io.camera import CameraSource, SimulatedCamera

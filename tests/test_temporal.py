@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from rtstyle import cli, gpu_pipeline, temporal
+from rtstyle import cli, gpu_pipeline
+from rtstyle.pipeline import temporal
 from rtstyle.errors import UserError
 
 
@@ -173,7 +174,7 @@ def test_smooth_out_of_range_is_a_one_line_error(capsys, tmp_path, tiny_weights,
 def test_webcam_with_smooth_and_style_switch(capsys, tiny_weights):
     from rtstyle.io.sources import PatternSource
     from rtstyle.io.sinks import NullSink
-    from rtstyle.realtime import StyleCycle, run_live
+    from rtstyle.pipeline.live import StyleCycle, run_live
     from rtstyle.stylizer import Stylizer
     code = cli.main(["webcam", "--style", "mosaic", "--simulate", "pattern", "--size", "64x48", "--fps", "60",
                      "--no-display", "--max-frames", "4", "--backend", "torch", "--smooth", "0.7"])

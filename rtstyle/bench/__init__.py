@@ -13,7 +13,7 @@ the 95th percentile (linear interpolation), fps = 1000 / p50.
 Latency does not depend on weight values: a family without shipped weights is timed at its
 default architecture with random weights, and every row names the architecture it timed.
 
-End-to-end throughput (decode → stylize → encode through :func:`rtstyle.pipeline.run`) is
+End-to-end throughput (decode → stylize → encode through :func:`rtstyle.pipeline.loop.run`) is
 measured apart, with ``--pipeline``. The Gatys baseline is timed per optimisation iteration
 (``--gatys-iters``) and its 500-iteration time is either measured or extrapolated, and says which.
 

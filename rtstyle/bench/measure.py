@@ -102,7 +102,7 @@ def time_gatys(sizes: list[int], k: int, frame_limit: float | None, log=print) -
     import torch
 
     from .. import styles
-    from ..gatys import gatys
+    from ..pipeline.gatys import gatys
     from ..models.vgg import load_vgg19
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     row = Row("gatys", "gatys", {"optimizer": "adam", "net": "VGG19 to relu5_1", "iters": k}, "ImageNet VGG19",
@@ -159,11 +159,12 @@ def _square(rgb, size: int, device):
 
 def time_pipeline(spec: ModelSpec, variant: Variant, clip: Path, cache_dir: Path, size=None,
                   max_frames: int | None = None) -> dict:
-    """Decode → stylize → encode throughput of ``clip`` through rtstyle.pipeline.run (threads)."""
+    """Decode → stylize → encode throughput of ``clip`` through rtstyle.pipeline.loop.run (threads)."""
     import numpy as np
     import torch
 
-    from .. import backends, pipeline
+    from .. import backends
+    from ..pipeline import loop
     from ..io.video import VideoReader, probe
     from ..io.video_writer import VideoWriter
     from ..files import check_input
@@ -198,7 +199,7 @@ def time_pipeline(spec: ModelSpec, variant: Variant, clip: Path, cache_dir: Path
         with tempfile.TemporaryDirectory(prefix="rtstyle-bench-") as tmp:
             out = Path(tmp) / "out.mp4"
             with VideoWriter(out, info.fps, (w, h), audio_from=clip if info.has_audio else None) as writer:
-                times = pipeline.run(frames(), stylize, writer.write)
+                times = loop.run(frames(), stylize, writer.write)
     finally:
         be.close()
     n = max(times.frames, 1)

@@ -18,12 +18,12 @@ def register(sub) -> None:
 
 
 def run(a) -> int:
-    from .. import evaluate
+    from ..bench import quality
     from ..files import check_input
     for ph in a.photos:
         check_input(ph, "photo")
-    scores = evaluate.evaluate(a.photos, a.style, a.family, a.size, a.gatys_iters)
-    text = evaluate.table(scores)
+    scores = quality.evaluate(a.photos, a.style, a.family, a.size, a.gatys_iters)
+    text = quality.table(scores)
     print(text)
     if a.markdown:
         a.markdown.write_text(text + "\n")

@@ -20,7 +20,7 @@ def register(sub) -> None:
 
 
 def run(a) -> int:
-    from .. import jobs
+    from ..pipeline import jobs
     from ..sizes import parse_size
     jobs.stylize_images(a.inputs, a.output, a.style, a.family, a.backend, parse_size(a.size), a.scale,
                         a.strength, a.overwrite, a.method, a.iters, depth=depth_cli.options(a),

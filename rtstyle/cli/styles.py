@@ -8,6 +8,6 @@ def register(sub) -> None:
 
 
 def run(a) -> int:
-    from .. import jobs
+    from ..pipeline import jobs
     jobs.list_styles()
     return 0

@@ -19,7 +19,7 @@ def register(sub) -> None:
 
 
 def run(a) -> int:
-    from .. import jobs
+    from ..pipeline import jobs
     from ..sizes import parse_size
     jobs.stylize_video(a.input, a.output, a.style, a.family, a.backend, parse_size(a.size), a.scale,
                        a.strength, a.max_frames, a.overwrite, progress=not a.no_progress,

@@ -62,7 +62,7 @@ def run(a) -> int:
     from ..io.camera import CameraSource, SimulatedCamera
     from ..io.sinks import NullSink, TeeSink, VirtualCamSink
     from ..io.window import WindowSink
-    from ..realtime import StyleCycle, run_live
+    from ..pipeline.live import StyleCycle, run_live
     from ..sizes import capture_size, parse_size
     from ..stylizer import Stylizer
     if a.max_frames is not None and a.max_frames < 1:

@@ -29,7 +29,7 @@ def add_flags(p: argparse.ArgumentParser, video: bool = False) -> None:
 
 
 def options(a) -> dict | None:
-    """The ``depth`` argument of rtstyle.jobs.stylize_images / stylize_video (None = off)."""
+    """The ``depth`` argument of rtstyle.pipeline.jobs.stylize_images / stylize_video (None = off)."""
     if not getattr(a, "depth", False):
         return None
     return {"strength": a.depth_strength, "near_style": a.near_style, "size": a.depth_size,

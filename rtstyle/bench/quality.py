@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import losses, ops, styles
-from .models.vgg import load_vgg19
+from .. import losses, ops, styles
+from ..models.vgg import load_vgg19
 
 STYLE_TAPS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1"]
 CONTENT_TAP = "relu2_2"
@@ -37,7 +37,7 @@ class Scorer:
     """Scores images against one style image (computed once)."""
 
     def __init__(self, style: str, style_size: int = 384, vgg=None):
-        from .train.data import load_style
+        from ..train.data import load_style
         self.vgg = vgg or load_vgg19("relu4_1")
         s = load_style(styles.style_image(style), style_size)
         with torch.no_grad():
@@ -69,7 +69,7 @@ class Scorer:
 def _load(path: Path, size: int) -> torch.Tensor:
     import cv2
 
-    from .io.images import read_image
+    from ..io.images import read_image
     rgb, _ = read_image(path)
     h, w = rgb.shape[:2]
     f = size / min(h, w)
@@ -80,11 +80,11 @@ def _load(path: Path, size: int) -> torch.Tensor:
 def evaluate(photos: list[Path], style: str, family: str | None = None, size: int = 256,
              gatys_iters: int = 500, log=print) -> list[Score]:
     """Score the trained net (and Gatys with ``gatys_iters`` > 0) on each photo at ``size`` short side."""
-    from .gatys import gatys
-    from .stylizer import Stylizer
+    from ..pipeline.gatys import gatys
+    from ..stylizer import Stylizer
     scorer = Scorer(style)
     st = Stylizer(style, family, backend="torch")
-    from .train.data import load_style
+    from ..train.data import load_style
     style_img = load_style(styles.style_image(style), 384)
     out: list[Score] = []
     for p in photos:

@@ -18,7 +18,7 @@ import time
 import cv2
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
            "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}

@@ -1,6 +1,6 @@
 """Webcam mode: a live source -> stylize -> window / virtual camera, latency first.
 
-:func:`run_live` runs rtstyle.pipeline's three stages with ``drop_stale``: the capture thread
+:func:`run_live` runs rtstyle.pipeline.loop's three stages with ``drop_stale``: the capture thread
 keeps only the newest frame, and between stages at most one frame waits, so when stylizing is
 slower than the camera the frame rate drops and the latency does not grow. Each frame's
 capture-to-display latency runs from the source's capture time to the moment the sink showed it.
@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import pipeline
-from .errors import UserError
-from .pipeline import StageTimes
+from . import loop
+from ..errors import UserError
+from .loop import StageTimes
 
 
 
@@ -36,7 +36,7 @@ class StyleCycle:
             ``key = weights file``, styles of one multi-style or AdaIN file share one Stylizer
             and switching calls its ``set_style``.
         owns: close the stylizers on :meth:`close` (True when ``make`` builds them).
-        smooth: temporal stabiliser strength 0..1 (``--smooth``; rtstyle.temporal), one state shared
+        smooth: temporal stabiliser strength 0..1 (``--smooth``; rtstyle.pipeline.temporal), one state shared
             by every style, started over at each style switch.
         depth: builds the depth modulator (rtstyle.depth.apply.DepthModulator) that the d key
             toggles; built on first use and shared by every style. ``depth_on``: start with it on.
@@ -137,7 +137,7 @@ class StyleCycle:
     def submit(self, rgb):
         """Start stylizing ``rgb`` with the current style; returns a pending frame
         (``wait()`` -> rgb, ``release()``), see rtstyle.gpu_pipeline."""
-        from .gpu_pipeline import make_processor
+        from ..gpu_pipeline import make_processor
         st = self.current
         proc = self._procs.get(id(st))
         if proc is None:
@@ -173,7 +173,7 @@ class StyleCycle:
 @dataclass
 class LiveStats:
     """What a live run measured. ``latency``: seconds from capture to display per shown frame
-    (live sources only); ``times``: per-stage seconds (rtstyle.pipeline.StageTimes)."""
+    (live sources only); ``times``: per-stage seconds (rtstyle.pipeline.loop.StageTimes)."""
 
     times: StageTimes = field(default_factory=StageTimes)
     latency: list[float] = field(default_factory=list)
@@ -303,7 +303,7 @@ def run_live(source, styles, sink, *, max_frames: int | None = None, log: Callab
 
     sink.set_status(cycle.label())
     try:
-        pipeline.run(frames(), process, write, depth=2, drop_stale=drop_stale,
+        loop.run(frames(), process, write, depth=2, drop_stale=drop_stale,
                      on_drop=lambda item: item[0].release(), times=stats.times)
     except KeyboardInterrupt:
         log("stopped (Ctrl-C)")

@@ -8,10 +8,10 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-from .errors import UserError
-from .families import ARBITRARY
-from .sizes import target_size
-from .files import check_input, check_output
+from ..errors import UserError
+from ..families import ARBITRARY
+from ..sizes import target_size
+from ..files import check_input, check_output
 
 IMAGE_OUT_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 # Largest frame stylized (after --size/--scale): the nets' activations grow with the pixels, and
@@ -33,7 +33,7 @@ def list_styles(out=None) -> None:
     out = out or sys.stdout  # looked up now: a default bound at import would outlive a redirected stdout
     import cv2
 
-    from . import styles
+    from .. import styles
     entries = styles.weights_entries()
     arbitrary = sorted({e.family for e in entries if e.family in ARBITRARY})
     rows = []
@@ -64,7 +64,7 @@ def stylize_images(inputs: list[Path], out: Path, style: str, family=None, backe
                    depth: dict | None = None, preserve_color: bool = False) -> list[Path]:
     """Stylize each image to ``out`` (a file for one input, else a folder); alpha is carried over.
     ``preserve_color``: keep each image's colours, transfer the style's luminance only."""
-    from .io.images import image_size, read_image, write_image
+    from ..io.images import image_size, read_image, write_image
     for p in inputs:
         check_input(p)
         wh = image_size(p)   # PNG/JPEG header: refuse a giant before decoding it
@@ -75,8 +75,8 @@ def stylize_images(inputs: list[Path], out: Path, style: str, family=None, backe
         check_output(dst, overwrite, inputs)
     if method == "gatys":
         return _gatys_images(inputs, outs, style, size, scale, iters, log, preserve_color)
-    from .stylizer import Stylizer
-    from .depth.apply import from_options   # depth: rtstyle.depth.cli.options(args), None = off
+    from ..stylizer import Stylizer
+    from ..depth.apply import from_options   # depth: rtstyle.depth.cli.options(args), None = off
     with Stylizer(style, family, backend, strength, size, scale, depth=from_options(depth),
                   preserve_color=preserve_color) as st:
         log(f"style {st.label}")
@@ -96,10 +96,10 @@ def stylize_images(inputs: list[Path], out: Path, style: str, family=None, backe
 def _gatys_images(inputs, outs, style, size, scale, iters, log, preserve_color=False):
     import cv2
 
-    from . import styles
+    from .. import styles
     from .gatys import stylize_gatys
-    from .io.images import read_image, write_image
-    from .ops import image_array, image_tensor
+    from ..io.images import read_image, write_image
+    from ..ops import image_array, image_tensor
     srgb, _ = read_image(styles.style_image(style))
     s = image_tensor(srgb)
     for src, dst in zip(inputs, outs):
@@ -111,7 +111,7 @@ def _gatys_images(inputs, outs, style, size, scale, iters, log, preserve_color=F
         y = stylize_gatys(c, s, iters=iters)
         y = y.output if hasattr(y, "output") else y
         if preserve_color:
-            from .ops import preserve_color as keep_color
+            from ..ops import preserve_color as keep_color
             y = keep_color(y.detach(), c)
         img = image_array(y)
         if alpha is not None and alpha.shape[:2] != img.shape[:2]:
@@ -127,16 +127,16 @@ def stylize_video(src: Path, dst: Path, style: str, family=None, backend="auto",
     """Stylize a video file to an H.264 mp4 with the source's frame rate and audio.
 
     ``preserve_color``: transfer the style's luminance only. ``smooth`` (0..1): temporal
-    stabiliser strength (rtstyle.temporal.TemporalSmoother), 0 = off.
+    stabiliser strength (rtstyle.pipeline.temporal.TemporalSmoother), 0 = off.
 
     Nothing appears at ``dst`` unless the whole video was written. Returns the stage times.
     """
     from tqdm import tqdm
 
-    from .gpu_pipeline import stylize_frames, video_codec
-    from .io.video import VideoReader, probe
-    from .io.video_writer import VideoWriter
-    from .stylizer import Stylizer
+    from ..gpu_pipeline import stylize_frames, video_codec
+    from ..io.video import VideoReader, probe
+    from ..io.video_writer import VideoWriter
+    from ..stylizer import Stylizer
     check_input(src)
     check_output(dst, overwrite, [src])
     if dst.suffix.lower() not in (".mp4", ".mov", ".mkv", ".m4v"):
@@ -151,7 +151,7 @@ def stylize_video(src: Path, dst: Path, style: str, family=None, backend="auto",
     if max_frames:
         total = min(total, max_frames) if total else max_frames
     out_w, out_h = target_size(info.width, info.height, size, scale)
-    from .depth.apply import from_options
+    from ..depth.apply import from_options
     with Stylizer(style, family, backend, strength, size, scale, depth=from_options(depth, video=True),
                   preserve_color=preserve_color) as st:
         log(f"style {st.label}; {src.name}: {info.width}x{info.height} @ {float(info.fps):.3g} fps"
