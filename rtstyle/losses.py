@@ -1,6 +1,6 @@
 """Losses for training and evaluation, built on :mod:`rtstyle.ops`.
 
-Normalisations follow seed 000: content 1/(nC·nH·nW)·‖a(c) − a(g)‖² and style
+Normalisations follow Liu & Shuai 2019: content 1/(nC·nH·nW)·‖a(c) − a(g)‖² and style
 1/(2·nC·nH·nW)²·‖G(s) − G(g)‖² with un-normalised Gram matrices. With :func:`rtstyle.ops.gram`
 already divided by nC·nH·nW, the style loss is ¼·‖G(s) − G(g)‖² summed over the C×C entries.
 """
@@ -36,7 +36,7 @@ def style_loss(target_grams: Mapping[str, torch.Tensor], feats: Mapping[str, tor
 def shift_loss(target_shift_grams: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
                feats: Mapping[str, torch.Tensor], layers: Sequence[str], delta: int,
                layer_weights: Mapping[str, float] | None = None) -> torch.Tensor:
-    """Spatial-shift Gram loss L_δ = ½(L_X,δ + L_Y,δ), Σ over ``layers`` with weights w_l (seed 000).
+    """Spatial-shift Gram loss L_δ = ½(L_X,δ + L_Y,δ), Σ over ``layers`` with weights w_l (Liu & Shuai 2019).
 
     ``target_shift_grams[name]`` holds (G_x,δ, G_y,δ) of the style image at that tap.
     """

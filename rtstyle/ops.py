@@ -51,7 +51,7 @@ def gram_pair(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def shifted_gram(x: torch.Tensor, delta: int, axis: str) -> torch.Tensor:
-    """Spatial-shift Gram matrix (seed 000): correlation of positions p and p + δ.
+    """Spatial-shift Gram matrix (Liu & Shuai 2019): correlation of positions p and p + δ.
 
     With T₊δ = the map without its first δ columns and T₋δ = without its last δ columns,
     G_δ = Gram(T₊δ, T₋δ), so entry (a, b) sums f_a(i, j+δ)·f_b(i, j). ``axis='x'`` shifts columns,

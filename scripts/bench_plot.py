@@ -1,10 +1,10 @@
-"""docs/benchmarks.png: `rtstyle bench --json` results next to seed 000's Table 1 (GTX 1060).
+"""docs/benchmarks.png: `rtstyle bench --json` results next to Liu & Shuai 2019, Table 1 (GTX 1060).
 
     python scripts/bench_plot.py docs/bench/*.json -o docs/benchmarks.png
 
 Left: seconds per frame (p50, log scale) against frame size for every model × backend row
-(colour = architecture, line style = backend), with seed 000's Johnson and compact-net figures. Right: Gatys, 500 iterations per image (hollow
-markers: extrapolated from fewer measured iterations), with seed 000's figures. Needs matplotlib
+(colour = architecture, line style = backend), with Liu & Shuai 2019's Johnson and compact-net figures. Right: Gatys, 500 iterations per image (hollow
+markers: extrapolated from fewer measured iterations), with Liu & Shuai 2019's figures. Needs matplotlib
 (the 'train' extra).
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-# Seed 000, Table 1: seconds per image on a GTX 1060, at 256², 512², 1024².
+# Liu & Shuai 2019, Table 1: seconds per image on a GTX 1060, at 256², 512², 1024².
 SEED_SIZES = [256, 512, 1024]
 SEED = {"Johnson": [0.027, 0.073, 0.246], "compact net": [0.021, 0.052, 0.193],
         "Gatys-500": [21.78, 58.34, 225.43]}
@@ -63,7 +63,7 @@ def main(argv=None) -> int:
                 color=colours[(r["model"], r["cfg"])],
                 label=f"{r['model']} ({r['cfg']}) · {r['backend']} {r['mode']} · {r['device']}")
     for (name, secs), style in zip(list(SEED.items())[:2], ("--", ":")):
-        ax.plot(SEED_SIZES, secs, "k" + style, marker="s", ms=5, label=f"seed 000 {name}, GTX 1060")
+        ax.plot(SEED_SIZES, secs, "k" + style, marker="s", ms=5, label=f"Liu & Shuai 2019 {name}, GTX 1060")
     ax.set(xscale="log", yscale="log", xlabel="frame size (square, px)", ylabel="seconds per frame (p50)",
            title="Feed-forward nets: latency per frame (batch 1)")
     ax.set_xticks(SEED_SIZES, [f"{s}²" for s in SEED_SIZES])
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
 
-    bx.plot(SEED_SIZES, SEED["Gatys-500"], "k--", marker="s", label="seed 000, GTX 1060")
+    bx.plot(SEED_SIZES, SEED["Gatys-500"], "k--", marker="s", label="Liu & Shuai 2019, GTX 1060")
     for r in gatys:
         sizes = sorted(int(s) for s in r["cells"])
         total = [r["cells"][str(s)]["gatys"]["total_500_s"] for s in sizes]

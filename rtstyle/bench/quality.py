@@ -9,7 +9,7 @@ Every loss is relative, so different photos and styles compare:
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +117,3 @@ def table(scores: list[Score]) -> str:
         rows.append(f"| **mean** | {m} | {np.mean([s.content for s in sel]):.3f} | {np.mean([s.style for s in sel]):.3f}"
                     f" | {np.mean([s.shift for s in sel]):.3f} | {np.mean([s.seconds for s in sel]):.2f} |")
     return "\n".join(rows)
-
-
-def as_dicts(scores: list[Score]) -> list[dict]:
-    return [asdict(s) for s in scores]

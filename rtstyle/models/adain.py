@@ -1,8 +1,8 @@
-"""Arbitrary style transfer with adaptive instance norm (Huang & Belongie 2017; seed 003).
+"""Arbitrary style transfer with adaptive instance norm (Huang & Belongie 2017; Wu & Song 2020).
 
 Encoder: VGG19 up to relu4_1 (frozen ImageNet weights shipped with rtstyle). Decoder: its mirror
 with nearest upsampling. Any style is two (N, 512, 1, 1) tensors, so styles are computed once and
-switched or mixed per frame at no cost. Depth-aware mode (seed 003): a per-pixel strength map
+switched or mixed per frame at no cost. Depth-aware mode (Wu & Song 2020): a per-pixel strength map
 α (far = 1, near = 0) blends the AdaIN target with the content features before decoding.
 """
 from __future__ import annotations

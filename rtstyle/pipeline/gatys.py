@@ -1,7 +1,7 @@
-"""Gatys et al. optimisation baseline (seeds 001, 002): optimise the pixels of one image.
+"""Gatys, Ecker & Bethge 2016 optimisation baseline: optimise the pixels of one image.
 
 Loss net VGG19: content relu4_2, style relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 (the relu
-outputs of the papers' conv4_2 and conv1_1…conv5_1). Style terms use seed 000's ¼‖ΔG‖² with
+outputs of the papers' conv4_2 and conv1_1…conv5_1). Style terms use Liu & Shuai 2019's ¼‖ΔG‖² with
 C·H·W-normalised Grams; with Caffe-scaled features relu5_1's raw term dwarfs relu1_1's by orders of
 magnitude, so each tap is divided by its value for the content image itself (the starting point
 scores 1 per tap), the idea of ``rtstyle.train.transformer._Targets.calibrate``. The content term

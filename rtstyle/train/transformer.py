@@ -4,7 +4,7 @@ Loss taps (VGG19; the papers used VGG16 for Johnson): content relu2_2; style rel
 relu3_1, relu4_1. The compact family adds the spatial-shift Gram loss (δ = 4, both axes) on the
 same style taps. Total = w_c·content + w_s·style (+ w_δ·shift) + w_tv·TV.
 
-Balancing: with Caffe-scaled VGG features the seed-000 style term of relu4_1 is ~10⁶× that of
+Balancing: with Caffe-scaled VGG features the Liu & Shuai 2019 style term of relu4_1 is ~10⁶× that of
 relu1_1, so each tap gets a weight 1/L_l measured once, at start, between a batch of training
 photos and the style (the photos score 1 per tap); the content term is divided by its value for
 noise. Both scales are written into the manifest so a run can be reproduced.
