@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .weights import WEIGHTS_DIR, build_model, shipped_manifests
+from .weights import WEIGHTS_DIR, shipped_manifests
 from .errors import UserError
 from .families import ARBITRARY, CPU_TIER, FAMILIES, STYLIZING, VECTOR_STYLED
 
@@ -115,41 +116,14 @@ def entries_for(style: str) -> list[WeightsEntry]:
     return [e for e in weights_entries() if e.family in ARBITRARY or style in e.styles]
 
 
-def _count_macs(module: torch.nn.Module, run) -> int:
-    """Multiply-accumulates of the Conv2d layers of ``module`` during ``run()``."""
-    total = 0
-
-    def hook(mod, inp, out):
-        nonlocal total
-        total += out.numel() * mod.weight[0].numel()
-
-    handles = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
-    try:
-        with torch.no_grad():
-            run()
-    finally:
-        for h in handles:
-            h.remove()
-    return total
-
-
 @lru_cache(maxsize=None)
 def _macs(family: str, config_key: str) -> int:
-    """Conv MACs of a net per 64×64 frame: a cheap proxy for speed, counted once per config."""
-    import json
-    net = build_model(family, json.loads(config_key)).eval()
-    x = torch.rand(1, 3, 64, 64)
-    if family in VECTOR_STYLED:
-        return _count_macs(net, lambda: net(x, 0))
-    if family == "adain":  # the VGG encoder runs on every frame too
-        from .models.vgg import VGG19Features
-        enc = VGG19Features("relu4_1")
-        return _count_macs(enc, lambda: enc(x, ["relu4_1"])) + _count_macs(net, lambda: net(torch.rand(1, 512, 8, 8)))
-    return _count_macs(net, lambda: net(x))
+    """Conv MACs of a net per 64×64 frame (rtstyle.models.cost): a cheap proxy for speed, once per config."""
+    from .models.cost import conv_macs
+    return conv_macs(family, json.loads(config_key))
 
 
 def cost(entry: WeightsEntry) -> int:
-    import json
     return _macs(entry.family, json.dumps(entry.manifest["config"], sort_keys=True))
 
 

@@ -26,7 +26,7 @@ def photos(tmp_path):
 
 
 def test_lite_is_cheaper_than_the_johnson_teacher_it_copies():
-    from rtstyle.styles import _count_macs
+    from rtstyle.models.cost import count_macs as _count_macs
     x = torch.rand(1, 3, 64, 64)
     lite, teacher = LiteNet(n_styles=20).eval(), JohnsonNet(width=16, n_res=5).eval()
     lite_macs = _count_macs(lite, lambda: lite(x, 0))
