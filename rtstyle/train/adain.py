@@ -115,6 +115,7 @@ def train(cfg: AdaINConfig, resume: bool = True) -> Path:
         for g in opt.param_groups:
             g["lr"] = cfg.lr / (1.0 + cfg.lr_decay * loop.step)
     prec = common.choose_precision(device, cfg.precision)
+    loop.extra["precision"] = prec.manifest()   # for snapshots of a running run
     autocast = prec.autocast
 
     def step_fn(step: int) -> dict:

@@ -156,6 +156,7 @@ def train(cfg: DistillConfig, resume: bool = True) -> Path:
         loop.extra["feature_scale"] = 1.0 / max(d, 1e-12)
     scale = loop.extra["feature_scale"]
     prec = common.choose_precision(device, cfg.precision)
+    loop.extra["precision"] = prec.manifest()   # for snapshots of a running run
 
     def parts(y, t):
         fy = feats(y)

@@ -162,6 +162,7 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
         loop.extra["scales"] = targets.scales()
 
     prec = common.choose_precision(device, cfg.precision)
+    loop.extra["precision"] = prec.manifest()   # for snapshots of a running run
     autocast = prec.autocast
     n_styles = len(cfg.styles)
 
