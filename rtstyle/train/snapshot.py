@@ -70,6 +70,7 @@ def snapshot(run: Path, dest: Path, extra: dict | None = None) -> tuple[Path, di
         "train_loss": {k: round(v, 6) for k, v in last.items() if k not in ("step", "val_total")},
         "val_loss": round(last.get("val_total", float("nan")), 6), "logged_at_step": int(last.get("step", 0)),
         "wall_time_s": round(float(saved["wall"]), 1), "snapshot_of": run.name,
+        "train_photo_short": int(cfg["crop"] * 1.5),
         "cpu": common.cpu_info()["model"], **saved.get("extra", {}).get("precision", {}),
         **(extra or {}),
     }
