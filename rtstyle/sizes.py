@@ -1,4 +1,5 @@
-"""Frame sizes: ``--size`` text, the processing size of a frame, a camera's capture size."""
+"""Frame sizes: ``--size`` text, the processing size of a frame, the size a net paints at
+(``--style-scale``), a camera's capture size."""
 from __future__ import annotations
 
 import re
@@ -39,6 +40,26 @@ def target_size(w: int, h: int, size=None, scale: float | None = None) -> tuple[
     else:
         return w, h
     return max(2, int(round(tw / 2)) * 2), max(2, int(round(th / 2)) * 2)
+
+
+def working_short(short: int, train_short: int | None, style_scale: float | None) -> int:
+    """Short side the net paints at, for a frame of short side ``short``.
+
+    A feed-forward net's strokes have a fixed size in pixels: the size they had in its training
+    photos (short side ``train_short``, from the manifest). On a large frame they become tiny and
+    the painting's look is lost, so by default (``style_scale`` None) the net paints at most at
+    2·``train_short`` and the result is scaled up to the frame. ``style_scale`` S sets it: the net
+    paints at 2·``train_short``/S (S = 2: strokes twice as large on the frame, S = 0.5: half as large).
+    Without ``train_short`` (weights that don't record it) the frame's own size is used.
+    """
+    if style_scale is not None and not 0.1 <= style_scale <= 10:
+        raise UserError(f"--style-scale {style_scale} is outside [0.1, 10]; 2 paints strokes twice as large, "
+                        f"0.5 half as large")
+    if not train_short:
+        return short
+    if style_scale is None:
+        return min(short, 2 * train_short)
+    return max(16, min(4096, int(round(2 * train_short / style_scale))))
 
 
 def capture_size(text: str) -> tuple[int, int]:

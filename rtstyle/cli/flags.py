@@ -5,14 +5,19 @@ import argparse
 
 from ..families import STYLIZING
 
+STYLE_SCALE_HELP = ("stroke size: 2 paints the painting's strokes twice as large on the frame, 0.5 half as "
+                    "large (default: as the net learnt them, at most 2x its training photos' size, then "
+                    "scaled to the frame; docs/style_scale.md)")
+
 
 def style_flags(p: argparse.ArgumentParser, video: bool = False, overwrite: bool = True,
                 style_help: str | None = None) -> None:
-    """--style --model --backend --size --scale --strength --preserve-color (+ --smooth for video,
+    """--style --model --backend --size --scale --strength --preserve-color --style-scale (+ --smooth for video,
     --overwrite for commands that write files): what image, video, batch and webcam share."""
     p.add_argument("--style", required=True,
-                   help=style_help or "style name (rtstyle styles lists them), or a mix for the multi-style and "
-                                      "AdaIN families: a:0.7,b:0.3 (weights normalised to sum 1; a,b = equal weights)")
+                   help=style_help or "style name (rtstyle styles lists them), a painting file (JPEG/PNG, AdaIN), "
+                                      "or a mix for the multi-style, lite and AdaIN families: a:0.7,b:0.3 (weights "
+                                      "normalised to sum 1; a,b = equal weights)")
     p.add_argument("--model", dest="family", default=None, choices=STYLIZING,
                    help="model family (default: the fastest family with weights for the style)")
     p.add_argument("--backend", default="auto",
@@ -23,6 +28,7 @@ def style_flags(p: argparse.ArgumentParser, video: bool = False, overwrite: bool
     p.add_argument("--strength", type=float, default=1.0, help="0 = input unchanged .. 1 = full style (default 1)")
     p.add_argument("--preserve-color", action="store_true",
                    help="keep the input's colours: transfer the style's luminance only")
+    p.add_argument("--style-scale", type=float, default=None, help=STYLE_SCALE_HELP)
     if video:
         p.add_argument("--smooth", type=float, default=0.0,
                        help="temporal stabiliser 0..1: blend each frame with the previous output warped "

@@ -24,5 +24,5 @@ def run(a) -> int:
     from ..sizes import parse_size
     jobs.stylize_images(a.inputs, a.output, a.style, a.family, a.backend, parse_size(a.size), a.scale,
                         a.strength, a.overwrite, a.method, a.iters, depth=depth_cli.options(a),
-                        preserve_color=a.preserve_color)
+                        preserve_color=a.preserve_color, style_scale=a.style_scale)
     return 0

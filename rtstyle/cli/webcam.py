@@ -37,9 +37,11 @@ def register(sub) -> None:
 
 def style_names(text: str, family: str | None) -> list[str]:
     """The styles n/p step through: ``--style`` names in order (a one-style multi-style net: all of
-    that net's styles, starting at it), or one weighted mixture."""
+    that net's styles, starting at it), the paintings of a folder, or one weighted mixture."""
     from .. import styles
     from ..families import VECTOR_STYLED
+    if Path(text).is_dir():   # a folder of paintings: n/p cycle through them (AdaIN)
+        return styles.paintings_in(Path(text))
     if ":" in text:   # weights given: one mixture (styles.parse_mix checks it), not a list to cycle
         styles.parse_mix(text)
         return [text.strip()]
@@ -74,7 +76,7 @@ def run(a) -> int:
     depth_opts = depth_cli.options(argparse.Namespace(**{**vars(a), "depth": True}))  # the d key's settings
     names = style_names(a.style, a.family)
     cycle = StyleCycle(names, lambda n: Stylizer(n, a.family, a.backend, a.strength, size, a.scale,
-                                                 preserve_color=a.preserve_color),
+                                                 preserve_color=a.preserve_color, style_scale=a.style_scale),
                        key=lambda n: styles.choose(n, a.family).path, smooth=a.smooth,
                        depth=lambda: from_options(depth_opts, video=True), depth_on=a.depth)
     source = (SimulatedCamera(a.simulate, a.fps, (w, h)) if a.simulate

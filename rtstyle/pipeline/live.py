@@ -304,7 +304,7 @@ def run_live(source, styles, sink, *, max_frames: int | None = None, log: Callab
     sink.set_status(cycle.label())
     try:
         loop.run(frames(), process, write, depth=2, drop_stale=drop_stale,
-                     on_drop=lambda item: item[0].release(), times=stats.times)
+                 on_drop=lambda item: item[0].release(), times=stats.times)
     except KeyboardInterrupt:
         log("stopped (Ctrl-C)")
     if captured0 is not None:  # a source may be reused across runs: count this run only
