@@ -34,8 +34,8 @@ def backend_rows() -> list[list[str]]:
 
 def cache_lines(cache_dir: Path) -> list[str]:
     """The ONNX files and engines under ``cache_dir``, with what each holds and whether it is intact."""
-    from .engine_cache import ENGINE_SUFFIX, SIDECAR_SUFFIX, sha256_file
-    from .export import read_metadata
+    from .export.cache import ENGINE_SUFFIX, SIDECAR_SUFFIX, sha256_file
+    from .export.onnx import read_metadata
     if not cache_dir.is_dir():
         return [f"  (empty: {cache_dir} does not exist yet; exports land there on first use)"]
     lines = []
@@ -89,7 +89,7 @@ def report(out=None) -> None:
     out = out or sys.stdout
     from . import backends
     from .bench import environment, module_version
-    from .stylizer import default_cache_dir
+    from .export.cache import default_cache_dir
     env = environment()
     p = lambda s="": print(s, file=out)  # noqa: E731
     p(f"rtstyle {env['versions']['rtstyle']} on Python {env['python']}, {env['platform']}")

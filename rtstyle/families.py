@@ -42,7 +42,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     # 20 = the bundled styles
     Family("multi", ("image", "style"), default_config={"n_styles": 20, "width": 32, "n_res": 5}),
     Family("lite", ("image", "style"), cpu_tier=True, default_config={"n_styles": 20, "width": 16, "n_res": 4}),
-    # the decoder; the frozen VGG19 relu4_1 encoder runs in front of it (rtstyle.export.family_net)
+    # the decoder; the frozen VGG19 relu4_1 encoder runs in front of it (rtstyle.export.onnx.family_net)
     Family("adain", ("image", "style_mean", "style_std", "alpha"), arbitrary=True,
            default_config={"width_scale": 1.0}),
     Family("depth", ("image",), "depth", "relative depth (N,1,H,W) float32, larger = farther", stylizing=False,

@@ -1,7 +1,6 @@
 """Stylizer: trained weights + a backend, turning RGB frames into stylized RGB frames."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
@@ -9,22 +8,11 @@ import numpy as np
 import torch
 
 from . import styles
+from .export.cache import default_cache_dir
 from .weights import WeightsError, load_weights
 from .errors import UserError
 from .ops import preserve_color, strength_blend
 from .sizes import target_size, working_short
-
-
-def default_cache_dir() -> Path:
-    """Where exported ONNX files and TensorRT engines are cached: $RTSTYLE_CACHE, else ./engines
-    in a source checkout, else ~/.cache/rtstyle/engines."""
-    env = os.environ.get("RTSTYLE_CACHE")
-    if env:
-        return Path(env)
-    repo = Path(__file__).resolve().parent.parent / "engines"
-    if repo.is_dir() and os.access(repo, os.W_OK):
-        return repo
-    return Path.home() / ".cache" / "rtstyle" / "engines"
 
 
 class Stylizer:

@@ -30,7 +30,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rtstyle import backends, bench, export  # noqa: E402
+from rtstyle import backends, bench  # noqa: E402
+from rtstyle.export.onnx import export_onnx, family_net  # noqa: E402
 from rtstyle.backends.torch_backend import TorchBackend  # noqa: E402
 from rtstyle.families import VECTOR_STYLED  # noqa: E402
 from rtstyle.io.images import read_image  # noqa: E402
@@ -93,8 +94,8 @@ def levels(ref: torch.Tensor, out: torch.Tensor, family: str) -> dict:
 def runtimes(model, family: str, meta: dict, work: Path) -> tuple[dict, dict]:
     """({name: loaded Backend} for each comparison that can run here, {name: why not} for the rest)."""
     out, why = {}, {}
-    fp32 = export.export_onnx(model, family, work / f"{family}.onnx", meta)
-    fp16 = export.export_onnx(model, family, work / f"{family}-fp16.onnx", meta, fp16=True)
+    fp32 = export_onnx(model, family, work / f"{family}.onnx", meta)
+    fp16 = export_onnx(model, family, work / f"{family}-fp16.onnx", meta, fp16=True)
     from rtstyle.backends.onnxruntime_backend import OnnxRuntimeBackend
     out["onnxruntime"] = OnnxRuntimeBackend(fp32, family=family).load()
     out["onnxruntime-fp16"] = OnnxRuntimeBackend(fp16, family=family).load()
@@ -157,7 +158,7 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory(prefix="rtstyle-parity-") as tmp:
             runs, why = runtimes(model, spec.family, meta, Path(tmp))
             notes.update(why)
-            ref_be = TorchBackend(export.family_net(model, spec.family), family=spec.family).load()
+            ref_be = TorchBackend(family_net(model, spec.family), family=spec.family).load()
             for size in sizes:
                 x = photos(size)
                 extra = extra_for(spec.family, model, x.shape[0])

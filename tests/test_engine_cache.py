@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from rtstyle.engine_cache import EngineCache, engine_key, key_parts
+from rtstyle.export.cache import EngineCache, engine_key, key_parts
 
 PARTS = dict(
     onnx_sha256="ab" * 32,

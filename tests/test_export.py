@@ -12,8 +12,8 @@ from rtstyle.backends.onnxruntime_backend import OnnxRuntimeBackend
 from rtstyle.errors import UserError
 from rtstyle.families import VECTOR_STYLED
 from rtstyle.families import FAMILIES as FAMILY_IO
-from rtstyle.export import (export_onnx, fold_batchnorm, onnx_input_shapes, profile_shapes,
-                            read_metadata)
+from rtstyle.export.onnx import export_onnx, fold_batchnorm, read_metadata
+from rtstyle.export.tensorrt import onnx_input_shapes, profile_shapes
 from rtstyle.models import CompactNet, JohnsonNet, MultiStyleNet
 from rtstyle.models.lite import LiteNet
 
@@ -181,7 +181,7 @@ def test_profile_shapes_follow_the_image_axes():
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="tensorrt is installed")
 def test_build_engine_without_tensorrt_says_how_to_get_it(tmp_path):
-    from rtstyle.export import build_engine
+    from rtstyle.export.tensorrt import build_engine
     with pytest.raises(UserError, match="needs the tensorrt package"):
         build_engine(tmp_path / "x.onnx", tmp_path)
 
@@ -255,7 +255,7 @@ def test_every_shipped_model_matches_torch_through_onnxruntime(path, manifest, t
     """The parity the docs quote (docs/export.md), as a test: each shipped weights file exported
     and run by onnxruntime vs torch fp32 on the same input, at an odd size."""
     from rtstyle.weights import load_weights
-    from rtstyle.export import family_net
+    from rtstyle.export.onnx import family_net
     family = manifest["family"]
     model, _ = load_weights(path)
     net = family_net(model, family).eval()
@@ -264,7 +264,7 @@ def test_every_shipped_model_matches_torch_through_onnxruntime(path, manifest, t
     backend = OnnxRuntimeBackend(onnx_path, family=family, threads=1).load()
     x = torch.rand(1, 3, 67, 91, generator=torch.Generator().manual_seed(0))
     from rtstyle.bench import extra_inputs
-    from rtstyle.export import FamilySignature, family_inputs
+    from rtstyle.export.onnx import FamilySignature, family_inputs
     extra = extra_inputs(family, manifest["config"], "cpu") or {}   # a style row / AdaIN statistics
     got = backend(x, **extra)
     with torch.no_grad():

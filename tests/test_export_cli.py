@@ -7,7 +7,8 @@ import torch
 from rtstyle import cli
 from rtstyle.backends.onnxruntime_backend import OnnxRuntimeBackend
 from rtstyle.weights import load_weights, save_weights
-from rtstyle.export import onnx_input_shapes, read_metadata
+from rtstyle.export.tensorrt import onnx_input_shapes
+from rtstyle.export.onnx import read_metadata
 from rtstyle.cli.export import parse_hw
 from rtstyle.models import JohnsonNet, MultiStyleNet
 from rtstyle.models.depth import build_depth_net

@@ -111,9 +111,9 @@ def select(name: str = "auto") -> BackendSpec:
 
 def _cached_onnx_problem(path: Path, family: str) -> str | None:
     """Why a cached ONNX export can't be used (damaged, or not an rtstyle ``family`` export), or None."""
-    from .. import export
+    from ..export.onnx import read_metadata
     try:
-        meta = export.read_metadata(path)
+        meta = read_metadata(path)
     except Exception as exc:  # protobuf / onnx raise several types for damaged files
         return f"is damaged ({type(exc).__name__})"
     if meta.get("family") != family:
@@ -134,14 +134,16 @@ def create(spec: BackendSpec, model: nn.Module, family: str, meta: dict | None =
         meta: written into exported files (``styles``, ``config``...).
         cache_dir: where ONNX exports and TensorRT engines are kept, keyed by weights + options
             (an export happens once; a changed model gets a new file).
-        profile: TensorRT (min, opt, max) NCHW shapes for ``image`` (default export.DEFAULT_PROFILE).
-        opset: ONNX opset (default export.DEFAULT_OPSET).
+        profile: TensorRT (min, opt, max) NCHW shapes for ``image`` (default rtstyle.export.tensorrt.DEFAULT_PROFILE).
+        opset: ONNX opset (default rtstyle.export.onnx.DEFAULT_OPSET).
         options: passed to the backend class (e.g. ``cuda_graphs``, ``compile`` for torch;
             ``providers``, ``threads`` for onnxruntime).
     """
-    from .. import export, families
+    from .. import families
+    from ..export.onnx import DEFAULT_OPSET, export_onnx, family_net, model_digest, read_metadata
+    from ..export.tensorrt import DEFAULT_PROFILE, build_engine
     families.family(family)  # fail early on an unknown family
-    model = export.family_net(model, family)   # an AdaIN decoder gets its encoder
+    model = family_net(model, family)   # an AdaIN decoder gets its encoder
     module = importlib.import_module(f"{__name__}.{spec.module}")
     cls = getattr(module, spec.cls)
     if spec.suffix == "":
@@ -153,8 +155,8 @@ def create(spec: BackendSpec, model: nn.Module, family: str, meta: dict | None =
         return cls(model, **kwargs).load()
 
     cache_dir = Path(cache_dir)
-    opset = opset or export.DEFAULT_OPSET
-    digest = export.model_digest(model, family, meta, opset=opset)
+    opset = opset or DEFAULT_OPSET
+    digest = model_digest(model, family, meta, opset=opset)
     onnx_path = cache_dir / f"{family}-{digest[:16]}.onnx"
     problem = _cached_onnx_problem(onnx_path, family) if onnx_path.exists() else None
     if problem:   # damaged (an interrupted copy, a full disk) or foreign: never handed to the runtime
@@ -162,15 +164,15 @@ def create(spec: BackendSpec, model: nn.Module, family: str, meta: dict | None =
         onnx_path.unlink(missing_ok=True)
     if not onnx_path.exists():
         try:
-            export.export_onnx(model, family, onnx_path, meta, opset=opset)
+            export_onnx(model, family, onnx_path, meta, opset=opset)
         except OSError as exc:
             raise UserError(f"cannot write the ONNX cache {onnx_path}: {exc.strerror or exc}; set RTSTYLE_CACHE "
                             f"to a folder you can write to", exit_code=1) from exc
     if spec.suffix == ".onnx":
         return cls(onnx_path, family=family, **options).load()
     if spec.suffix == ".engine":
-        engine = export.build_engine(onnx_path, cache_dir, profile or export.DEFAULT_PROFILE,
+        engine = build_engine(onnx_path, cache_dir, profile or DEFAULT_PROFILE,
                                      fp16=spec.precision == "fp16")
-        min_size = int(export.read_metadata(onnx_path).get("min_size", 1))
+        min_size = int(read_metadata(onnx_path).get("min_size", 1))
         return cls(engine, family=family, min_size=min_size, **options).load()
     raise UserError(f"backend {spec.name!r} has an unknown file suffix {spec.suffix!r}", exit_code=1)

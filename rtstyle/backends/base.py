@@ -48,7 +48,7 @@ class Backend(ABC):
     ``extra`` carries the family's other inputs (``style`` weights (N, S) or (S,) for the multi-style
     net; ``style_mean``/``style_std`` (N, 512) or (N, 512, 1, 1) and ``alpha`` for AdaIN: a float,
     (N,), (N, 1, 1, 1), or a per-pixel map (N, 1, h, w) such as normalised depth).
-    rtstyle.families.FAMILIES names them per family; rtstyle.export.family_inputs shapes them.
+    rtstyle.families.FAMILIES names them per family; rtstyle.export.onnx.family_inputs shapes them.
     """
 
     spec: BackendSpec

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from ..export import decode_metadata, family_inputs, pad_min_size
+from ..export.onnx import decode_metadata, family_inputs, pad_min_size
 from ..families import family as family_io
 from .base import BACKENDS, Backend, out_of_memory
 
@@ -22,7 +22,7 @@ _ORT_TYPES = {"tensor(float)": (torch.float32, np.float32), "tensor(float16)": (
 
 
 class OnnxRuntimeBackend(Backend):
-    """Runs an :func:`rtstyle.export.export_onnx` file.
+    """Runs an :func:`rtstyle.export.onnx.export_onnx` file.
 
     Args:
         onnx_path: the .onnx file.
@@ -33,7 +33,7 @@ class OnnxRuntimeBackend(Backend):
             busy machine 1 thread can beat 2: one foreign runnable thread stalls every parallel region).
 
     ``__call__(image, **extra)``: image (N,3,H,W) float in [0,1] -> (N,C,H,W) float32 torch
-    tensor on :attr:`device`. ``extra`` as in rtstyle.export.family_inputs.
+    tensor on :attr:`device`. ``extra`` as in rtstyle.export.onnx.family_inputs.
     """
 
     spec = _SPEC

@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 
 from ..errors import UserError
-from ..export import family_inputs, import_tensorrt, pad_min_size
+from ..export.onnx import family_inputs, pad_min_size
+from ..export.tensorrt import import_tensorrt
 from ..families import family as family_io
 from .base import BACKENDS, Backend
 
@@ -37,7 +38,7 @@ def _torch_dtype(trt, dtype) -> torch.dtype:
 
 
 class TensorRTBackend(Backend):
-    """Runs a serialized engine from :func:`rtstyle.export.build_engine`.
+    """Runs a serialized engine from :func:`rtstyle.export.tensorrt.build_engine`.
 
     ``__call__(image, **extra)``: image (N,3,H,W) float in [0,1], any device -> (N,C,H,W) float32
     CUDA tensor. Input shapes are set per call, so any shape inside the engine's optimisation

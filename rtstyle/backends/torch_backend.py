@@ -97,7 +97,7 @@ class TorchBackend(Backend):
         if self.channels_last:
             net = net.to(memory_format=torch.channels_last)
         if self.family is not None:
-            from ..export import FamilySignature
+            from ..export.onnx import FamilySignature
             net = FamilySignature(net, self.family)
         if self._device.type == "cuda":
             torch.backends.cudnn.benchmark = True   # fixed shapes per stream: autotune once
@@ -124,7 +124,7 @@ class TorchBackend(Backend):
         if self.family is None:
             kw = {k: torch.as_tensor(v, device=self._device, dtype=self.dtype) for k, v in extra.items()}
             return [image], kw
-        from ..export import family_inputs
+        from ..export.onnx import family_inputs
         return family_inputs(self.family, image, extra), {}
 
     def _key(self, args: list[torch.Tensor], kw: dict) -> tuple:

@@ -239,7 +239,7 @@ def run_bench(models: list[str] | None = None, backend_names: list[str] | None =
             onnxruntime's os.cpu_count()).
         on_row: called with the report so far after each cell and row (e.g. to save partial results).
     """
-    from ..stylizer import default_cache_dir
+    from ..export.cache import default_cache_dir
     sizes = list(sizes or DEFAULT_SIZES)
     models = list(DEFAULT_MODELS if models is None else models)
     specs = model_specs(models, random_init)

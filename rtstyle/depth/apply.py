@@ -66,7 +66,7 @@ class DepthNet:
                  cache_dir: Path | None = None, weights: Path | None = None):
         from .. import backends
         from ..weights import WeightsError, load_weights
-        from ..stylizer import default_cache_dir
+        from ..export.cache import default_cache_dir
         if size < 16:
             raise UserError(f"--depth-size {size} is too small; use at least 16 (e.g. 192)")
         self.path, _ = (Path(weights), None) if weights else find_depth_weights(variant)

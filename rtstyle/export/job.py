@@ -1,6 +1,6 @@
 """The export job behind ``rtstyle export``: a style's trained net (or the depth net) as an ONNX file or TensorRT engine.
 
-The file carries what it needs to be used (rtstyle.export.export_onnx metadata: family, styles,
+The file carries what it needs to be used (rtstyle.export.onnx.export_onnx metadata: family, styles,
 config, input/output names and ranges, opset, precision), plus the style it was exported for and,
 for the extra inputs a family takes, their values for that style: ``style_index`` (multi-style
 net: the one-hot row to feed) and ``style_mean``/``style_std`` (AdaIN: the style's relu4_1
@@ -12,8 +12,8 @@ import json
 import shutil
 from pathlib import Path
 
-from .errors import UserError
-from .families import ARBITRARY, VECTOR_STYLED
+from ..errors import UserError
+from ..families import ARBITRARY, VECTOR_STYLED
 
 FORMATS = {"onnx": ".onnx", "engine": ".engine"}
 
@@ -25,7 +25,7 @@ def _default_output(stem: str, fmt: str, fp16: bool, size) -> Path:
 
 def _check_engine_possible() -> None:
     """A UserError before any work when TensorRT or a CUDA GPU is missing."""
-    from . import backends
+    from .. import backends
     reason = backends.unavailable_reason(backends.spec_named("tensorrt"))
     if reason:
         raise UserError(f"--format engine needs TensorRT and a CUDA GPU: {reason}. Export --format onnx "
@@ -44,7 +44,7 @@ def _style_meta(entry, model, style: str) -> dict:
         meta["style_index"] = entry.styles.index(style)
     elif entry.family in ARBITRARY:   # one net paints any style: this file carries the one it was exported for
         meta["styles"] = [style]
-        from .styles import adain_style_stats
+        from ..styles import adain_style_stats
         mean, std = adain_style_stats(model, style)
         meta["style_mean"] = [round(float(v), 6) for v in mean.flatten()]
         meta["style_std"] = [round(float(v), 6) for v in std.flatten()]
@@ -53,8 +53,8 @@ def _style_meta(entry, model, style: str) -> dict:
 
 def _depth_weights(path: Path | None):
     """(weights path, manifest) of the depth net to export: --weights FILE, else the one inference uses."""
-    from .weights import read_manifest
-    from .depth.apply import find_depth_weights
+    from ..weights import read_manifest
+    from ..depth.apply import find_depth_weights
     if path is not None:
         return path, read_manifest(path)
     try:
@@ -80,14 +80,16 @@ def export_model(style: str | None = None, family: str | None = None, fmt: str =
         weights: a specific weights file (with its ``.json`` manifest) instead of choosing one.
         cache_dir: engine builds: where the intermediate ONNX and the engine cache live.
     """
-    from . import export, styles
-    from .files import check_output
-    from .weights import WeightsError, load_weights, read_manifest
+    from .. import styles
+    from .onnx import DEFAULT_OPSET, export_onnx, model_digest, read_metadata
+    from .tensorrt import DEFAULT_PROFILE, build_engine
+    from ..files import check_output
+    from ..weights import WeightsError, load_weights, read_manifest
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
     if fmt == "engine":
         _check_engine_possible()
-    opset = opset or export.DEFAULT_OPSET
+    opset = opset or DEFAULT_OPSET
     try:
         if depth:
             path, manifest = _depth_weights(weights)
@@ -117,21 +119,21 @@ def export_model(style: str | None = None, family: str | None = None, fmt: str =
     check_output(out, overwrite)
 
     if fmt == "onnx":
-        export.export_onnx(model, family, out, meta, opset=opset, dynamic=size is None, size=size, fp16=fp16)
-        info = export.read_metadata(out)
+        export_onnx(model, family, out, meta, opset=opset, dynamic=size is None, size=size, fp16=fp16)
+        info = read_metadata(out)
         log(f"wrote {out} ({family}, {info['precision']}, opset {info['opset']}, "
             f"{'any size' if size is None else f'{size[0]}x{size[1]} (HxW)'}, {out.stat().st_size / 2**20:.1f} MiB)")
         return out
 
-    from .stylizer import default_cache_dir
+    from .cache import default_cache_dir
     cache = Path(cache_dir or default_cache_dir())
-    digest = export.model_digest(model, family, meta, opset=opset)
+    digest = model_digest(model, family, meta, opset=opset)
     onnx_path = cache / f"{family}-{digest[:16]}.onnx"
     if not onnx_path.exists():
-        export.export_onnx(model, family, onnx_path, meta, opset=opset)
-    profile = ((1, 3, *size),) * 3 if size else export.DEFAULT_PROFILE
-    engine = export.build_engine(onnx_path, cache, profile, fp16=fp16)
-    from .files import atomic_write
+        export_onnx(model, family, onnx_path, meta, opset=opset)
+    profile = ((1, 3, *size),) * 3 if size else DEFAULT_PROFILE
+    engine = build_engine(onnx_path, cache, profile, fp16=fp16)
+    from ..files import atomic_write
     atomic_write(out, lambda tmp: shutil.copyfile(engine, tmp))
     log(f"wrote {out} (TensorRT {'fp16' if fp16 else 'fp32'}, profile {json.dumps(profile)}; "
         f"cached as {engine})")

@@ -1,5 +1,5 @@
 """ONNX export (with metadata, BatchNorm folding, optional fp16); TensorRT engines are built from
-these files in rtstyle.trt_build, whose names (build_engine, DEFAULT_PROFILE...) are re-exported here.
+these files in rtstyle.export.tensorrt.
 
 Exporter choice (torch 2.14): the TorchScript exporter (``torch.onnx.export(..., dynamo=False)``)
 is the default. Our nets pad H, W up to a stride multiple with ``if ph or pw: F.pad(...)``
@@ -29,13 +29,10 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from . import __version__
-from .files import atomic_write
-from .errors import UserError
-from . import families
-from .families import ADAIN_CHANNELS, IMAGE_RANGE, VECTOR_STYLED
-from .trt_build import (DEFAULT_PROFILE, build_engine, import_tensorrt,  # noqa: F401 (re-exported)
-                        onnx_input_shapes, profile_shapes)
+from .. import __version__, families
+from ..errors import UserError
+from ..files import atomic_write
+from ..families import ADAIN_CHANNELS, IMAGE_RANGE, VECTOR_STYLED
 
 DEFAULT_OPSET = 17
 # Traced at odd H, W so the pad-to-multiple branch is in the graph (see module docstring).
@@ -113,7 +110,7 @@ def family_net(model: nn.Module, family: str) -> nn.Module:
     """The module a family's backends run: an AdaIN decoder (what its weights file holds, see
     rtstyle.weights.build_model) gets the frozen VGG encoder in front; others are as given."""
     if family == "adain" and not hasattr(model, "encoder"):
-        from .models.adain import AdaINNet
+        from ..models.adain import AdaINNet
         return AdaINNet(decoder=model)
     return model
 
@@ -150,7 +147,7 @@ def _example_inputs(model: nn.Module, family: str, size: tuple[int, int], batch:
 
 def _last_conv(m: nn.Module) -> nn.Conv2d | None:
     """The Conv2d whose output is ``m``'s output, for the conv wrappers we know (else None)."""
-    from .models.transformer import ConvLayer, UpConv
+    from ..models.transformer import ConvLayer, UpConv
     if isinstance(m, nn.Conv2d):
         return m
     if isinstance(m, ConvLayer):
@@ -180,7 +177,7 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
     ``nn.Identity``. Equal to the original in eval mode (up to float rounding). The input is not
     modified.
     """
-    from .models.transformer import ResidualBlock, _Stage
+    from ..models.transformer import ResidualBlock, _Stage
     out = copy.deepcopy(module).eval()
     with torch.no_grad():
         for m in list(out.modules()):

@@ -2,8 +2,8 @@
 
 An engine is built for one GPU, TensorRT version, precision and profile, so it is built on the
 machine that runs it (by rtstyle.backends on first use, or ``rtstyle export --format engine``)
-and kept in the engine cache (rtstyle.engine_cache) under a key of all of those. The ONNX file
-comes from :func:`rtstyle.export.export_onnx`; rtstyle.export re-exports this module's names.
+and kept in the engine cache (rtstyle.export.cache) under a key of all of those. The ONNX file
+comes from :func:`rtstyle.export.onnx.export_onnx`; rtstyle.export re-exports this module's names.
 
 Untested here: no tensorrt package and no GPU on the build machine.
 """
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from .files import atomic_write
-from .errors import UserError
+from ..files import atomic_write
+from ..errors import UserError
 
 # TensorRT optimisation profile for ``image`` (min, opt, max) when none is given: any frame from
 # 32×32 up to 1920×1920 (1080p either way round), tuned for 720p.
@@ -87,9 +87,9 @@ def build_engine(onnx_path, cache_dir, profile=DEFAULT_PROFILE, fp16: bool = Tru
     """Build (or fetch from the cache) a serialized TensorRT engine for ``onnx_path``.
 
     Args:
-        onnx_path: an :func:`rtstyle.export.export_onnx` file (fp32 weights; TensorRT picks fp16
+        onnx_path: an :func:`rtstyle.export.onnx.export_onnx` file (fp32 weights; TensorRT picks fp16
             kernels itself).
-        cache_dir: the engine cache (rtstyle.engine_cache) and, by default, the timing cache.
+        cache_dir: the engine cache (rtstyle.export.cache) and, by default, the timing cache.
         profile: (min, opt, max) NCHW shapes for ``image``; other inputs follow
             (:func:`profile_shapes`).
         fp16: allow fp16 kernels (BuilderFlag.FP16).
@@ -98,7 +98,7 @@ def build_engine(onnx_path, cache_dir, profile=DEFAULT_PROFILE, fp16: bool = Tru
     Returns the engine path. Untested here (no TensorRT, no GPU): written against the TensorRT 10
     Python API (also 8.6: the EXPLICIT_BATCH flag is passed where the version still has it).
     """
-    from .engine_cache import EngineCache, engine_key, key_parts, sha256_file
+    from .cache import EngineCache, engine_key, key_parts, sha256_file
     trt = import_tensorrt()
     if not torch.cuda.is_available():
         raise UserError("building a TensorRT engine needs a CUDA GPU; this machine has none; "

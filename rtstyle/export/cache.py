@@ -12,12 +12,13 @@ Pure Python: no TensorRT needed to key, store or validate.
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 import time
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .files import atomic_write
+from ..files import atomic_write
 
 ENGINE_SUFFIX = ".engine"
 SIDECAR_SUFFIX = ".json"
@@ -157,3 +158,15 @@ class EngineCache:
 
     def keys(self) -> Iterable[str]:
         return sorted(p.stem for p in self.dir.glob(f"*{ENGINE_SUFFIX}"))
+
+
+def default_cache_dir() -> Path:
+    """Where exported ONNX files and TensorRT engines are cached: $RTSTYLE_CACHE, else ./engines
+    where it exists and can be written (an rtstyle checkout has one), else ~/.cache/rtstyle/engines."""
+    env = os.environ.get("RTSTYLE_CACHE")
+    if env:
+        return Path(env)
+    here = Path("engines")
+    if here.is_dir() and os.access(here, os.W_OK):
+        return here.resolve()
+    return Path.home() / ".cache" / "rtstyle" / "engines"

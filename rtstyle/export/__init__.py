@@ -1,0 +1,2 @@
+"""Export: ONNX files with metadata (onnx), TensorRT engines (tensorrt), the engine and export cache
+(cache), and the ``rtstyle export`` job (job)."""
