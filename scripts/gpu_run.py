@@ -50,7 +50,7 @@ TEST_FILES = ["tests/test_backends.py", "tests/test_realtime.py", "tests/test_te
 # stage ends, seconds from T0 (full run; the dry run scales them to its budget)
 PLAN = {"tests": 160, "train": 370, "bench": 460, "pipeline": 515}
 if DRY:   # bench and pipeline take ~10 s each on a CPU whatever the budget; training gets the rest
-    PLAN = {"tests": BUDGET - 45, "train": BUDGET - 45, "bench": BUDGET - 24, "pipeline": BUDGET - 2}
+    PLAN = {"tests": BUDGET - 55, "train": BUDGET - 55, "bench": BUDGET - 30, "pipeline": BUDGET - 2}
 elif BUDGET != 530:
     PLAN = {k: v * BUDGET / 530 for k, v in PLAN.items()}
 
@@ -233,7 +233,7 @@ def stage_tests_and_train() -> None:
             log(f"train: no photos at {DATA} (set RTSTYLE_DATA; ../shared/tools/gpu-kit copies them): skipped")
             summary["stages"]["train"] = {"status": f"skipped (no {DATA})"}
         else:
-            minutes = max(0.2, (left("train") - (8 if DRY else 25)) / 60)   # leave the final save its time
+            minutes = max(0.1, (left("train") - (20 if DRY else 25)) / 60)   # leave the final save its time
             for name, (cmd, rdir) in train_commands(minutes).items():
                 lg = WORK / f"train-{name}.log"
                 log(f"train {name}: {' '.join(cmd)}")

@@ -112,3 +112,41 @@ def test_dry_run_writes_the_same_kinds_of_files_within_the_limits(tmp_path):
     assert "pack: weights.tar" in (out / "log.txt").read_text()
     assert wall < 180, wall
     print(f"dry run: {wall:.0f} s, files {[(p.name, p.stat().st_size) for p in files]}", file=sys.stderr)
+
+
+@pytest.mark.slow
+def test_install_weights_if_better_keeps_the_shipped_net_against_a_worse_one(tmp_path, monkeypatch):
+    """The commit rule for weights coming back: same-name weights replace the shipped ones only
+    when they score better (rtstyle.evaluate content + style); a new name installs as is."""
+    import shutil
+    from rtstyle.checkpoints import save_weights
+    from rtstyle.models import JohnsonNet
+    spec = importlib.util.spec_from_file_location("install_weights_under_test", ROOT / "scripts" / "install_weights.py")
+    iw = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(iw)
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    src = ROOT / "rtstyle" / "weights"
+    for name in ("johnson-mosaic.safetensors", "johnson-mosaic.json", "vgg19_relu4_1.safetensors"):
+        shutil.copy2(src / name, shipped / name)
+    monkeypatch.setattr(iw, "WEIGHTS", shipped)
+    monkeypatch.setattr(iw, "DOCS", tmp_path / "docs")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(21):   # every 20th is a validation photo: p00, p20
+        img = cv2.resize(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8), (128, 96), interpolation=cv2.INTER_CUBIC)
+        cv2.imwrite(str(photos / f"p{i:02d}.png"), img)
+    run = tmp_path / "run"
+    run.mkdir()
+    manifest = json.loads((src / "johnson-mosaic.json").read_text())
+    torch.manual_seed(0)
+    save_weights(JohnsonNet(**manifest["config"]), run / "johnson-mosaic.safetensors",
+                 {**manifest, "iterations": 5})   # untrained: worse than the shipped net
+    before = (shipped / "johnson-mosaic.safetensors").read_bytes()
+    iw.install_run(run, if_better=True, photos_dir=photos)
+    assert (shipped / "johnson-mosaic.safetensors").read_bytes() == before
+    (run / "johnson-mosaic.safetensors").rename(run / "johnson-newstyle.safetensors")
+    (run / "johnson-mosaic.json").rename(run / "johnson-newstyle.json")
+    iw.install_run(run, if_better=True, photos_dir=photos)
+    assert (shipped / "johnson-newstyle.safetensors").exists()
