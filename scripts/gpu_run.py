@@ -311,7 +311,7 @@ res = {"backend": backend, "device": torch.cuda.get_device_name() if torch.cuda.
        "what": "CudaFrameProcessor (pinned in/out rings, upload/compute/download streams) on the shipped "
                "johnson-mosaic net; frames pre-made in memory, written to a null sink: no decode, no encode",
        "sizes": {}}
-with Stylizer("mosaic", backend=backend) as st:
+with Stylizer("mosaic", "johnson", backend=backend) as st:
     for w, h in sizes:
         frames = [pattern_frame(i, w, h) for i in range(8)]
         gpu_pipeline.stylize_frames(iter(frames[:3]), st, lambda rgb: None)   # warm-up: rings, graph

@@ -241,7 +241,8 @@ def _nearest(out: np.ndarray, refs: list[np.ndarray]) -> tuple[int, float, float
 def _distinct_refs(cpu, frames) -> list[np.ndarray]:
     """CPU (fp32) outputs of ``frames``, checked to be far apart (> 10 levels mean), so a
     reordered, repeated or stale GPU frame cannot pass for the right one within fp16's tolerance.
-    The shipped (trained) mosaic net: an untrained tiny one maps every frame within ~1 level."""
+    The shipped (trained) johnson-mosaic net, named on both sides (left to choose, the CPU takes
+    the lite net, the GPU the johnson one); an untrained tiny net maps every frame within ~1 level."""
     refs = [cpu.frame(f).astype(int) for f in frames]
     gaps = [np.abs(a - b).mean() for i, a in enumerate(refs) for b in refs[i + 1:]]
     assert min(gaps) > 10, min(gaps)
@@ -253,7 +254,8 @@ def _distinct_refs(cpu, frames) -> list[np.ndarray]:
 def test_cuda_pipeline_matches_cpu_within_fp16():
     from rtstyle.stylizer import Stylizer
     frames = [pattern_frame(i, 128, 96) for i in range(10)]
-    with Stylizer("mosaic", backend="torch") as cpu, Stylizer("mosaic", backend="torch-cuda") as gpu:
+    with Stylizer("mosaic", "johnson", backend="torch") as cpu, \
+            Stylizer("mosaic", "johnson", backend="torch-cuda") as gpu:
         refs = _distinct_refs(cpu, frames)
         out = []
         times = gpu_pipeline.stylize_frames(iter(frames), gpu, lambda rgb: out.append(rgb.copy()))
@@ -280,7 +282,8 @@ def test_cuda_pipeline_keeps_order_exactly_through_replayed_graphs(monkeypatch):
 
     monkeypatch.setattr(torch.cuda.CUDAGraph, "replay", counting_replay)
     frames = [pattern_frame(i, 128, 96) for i in range(40)]
-    with Stylizer("mosaic", backend="torch") as cpu, Stylizer("mosaic", backend="torch-cuda") as st:
+    with Stylizer("mosaic", "johnson", backend="torch") as cpu, \
+            Stylizer("mosaic", "johnson", backend="torch-cuda") as st:
         refs = _distinct_refs(cpu, frames)
         out = []
         slow_sink = _slow(0.002, lambda rgb: out.append(rgb.copy()))
