@@ -128,6 +128,9 @@ def train_commands(minutes: float) -> dict[str, tuple[list[str], Path]]:
             init = shipped(prefix)
             if init is not None:
                 args += ["--init", str(init)]
+                names = json.loads(init.with_suffix(".json").read_text()).get("styles") if prefix == "multi-" else None
+                if names:   # the shipped net's style rows, in its order (--init checks shapes only)
+                    args[args.index("--style") + 1] = ",".join(names)
     return {
         "multi": ([PY, "-m", "rtstyle.cli", "train", "transformer", *multi, *data, "--out", str(WORK / "multi"),
                    *common], WORK / "multi"),
@@ -331,7 +334,8 @@ json.dump(res, open(sys.argv[4], "w"), indent=2)
 def stage_pipeline() -> None:
     backend, sizes, n = ("torch", "128x72,192x108", "6") if DRY else ("torch-cuda", "1280x720,1920x1080", "300")
     run([PY, "-c", PIPELINE_CODE, backend, sizes, n, str(OUT / "pipeline.json")], left("pipeline"),
-        WORK / "pipeline.log", "pipeline", shown=f"CudaFrameProcessor fps, {backend}, {sizes}, {n} frames each")
+        WORK / "pipeline.log", "pipeline", shown=f"{'CpuFrameProcessor (dry run)' if DRY else 'CudaFrameProcessor'} fps, {backend}, {sizes}, "
+              f"{n} frames each")
 
 
 def main() -> int:
