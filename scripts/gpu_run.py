@@ -3,9 +3,10 @@
 
 Stages, each under a deadline taken from one budget counted from this process's start:
   tests     pytest -m gpu on the GPU test files (timeout)                  -> tests.txt
-  train     multi-style net (all styles) + AdaIN decoder, two processes at once, resumed from
-            the shipped weights (--init) when there are any, --max-minutes to the stage's end
-            (counted from each trainer's process start)                      -> weights.tar
+  train     multi-style net (all styles) + AdaIN decoder, two processes at once, with the CPU
+            campaign's flags (scripts/train_campaign.py) and a GPU batch, resumed from the shipped
+            weights (--init) when there are any, --max-minutes to the stage's end (counted from
+            each trainer's process start)                                    -> weights.tar
   bench     rtstyle bench on torch-cuda (eager / fp16+channels_last / +CUDA graphs) at 256/512/1024
                                                                               -> bench.json, bench.md
   pipeline  CudaFrameProcessor fps (pinned, double-buffered) at 720p and 1080p, no file IO
@@ -100,79 +101,64 @@ def run(cmd: list[str], timeout: float, out_path: Path, name: str, shown: str | 
 
 # -- training ------------------------------------------------------------------------------------
 
-def shipped(prefix: str) -> Path | None:
-    """The shipped weights a run resumes from (rtstyle/weights/<prefix>*.safetensors), if any."""
-    found = sorted(WEIGHTS.glob(f"{prefix}*.safetensors"))
-    return found[0] if found else None
+def campaign_args(name: str) -> list[str]:
+    """The CPU campaign's flags for stage ``name`` (scripts/train_campaign.py PLAN: architecture,
+    loss, crops), so the GPU continues the same training and ``--init`` fits."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("train_campaign", ROOT / "scripts" / "train_campaign.py")
+    mod = sys.modules.setdefault("train_campaign", importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(mod)
+    return list(mod.BY_NAME[name].args)
+
+
+def _set(args: list[str], flag: str, value: str) -> list[str]:
+    if flag in args:
+        args[args.index(flag) + 1] = value
+    else:
+        args += [flag, value]
+    return args
 
 
 def train_commands(minutes: float) -> dict[str, tuple[list[str], Path]]:
     data = ["--data", str(DATA)]
     common = ["--max-minutes", f"{minutes:.2f}"]
     if DRY:
-        multi = ["--family", "multi", "--style", "mosaic,great_wave", "--width", "8", "--n-res", "1", "--crop", "64",
-                 "--style-size", "64", "--batch", "1", "--iters", "400", "--log-every", "4", "--ckpt-every", "4",
-                 "--device", "cpu", "--threads", "1"]
-        adain = ["--crop", "64", "--batch", "1", "--iters", "400", "--width-scale", "0.25", "--log-every", "4",
+        multi = ["transformer", "--family", "multi", "--style", "mosaic,great_wave", "--width", "8", "--n-res", "1",
+                 "--crop", "64", "--style-size", "64", "--batch", "1", "--iters", "400", "--log-every", "4",
                  "--ckpt-every", "4", "--device", "cpu", "--threads", "1"]
+        adain = ["adain", "--crop", "64", "--batch", "1", "--iters", "400", "--width-scale", "0.25", "--log-every",
+                 "4", "--ckpt-every", "4", "--device", "cpu", "--threads", "1"]
     else:
-        # the CPU campaign's architecture and loss (so --init fits), GPU-sized batches and crops;
-        # --iters far beyond what fits: the clock ends the run, the manifest says "complete": false
-        multi = ["--family", "multi", "--style", "all", "--width", "32", "--crop", "256", "--style-size", "320",
-                 "--batch", "8", "--iters", "60000", "--style-weight", "1.5", "--lr", "1e-3", "--log-every", "50",
-                 "--ckpt-every", "200", "--device", "cuda", "--threads", "4"]
-        adain = ["--crop", "256", "--batch", "8", "--iters", "60000", "--lr", "3e-4", "--recon-steps", "200",
-                 "--hold-out", "great_wave,the_night_cafe,girls_at_the_piano", "--log-every", "50",
-                 "--ckpt-every", "200", "--device", "cuda", "--threads", "4"]
-        for args, prefix in ((multi, "multi-"), (adain, "adain-")):
-            init = shipped(prefix)
-            if init is not None:
+        # the CPU campaign's stages (same net, loss and crops: the GPU run continues them), a GPU
+        # batch, and --iters far beyond what fits: the clock ends the run ("complete": false)
+        multi, adain = campaign_args("multi-20"), campaign_args("adain")
+        for args in (multi, adain):
+            for flag, value in (("--batch", "16"), ("--iters", "100000"), ("--log-every", "50"),
+                                ("--ckpt-every", "200"), ("--device", "cuda"), ("--threads", "4")):
+                _set(args, flag, value)
+        for args, stem in ((multi, "multi-multi"), (adain, "adain-decoder")):
+            init = WEIGHTS / f"{stem}.safetensors"
+            if init.exists():
                 args += ["--init", str(init)]
-                names = json.loads(init.with_suffix(".json").read_text()).get("styles") if prefix == "multi-" else None
-                if names:   # the shipped net's style rows, in its order (--init checks shapes only)
-                    args[args.index("--style") + 1] = ",".join(names)
+                names = json.loads(init.with_suffix(".json").read_text()).get("styles")
+                if stem == "multi-multi" and names:   # its style rows, in its order (--init checks shapes only)
+                    _set(args, "--style", ",".join(names))
     return {
-        "multi": ([PY, "-m", "rtstyle.cli", "train", "transformer", *multi, *data, "--out", str(WORK / "multi"),
-                   *common], WORK / "multi"),
-        "adain": ([PY, "-m", "rtstyle.cli", "train", "adain", *adain, *data, "--out", str(WORK / "adain"), *common],
+        "multi": ([PY, "-m", "rtstyle.cli", "train", *multi, *data, "--out", str(WORK / "multi"), *common],
+                  WORK / "multi"),
+        "adain": ([PY, "-m", "rtstyle.cli", "train", *adain, *data, "--out", str(WORK / "adain"), *common],
                   WORK / "adain"),
     }
 
 
 def _partial_weights(run: Path, stage: Path) -> list[Path]:
-    """fp16 safetensors + manifest from ``run``'s last checkpoint (a run still training)."""
-    import torch
-
+    """fp16 safetensors + manifest from ``run``'s last checkpoint (rtstyle.train.snapshot)."""
     sys.path.insert(0, str(ROOT))
-    from rtstyle.checkpoints import save_weights
-    ckpt = torch.load(run / "ckpt.pt", map_location="cpu", weights_only=False)
-    cfg = json.loads((run / "config.json").read_text())
-    if "decoder" in ckpt["state"]:
-        state, family, styles = ckpt["state"]["decoder"], "adain", []
-        config, name = {"width_scale": cfg.get("width_scale", 1.0)}, "adain-decoder"
-        extra = {"arbitrary_style": True, "held_out_styles": sorted(cfg.get("hold_out", []))}
-    else:
-        from rtstyle.train.transformer import TransformerConfig
-        tc = TransformerConfig(**{k: v for k, v in cfg.items() if k in TransformerConfig.__dataclass_fields__})
-        state, family, styles, config = ckpt["state"]["net"], tc.family, list(tc.styles), tc.net_config()
-        name = f"{family}-{'multi' if family == 'multi' else styles[0]}"
-        extra = {"loss_scales": ckpt.get("extra", {}).get("scales")}
-    manifest = {"family": family, "styles": styles, "config": config, "iterations": int(ckpt["step"]),
-                "complete": False, "snapshot": "last checkpoint of a GPU run in progress (scripts/gpu_run.py)",
-                "wall_time_s": round(float(ckpt.get("wall", 0.0)), 1), **extra}
-    rows = (run / "losses.csv").read_text().strip().splitlines() if (run / "losses.csv").exists() else []
-    if len(rows) > 1:
-        head, last = rows[0].split(","), rows[-1].split(",")
-        manifest["val_loss"] = float(dict(zip(head, last)).get("val_total", "nan") or "nan")
-
-    class _Holder(torch.nn.Module):   # save_weights takes a module
-        def state_dict(self, *a, **k):
-            return state
-
-    out = stage / run.name / f"{name}.safetensors"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_weights(_Holder(), out, manifest)
-    return [out, out.with_suffix(".json")]
+    from rtstyle.train.snapshot import snapshot
+    dest = stage / run.name
+    dest.mkdir(parents=True, exist_ok=True)
+    path, _ = snapshot(run, dest, {"snapshot": "last checkpoint of a GPU run in progress (scripts/gpu_run.py)"})
+    return [path, path.with_suffix(".json")]
 
 
 def pack(runs: list[Path], logs: list[Path]) -> None:

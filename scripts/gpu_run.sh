@@ -14,9 +14,11 @@
 #   1. tests: pytest -m gpu on the GPU test files, timeout 150 s    ~2.5  (side by side with 2.)
 #   2. train: multi-style net over all 20 styles + AdaIN decoder,   ~6    (t = 0..6.2 min)
 #      two processes sharing the GPU, resumed from the shipped
-#      weights (--init) when there are any, --max-minutes to the
-#      stage's end (counted from each process's start); fp16
-#      weights + manifests packed into weights.tar every 60 s
+#      weights (--init) when there are any, with the CPU campaign's
+#      flags (scripts/train_campaign.py: same net, loss, crops) and a
+#      GPU batch of 16; --max-minutes to the stage's end (counted
+#      from each process's start); fp16 weights + manifests packed
+#      into weights.tar every 60 s (rtstyle.train.snapshot)
 #   3. bench: torch-cuda eager / fp16+channels_last / +CUDA graphs, ~1.5  (t = 6.2..7.7)
 #      256/512/1024, johnson compact multi adain depth
 #   4. pipeline: CudaFrameProcessor fps at 720p and 1080p           ~0.9  (t = 7.7..8.6)
