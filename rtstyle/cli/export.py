@@ -33,7 +33,7 @@ def register(sub) -> None:
     p.add_argument("--weights", type=Path, default=None, help="a weights file (.safetensors with its .json) to export")
     p.add_argument("--format", dest="fmt", choices=list(FORMATS), default="onnx")
     p.add_argument("--fp16", action="store_true",
-                   help="onnx: fp16 weights, float32 inputs/outputs; engine: allow fp16 kernels")
+                   help="onnx: fp16 weights, float32 inputs/outputs; engine: fp16, built strongly typed from that ONNX")
     p.add_argument("--size", default="dynamic",
                    help="HxW (height first, e.g. 720x1280) for a fixed-size graph, or 'dynamic' for any size")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset, 17 or newer (default 17)")

@@ -127,10 +127,12 @@ def export_model(style: str | None = None, family: str | None = None, fmt: str =
 
     from .cache import default_cache_dir
     cache = Path(cache_dir or default_cache_dir())
-    digest = model_digest(model, family, meta, opset=opset)
-    onnx_path = cache / f"{family}-{digest[:16]}.onnx"
+    # fp16: the engine is built strongly typed from an fp16 ONNX file (rtstyle.export.tensorrt.network_plan)
+    fp16_onnx = {"fp16": True} if fp16 else {}
+    digest = model_digest(model, family, meta, opset=opset, **fp16_onnx)
+    onnx_path = cache / f"{family}-{digest[:16]}{'-fp16' if fp16 else ''}.onnx"
     if not onnx_path.exists():
-        export_onnx(model, family, onnx_path, meta, opset=opset)
+        export_onnx(model, family, onnx_path, meta, opset=opset, **fp16_onnx)
     profile = ((1, 3, *size),) * 3 if size else DEFAULT_PROFILE
     engine = build_engine(onnx_path, cache, profile, fp16=fp16)
     from ..files import atomic_write
