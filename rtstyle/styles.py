@@ -225,12 +225,18 @@ def trained_styles() -> list[str]:
     return sorted({s for e in entries for s in e.styles})
 
 
-def adain_style_stats(decoder: torch.nn.Module, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """AdaIN: the relu4_1 mean and std of style image ``name``, two (1, 512, 1, 1) float32 (CPU)."""
+def adain_style_stats(decoder: torch.nn.Module, name: str, short: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """AdaIN: the relu4_1 mean and std of style image ``name`` (a bundled name or a painting file),
+    read at ``short`` px on its short side if given: two (1, 512, 1, 1) float32 (CPU)."""
     from .io.images import read_image
     from .models.adain import AdaINNet
     from .ops import image_tensor
     rgb, _ = read_image(style_image(name))
+    if short:
+        import cv2
+        f = short / min(rgb.shape[:2])
+        rgb = cv2.resize(rgb, (max(16, round(rgb.shape[1] * f)), max(16, round(rgb.shape[0] * f))),
+                         interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
     with torch.no_grad():
         return AdaINNet(decoder=decoder).style_stats(image_tensor(rgb))
 

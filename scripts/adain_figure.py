@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 from rtstyle import styles  # noqa: E402
 from rtstyle.io.images import read_image, write_image  # noqa: E402
-from rtstyle.stylizer import Stylizer  # noqa: E402
+from rtstyle.pipeline.stylizer import Stylizer  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from gallery import PHOTOS, fit, label  # noqa: E402

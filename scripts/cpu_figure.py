@@ -24,7 +24,7 @@ from gallery import PHOTOS, fit, label  # noqa: E402
 from rtstyle import styles  # noqa: E402
 from rtstyle.bench import quality as evaluate  # noqa: E402
 from rtstyle.io.images import read_image, write_image  # noqa: E402
-from rtstyle.stylizer import Stylizer  # noqa: E402
+from rtstyle.pipeline.stylizer import Stylizer  # noqa: E402
 
 
 def lite_styles() -> list[str]:

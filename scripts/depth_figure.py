@@ -18,7 +18,7 @@ import torch
 
 from rtstyle.depth.apply import DepthModulator, DepthNet, colorize
 from rtstyle.io.images import read_image
-from rtstyle.stylizer import Stylizer
+from rtstyle.pipeline.stylizer import Stylizer
 
 ROOT = Path(__file__).resolve().parents[1]
 

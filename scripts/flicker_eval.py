@@ -33,7 +33,7 @@ from rtstyle.pipeline import temporal  # noqa: E402
 from rtstyle.io.video import VideoReader, probe  # noqa: E402
 from rtstyle.io.video_writer import VideoWriter  # noqa: E402
 from rtstyle.sizes import target_size  # noqa: E402
-from rtstyle.stylizer import Stylizer  # noqa: E402
+from rtstyle.pipeline.stylizer import Stylizer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("RTSTYLE_DATA", ROOT.parent / "shared" / "data"))

@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from rtstyle import styles  # noqa: E402
 from rtstyle.io.images import read_image, write_image  # noqa: E402
-from rtstyle.stylizer import Stylizer  # noqa: E402
+from rtstyle.pipeline.stylizer import Stylizer  # noqa: E402
 
 PHOTOS = ["portrait_grace_hopper.jpg", "animal_red_panda.jpg", "landscape_picos_de_europa.jpg"]
 

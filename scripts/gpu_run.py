@@ -292,9 +292,9 @@ def stage_bench() -> None:
 
 PIPELINE_CODE = r"""
 import json, sys, time, torch
-from rtstyle import gpu_pipeline
+from rtstyle.pipeline import processors as gpu_pipeline
 from rtstyle.io.sources import pattern_frame
-from rtstyle.stylizer import Stylizer
+from rtstyle.pipeline.stylizer import Stylizer
 backend, sizes, n = sys.argv[1], [tuple(map(int, s.split("x"))) for s in sys.argv[2].split(",")], int(sys.argv[3])
 res = {"backend": backend, "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
        "what": "CudaFrameProcessor (pinned in/out rings, upload/compute/download streams) on the shipped "

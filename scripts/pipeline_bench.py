@@ -126,7 +126,7 @@ def bench_live(style, family, backend, size, fps, frames, simulate) -> dict:
     from rtstyle.io.sinks import NullSink
     from rtstyle.io.camera import SimulatedCamera
     from rtstyle.pipeline.live import run_live
-    from rtstyle.stylizer import Stylizer
+    from rtstyle.pipeline.stylizer import Stylizer
     with Stylizer(style, family, backend) as st, SimulatedCamera(simulate, fps, size) as cam:
         run_live(cam, st, NullSink(), max_frames=5, log=lambda s: None)  # warm-up (graphs, autotune)
         stats = run_live(cam, st, NullSink(), max_frames=frames, log=lambda s: None)
@@ -191,7 +191,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
     from rtstyle.sizes import capture_size
-    from rtstyle.stylizer import Stylizer
+    from rtstyle.pipeline.stylizer import Stylizer
     with tempfile.TemporaryDirectory(prefix="rtstyle-bench-") as tmpd:
         tmp = Path(tmpd)
         note = ensure_weights(a.style, a.family, tmp, a.random_width)

@@ -183,7 +183,7 @@ def main(argv=None) -> int:
     from rtstyle.io.sources import FileSource, PatternSource
     from rtstyle.pipeline.live import run_live
     from rtstyle.sizes import capture_size   # WxH, or a short side as 16:9
-    from rtstyle.stylizer import Stylizer
+    from rtstyle.pipeline.stylizer import Stylizer
 
     if a.frames < 1 or a.window < 1:
         ap.error("--frames and --window must be at least 1")

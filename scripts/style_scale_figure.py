@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rtstyle.io.images import write_image  # noqa: E402
-from rtstyle.stylizer import Stylizer  # noqa: E402
+from rtstyle.pipeline.stylizer import Stylizer  # noqa: E402
 
 
 def frame_at(path: Path, index: int) -> np.ndarray:

@@ -354,7 +354,7 @@ def _corrupt_weights(d):
 
 def _cache_with(d, damage: Callable[[Path], None]):
     """Export the mosaic net into ./cache (as a first run would), then ``damage`` the cached file."""
-    from rtstyle.stylizer import Stylizer
+    from rtstyle.pipeline.stylizer import Stylizer
     with Stylizer("mosaic", backend="onnxruntime", cache_dir=d / "cache"):
         pass
     (onnx_file,) = (d / "cache").glob("*.onnx")
@@ -488,7 +488,7 @@ def _f_gpu_oom(d):
 def _f_frame_raises(exc_factory):
     """Stylizer.frame (the whole per-frame step: resize, upload, net, download) raises."""
     def fault(d):
-        from rtstyle.stylizer import Stylizer
+        from rtstyle.pipeline.stylizer import Stylizer
         return mock.patch.object(Stylizer, "frame", side_effect=exc_factory())
     return fault
 

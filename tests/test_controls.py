@@ -10,7 +10,7 @@ from rtstyle.errors import UserError
 from rtstyle.models import CompactNet, JohnsonNet, MultiStyleNet
 from rtstyle.models.adain import AdaINDecoder
 from rtstyle.models.lite import LiteNet
-from rtstyle.stylizer import Stylizer
+from rtstyle.pipeline.stylizer import Stylizer
 
 MIX = ["great_wave", "poppies"]
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from rtstyle import gpu_pipeline
+from rtstyle.pipeline import processors as gpu_pipeline
 from rtstyle.export import onnx as export, tensorrt as trt_build
 from rtstyle.errors import UserError
 from rtstyle.models import JohnsonNet

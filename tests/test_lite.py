@@ -89,7 +89,7 @@ def test_lite_is_the_cpu_default_and_full_nets_are_the_gpu_default(tmp_path, mon
 
 def test_every_style_and_mixture_of_a_style_input_net_shares_one_onnx_export(tmp_path, monkeypatch):
     from rtstyle.weights import save_weights
-    from rtstyle.stylizer import Stylizer
+    from rtstyle.pipeline.stylizer import Stylizer
     names = ["mosaic", "starry_night"]
     net = LiteNet(n_styles=2, width=4, n_res=1)
     with torch.no_grad():   # two different style rows (fresh ones are all γ = 1, β = 0)

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from conftest import TINY_H, TINY_W, tiny_frame
-from rtstyle import cli, gpu_pipeline
+from rtstyle import cli
+from rtstyle.pipeline import processors as gpu_pipeline
 from rtstyle.pipeline import loop as pipeline
 from rtstyle.io.sinks import NullSink, Sink
 from rtstyle.io.camera import SimulatedCamera
@@ -159,7 +160,7 @@ def test_depth_key_toggles_one_shared_modulator_and_closes_it_once():
 
 def test_multi_style_switch_changes_only_the_style_vector(tiny_weights):
     from rtstyle import styles
-    from rtstyle.stylizer import Stylizer
+    from rtstyle.pipeline.stylizer import Stylizer
     made = []
 
     def make(name):
@@ -186,7 +187,7 @@ def test_multi_style_switch_changes_only_the_style_vector(tiny_weights):
 
 def test_gpu_path_conversions_match_cpu_frame(tiny_weights):
     import cv2
-    from rtstyle.stylizer import Stylizer
+    from rtstyle.pipeline.stylizer import Stylizer
     rgb = pattern_frame(4, 64, 48)
     with Stylizer("mosaic", backend="torch") as st, torch.inference_mode():
         got = gpu_pipeline.to_uint8(st.tensor(gpu_pipeline.to_input(torch.from_numpy(rgb), torch.float32))).numpy()
@@ -200,7 +201,7 @@ def test_gpu_path_conversions_match_cpu_frame(tiny_weights):
 
 
 def test_stylize_frames_on_cpu_keeps_order(tiny_weights):
-    from rtstyle.stylizer import Stylizer
+    from rtstyle.pipeline.stylizer import Stylizer
     frames = [tiny_frame(i) for i in range(6)]
     out = []
     with Stylizer("mosaic", backend="torch") as st:
@@ -254,7 +255,7 @@ def _distinct_refs(cpu, frames) -> list[np.ndarray]:
 @pytest.mark.gpu
 @cuda
 def test_cuda_pipeline_matches_cpu_within_fp16():
-    from rtstyle.stylizer import Stylizer
+    from rtstyle.pipeline.stylizer import Stylizer
     frames = [pattern_frame(i, 128, 96) for i in range(10)]
     with Stylizer("mosaic", "johnson", backend="torch") as cpu, \
             Stylizer("mosaic", "johnson", backend="torch-cuda") as gpu:
@@ -274,7 +275,7 @@ def test_cuda_pipeline_matches_cpu_within_fp16():
 def test_cuda_pipeline_keeps_order_exactly_through_replayed_graphs(monkeypatch):
     """Every frame through the net (strength 1) and a CUDA graph replay, with a slow sink so the
     out-ring wraps many times: each output is its own frame's, none stale or swapped."""
-    from rtstyle.stylizer import Stylizer
+    from rtstyle.pipeline.stylizer import Stylizer
     replays = [0]
     real_replay = torch.cuda.CUDAGraph.replay
 
@@ -298,7 +299,7 @@ def test_cuda_pipeline_keeps_order_exactly_through_replayed_graphs(monkeypatch):
 @pytest.mark.gpu
 @cuda
 def test_cuda_pipeline_resizes_on_gpu_and_live_mode_releases_buffers(tiny_weights):
-    from rtstyle.stylizer import Stylizer
+    from rtstyle.pipeline.stylizer import Stylizer
     with Stylizer("mosaic", backend="torch-cuda", scale=0.5) as st:
         proc = gpu_pipeline.make_processor(st, depth=2)
         assert isinstance(proc, gpu_pipeline.CudaFrameProcessor)

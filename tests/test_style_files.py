@@ -11,7 +11,7 @@ from rtstyle.models import JohnsonNet
 from rtstyle.models.adain import AdaINDecoder
 from rtstyle.cli.webcam import style_names as _style_names
 from rtstyle.sizes import working_short
-from rtstyle.stylizer import Stylizer
+from rtstyle.pipeline.stylizer import Stylizer
 
 
 @pytest.fixture

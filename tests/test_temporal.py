@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from rtstyle import cli, gpu_pipeline
+from rtstyle import cli
+from rtstyle.pipeline import processors as gpu_pipeline
 from rtstyle.pipeline import temporal
 from rtstyle.errors import UserError
 
@@ -175,7 +176,7 @@ def test_webcam_with_smooth_and_style_switch(capsys, tiny_weights):
     from rtstyle.io.sources import PatternSource
     from rtstyle.io.sinks import NullSink
     from rtstyle.pipeline.live import StyleCycle, run_live
-    from rtstyle.stylizer import Stylizer
+    from rtstyle.pipeline.stylizer import Stylizer
     code = cli.main(["webcam", "--style", "mosaic", "--simulate", "pattern", "--size", "64x48", "--fps", "60",
                      "--no-display", "--max-frames", "4", "--backend", "torch", "--smooth", "0.7"])
     out = capsys.readouterr().out
@@ -206,7 +207,7 @@ def test_webcam_with_smooth_and_style_switch(capsys, tiny_weights):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_pipeline_with_smooth_matches_cpu_within_fp16(tiny_weights):
-    from rtstyle.stylizer import Stylizer
+    from rtstyle.pipeline.stylizer import Stylizer
     frames = panning(frames=10, step=2, h=48, w=64)
     with Stylizer("mosaic", backend="torch") as cpu, Stylizer("mosaic", backend="torch-cuda") as gpu:
         want, got = [], []

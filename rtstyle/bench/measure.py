@@ -159,15 +159,14 @@ def _square(rgb, size: int, device):
 
 def time_pipeline(spec: ModelSpec, variant: Variant, clip: Path, cache_dir: Path, size=None,
                   max_frames: int | None = None) -> dict:
-    """Decode → stylize → encode throughput of ``clip`` through rtstyle.pipeline.loop.run (threads)."""
+    """Decode → stylize → encode throughput of ``clip`` through the frame loop (rtstyle.pipeline.processors.stylize_frames)."""
     import numpy as np
-    import torch
 
     from .. import backends
-    from ..pipeline import loop
     from ..io.video import VideoReader, probe
     from ..io.video_writer import VideoWriter
     from ..files import check_input
+    from ..pipeline.processors import stylize_frames
     from ..sizes import target_size
     check_input(Path(clip), "pipeline clip")
     info = probe(clip)
@@ -176,15 +175,6 @@ def time_pipeline(spec: ModelSpec, variant: Variant, clip: Path, cache_dir: Path
     be = backends.create(backends.spec_named(variant.backend), model, spec.family,
                          {"config": config, "styles": []}, cache_dir, **variant.options)
     extra = extra_inputs(spec.family, config, be.device)
-
-    def stylize(rgb):
-        import cv2
-        if rgb.shape[1::-1] != (w, h):
-            rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).to(be.device).permute(2, 0, 1)[None].float().div_(255.0)
-        with torch.inference_mode():
-            y = be(x, **extra)
-            return y[0].permute(1, 2, 0).clamp(0, 1).mul(255.0).round().to(torch.uint8).cpu().numpy()
 
     def frames():
         with VideoReader(clip) as reader:
@@ -195,21 +185,15 @@ def time_pipeline(spec: ModelSpec, variant: Variant, clip: Path, cache_dir: Path
 
     mode = _mode(be, variant)
     cuda = be.device.type == "cuda"
+    st = _BackendStylizer(be, extra, (w, h))
     try:
-        if cuda:   # the pinned, double-buffered CUDA path (rtstyle.gpu_pipeline), as `rtstyle video` runs
-            from .. import gpu_pipeline
-            st = _BackendStylizer(be, extra, (w, h))
-            gpu_pipeline.stylize_frames(iter([np.zeros((info.height, info.width, 3), np.uint8)]), st,
-                                        lambda rgb: None)   # warm-up: buffers, cuDNN, graph capture
-        else:
-            stylize(np.zeros((h, w, 3), np.uint8))   # warm-up: export, session, graphs out of the timing
+        # The frame loop `rtstyle video` runs: on CUDA the pinned, double-buffered processor
+        # (rtstyle.pipeline.processors). Warm-up first: export, session, buffers, cuDNN, graphs.
+        stylize_frames(iter([np.zeros((info.height, info.width, 3), np.uint8)]), st, lambda rgb: None)
         with tempfile.TemporaryDirectory(prefix="rtstyle-bench-") as tmp:
             out = Path(tmp) / "out.mp4"
             with VideoWriter(out, info.fps, (w, h), audio_from=clip if info.has_audio else None) as writer:
-                if cuda:
-                    times = gpu_pipeline.stylize_frames(frames(), st, writer.write)
-                else:
-                    times = loop.run(frames(), stylize, writer.write)
+                times = stylize_frames(frames(), st, writer.write)
     finally:
         be.close()
     n = max(times.frames, 1)
@@ -226,7 +210,8 @@ def time_pipeline(spec: ModelSpec, variant: Variant, clip: Path, cache_dir: Path
 
 
 class _BackendStylizer:
-    """The little of a Stylizer that gpu_pipeline.CudaFrameProcessor uses, over a bare backend."""
+    """The little of a Stylizer that the frame processors use (``frame`` on the CPU, ``tensor``
+    and ``size`` on CUDA), over a bare backend: frames resized to ``size`` (W, H)."""
 
     scale = None
 
@@ -235,6 +220,16 @@ class _BackendStylizer:
 
     def tensor(self, x):
         return self.backend(x, **self._extra)
+
+    def frame(self, rgb):
+        import cv2
+        import torch
+
+        from ..ops import image_array, image_tensor
+        if rgb.shape[1::-1] != self.size:
+            rgb = cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA)
+        with torch.inference_mode():
+            return image_array(self.tensor(image_tensor(rgb).to(self.backend.device)))
 
 
 def run_bench(models: list[str] | None = None, backend_names: list[str] | None = None,

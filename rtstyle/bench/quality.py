@@ -81,7 +81,7 @@ def evaluate(photos: list[Path], style: str, family: str | None = None, size: in
              gatys_iters: int = 500, log=print) -> list[Score]:
     """Score the trained net (and Gatys with ``gatys_iters`` > 0) on each photo at ``size`` short side."""
     from ..pipeline.gatys import gatys
-    from ..stylizer import Stylizer
+    from ..pipeline.stylizer import Stylizer
     scorer = Scorer(style)
     st = Stylizer(style, family, backend="torch")
     from ..train.data import load_style

@@ -66,7 +66,7 @@ def run(a) -> int:
     from ..io.window import WindowSink
     from ..pipeline.live import StyleCycle, run_live
     from ..sizes import capture_size, parse_size
-    from ..stylizer import Stylizer
+    from ..pipeline.stylizer import Stylizer
     if a.max_frames is not None and a.max_frames < 1:
         raise UserError(f"--max-frames {a.max_frames} must be at least 1")
     if not a.fps > 0:

@@ -80,7 +80,7 @@ def stylize_images(inputs: list[Path], out: Path, style: str, family=None, backe
         check_output(dst, overwrite, inputs)
     if method == "gatys":
         return _gatys_images(inputs, outs, style, size, scale, iters, log, preserve_color)
-    from ..stylizer import Stylizer
+    from .stylizer import Stylizer
     from ..depth.apply import from_options   # depth: rtstyle.depth.cli.options(args), None = off
     with Stylizer(style, family, backend, strength, size, scale, depth=from_options(depth),
                   preserve_color=preserve_color, style_scale=style_scale) as st:
@@ -139,10 +139,10 @@ def stylize_video(src: Path, dst: Path, style: str, family=None, backend="auto",
     """
     from tqdm import tqdm
 
-    from ..gpu_pipeline import stylize_frames, video_codec
+    from .processors import stylize_frames, video_codec
     from ..io.video import VideoReader, probe
     from ..io.video_writer import VideoWriter
-    from ..stylizer import Stylizer
+    from .stylizer import Stylizer
     check_input(src)
     check_output(dst, overwrite, [src])
     if dst.suffix.lower() not in (".mp4", ".mov", ".mkv", ".m4v"):

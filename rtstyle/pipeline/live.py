@@ -137,7 +137,7 @@ class StyleCycle:
     def submit(self, rgb):
         """Start stylizing ``rgb`` with the current style; returns a pending frame
         (``wait()`` -> rgb, ``release()``), see rtstyle.gpu_pipeline."""
-        from ..gpu_pipeline import make_processor
+        from .processors import make_processor
         st = self.current
         proc = self._procs.get(id(st))
         if proc is None:

@@ -73,7 +73,7 @@ _stylizers: dict = {}
 def _stylizer(settings: StyleSettings):
     import torch
 
-    from ..stylizer import Stylizer
+    from ..pipeline.stylizer import Stylizer
     key = settings.key()
     if key not in _stylizers:
         for old in _stylizers.values():
@@ -129,7 +129,7 @@ def stylize_segment(job: SegmentJob, progress=None) -> dict:
     Returns {"frames", "seconds", "cpu_seconds" (all threads of this worker process), "host"}.
     """
     from ..errors import UserError
-    from ..gpu_pipeline import stylize_frames, video_codec
+    from ..pipeline.processors import stylize_frames, video_codec
     from ..io.video_writer import VideoWriter
     t0, cpu0 = time.perf_counter(), time.process_time()
     host = socket.gethostname()

@@ -7,12 +7,13 @@ import cv2
 import numpy as np
 import torch
 
-from . import styles
-from .export.cache import default_cache_dir
-from .weights import WeightsError, load_weights
-from .errors import UserError
-from .ops import preserve_color, strength_blend
-from .sizes import target_size, working_short
+from .. import styles
+from ..export.cache import default_cache_dir
+from ..weights import WeightsError, load_weights
+from ..errors import UserError
+from ..families import ARBITRARY, VECTOR_STYLED
+from ..ops import preserve_color, strength_blend
+from ..sizes import target_size, working_short
 
 
 class Stylizer:
@@ -30,7 +31,7 @@ class Stylizer:
     def __init__(self, style: str, family: str | None = None, backend: str = "auto", strength: float = 1.0,
                  size=None, scale: float | None = None, cache_dir: Path | None = None, depth=None,
                  preserve_color: bool = False, style_scale: float | None = None):
-        from . import backends
+        from .. import backends
         self.depth = depth   # rtstyle.depth.apply.DepthModulator or None: depth-aware strength per pixel
         if not 0.0 <= strength <= 1.0:
             raise UserError(f"--strength {strength} is outside [0, 1]; 1 = full style, 0 = the input unchanged")
@@ -47,10 +48,10 @@ class Stylizer:
             model, self.manifest = load_weights(self.entry.path)
         except WeightsError as exc:
             raise UserError(str(exc), exit_code=1) from exc
-        self._model = model if self.family in styles.ARBITRARY else None  # set_style needs it
+        self._model = model if self.family in ARBITRARY else None  # set_style needs it
         # The style goes into the exported file (and so its cache key) only when the weights bake it
         # in; a net that takes the style as an input keeps one export for every style and mixture.
-        baked = not (self._has_style_vector or self.family in styles.ARBITRARY)
+        baked = not (self._has_style_vector or self.family in ARBITRARY)
         meta = {"style": style if baked else "", "styles": self.entry.styles, "family": self.family,
                 "weights": self.entry.path.name, "config": self.manifest["config"]}
         self.train_short = self.manifest.get("train_photo_short")   # stroke scale of the training photos
@@ -58,54 +59,28 @@ class Stylizer:
         self.backend.load()
         self.extra = self._extra_on_device(model)
 
-    def _extra_inputs(self, model) -> dict[str, torch.Tensor]:
-        if self._has_style_vector:
-            # conditional norms: (γ, β) = w·Γ, w·B; one-hot w picks a style, a weighted w mixes them
-            vec = torch.zeros(1, len(self.entry.styles))
-            for name, w in self.mix:
-                vec[0, self.entry.styles.index(name)] = w
-            return {"style": vec}
-        if self.family == "adain":
-            from .models.adain import mix_stats
-            # AdaIN(f_c, s) = σ_s·n + μ_s with n = (f_c − μ_c)/σ_c is affine in (σ_s, μ_s), so the
-            # weighted mean of the styles' (μ, σ) gives exactly Σ w_k·AdaIN(f_c, s_k): the mix of the
-            # per-style feature targets (before the decoder, which is not linear).
-            stats = [self._style_stats(model, name) for name, _ in self.mix]
-            mean, std = mix_stats(stats, [w for _, w in self.mix])
-            return {"style_mean": mean, "style_std": std, "alpha": torch.ones(1, 1, 1, 1)}
-        return {}
-
     @property
     def _has_style_vector(self) -> bool:
         """The net takes a ``style`` mixing vector (families.VECTOR_STYLED: multi-style, lite)."""
-        return self.family in styles.VECTOR_STYLED
+        return self.family in VECTOR_STYLED
 
     def _style_stats(self, model, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """AdaIN: relu4_1 mean and std of style image ``name`` (a bundled name or a painting file;
-        two (1, 512, 1, 1)), computed once. The painting is read at the short side the decoder was
-        trained with, so its strokes come out at the size training gave them."""
+        """AdaIN: relu4_1 mean and std of style image ``name``, computed once, from the painting
+        read at the short side the decoder was trained with (so its strokes come out at the size
+        training gave them)."""
         if name not in self._stats:
-            from .io.images import read_image
-            from .models.adain import AdaINNet
-            rgb, _ = read_image(styles.style_image(name))
-            if self.train_short:
-                short = working_short(10 ** 6, self.train_short, self.style_scale)
-                f = short / min(rgb.shape[:2])
-                rgb = cv2.resize(rgb, (max(16, round(rgb.shape[1] * f)), max(16, round(rgb.shape[0] * f))),
-                                 interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
-            img = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
-            net = AdaINNet(decoder=model)
-            with torch.no_grad():
-                self._stats[name] = net.style_stats(img)
+            short = working_short(10 ** 6, self.train_short, self.style_scale) if self.train_short else None
+            self._stats[name] = styles.adain_style_stats(model, name, short)
         return self._stats[name]
 
     def _extra_on_device(self, model) -> dict[str, torch.Tensor]:
         # Kept on the backend's device: a per-frame copy from pageable CPU memory would stall CUDA.
-        return {k: v.to(self.backend.device) for k, v in self._extra_inputs(model).items()}
+        extra = styles.style_inputs(self.entry, self.mix, model, stats=self._style_stats)
+        return {k: v.to(self.backend.device) for k, v in extra.items()}
 
     def can_paint(self, style: str) -> bool:
         """True when these loaded weights paint ``style`` (a name or a mixture) without reloading."""
-        if style == self.style or self.family in styles.ARBITRARY:
+        if style == self.style or self.family in ARBITRARY:
             return True
         names = [name for name, _ in styles.parse_mix(style)]
         if self._has_style_vector:

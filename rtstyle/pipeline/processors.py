@@ -1,4 +1,5 @@
-"""Frame processors: uint8 RGB frames in, stylized uint8 RGB frames out, and the CUDA path.
+"""Frame processors (uint8 RGB frames in, stylized uint8 RGB frames out: CPU, and the CUDA path),
+and :func:`stylize_frames`, the one frame loop that files, folders, batch segments and bench run.
 
 ``make_processor(stylizer)`` gives a :class:`CudaFrameProcessor` when the stylizer's backend
 runs on a CUDA device, else a :class:`CpuFrameProcessor`. Both have ``submit(rgb) -> pending``;
@@ -39,9 +40,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .pipeline import loop
-from .pipeline.loop import StageTimes
-from .sizes import target_size
+from ..ops import to_input as _plain_input, to_uint8
+from ..sizes import target_size
+from . import loop
+from .loop import StageTimes
 
 # The processors' CUDA calls and the sink threads' event queries go through this lock, so no
 # query lands inside a CUDA graph capture (the torch backend captures one on the first frame of
@@ -57,7 +59,7 @@ def _event(timing: bool = False) -> "torch.cuda.Event":
     return torch.cuda.Event(enable_timing=timing, blocking=True)
 
 
-# -- shared maths (the CPU path's exact conversions, in torch, on any device) ------------------
+# -- the CPU path's exact conversions (rtstyle.ops), with its resize, in torch on any device ---
 
 @functools.lru_cache(maxsize=16)
 def _area_matrix(n_in: int, n_out: int, device: str) -> torch.Tensor:
@@ -77,19 +79,14 @@ def to_input(u8_hwc: torch.Tensor, dtype: torch.dtype, size: tuple[int, int] | N
     products), bilinear to grow (INTER_LINEAR)."""
     h, w = u8_hwc.shape[:2]
     if size is None or (size[0], size[1]) == (w, h):
-        return u8_hwc.permute(2, 0, 1)[None].to(dtype).div_(255.0)
-    x = u8_hwc.permute(2, 0, 1)[None].float().div_(255.0)  # resize in fp32, then cast
+        return _plain_input(u8_hwc, dtype)
+    x = _plain_input(u8_hwc)  # resize in fp32, then cast
     if size[0] * size[1] < w * h:
         dev = str(x.device)
         x = _area_matrix(h, size[1], dev) @ x @ _area_matrix(w, size[0], dev).T
     else:
         x = F.interpolate(x, size=(size[1], size[0]), mode="bilinear", align_corners=False)
     return x.to(dtype)
-
-
-def to_uint8(y: torch.Tensor) -> torch.Tensor:
-    """(1, 3, H, W) float in [0, 1] -> (H, W, 3) uint8, rounded as Stylizer.frame does."""
-    return y[0].permute(1, 2, 0).float().clamp(0, 1).mul(255.0).round().to(torch.uint8)
 
 
 # -- CPU ---------------------------------------------------------------------------------------
@@ -310,7 +307,7 @@ def make_processor(stylizer, depth: int = 4, smooth=None):
     if not smooth:
         return proc
     if not hasattr(smooth, "key"):
-        from .pipeline.temporal import TemporalSmoother
+        from .temporal import TemporalSmoother
         smooth = TemporalSmoother(float(smooth))
     return SmoothingProcessor(proc, smooth)
 
@@ -353,7 +350,7 @@ def video_codec(stylizer, width: int, height: int, fps) -> str:
     import warnings
     from fractions import Fraction
 
-    from .io.video_writer import pick_codec
+    from ..io.video_writer import pick_codec
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         w, h = width + width % 2, height + height % 2
@@ -362,4 +359,4 @@ def video_codec(stylizer, width: int, height: int, fps) -> str:
 
 __all__ = ["CpuFrameProcessor", "CudaFrameProcessor", "PendingFrame", "SmoothingProcessor", "make_processor",
            "stylize_frames",
-           "to_input", "to_uint8", "video_codec", "is_cuda"]
+           "to_input", "video_codec", "is_cuda"]
