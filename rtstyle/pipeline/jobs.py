@@ -80,21 +80,30 @@ def stylize_images(inputs: list[Path], out: Path, style: str, family=None, backe
         check_output(dst, overwrite, inputs)
     if method == "gatys":
         return _gatys_images(inputs, outs, style, size, scale, iters, log, preserve_color)
-    from .stylizer import Stylizer
     from ..depth.apply import from_options   # depth: rtstyle.depth.cli.options(args), None = off
-    with Stylizer(style, family, backend, strength, size, scale, depth=from_options(depth),
-                  preserve_color=preserve_color, style_scale=style_scale) as st:
-        log(f"style {st.label}")
+    from .processors import stylize_frames
+    from .stylizer import Stylizer
+    in_flight = collections.deque()   # (src, dst, alpha, start time) of each image, in order
+
+    def frames():
         for src, dst in zip(inputs, outs):
             rgb, alpha = read_image(src)
             check_pixels(src, rgb.shape[1], rgb.shape[0], size, scale)
-            t0 = time.perf_counter()
-            y = st.frame(rgb)
-            if alpha is not None and alpha.shape[:2] != y.shape[:2]:
-                import cv2
-                alpha = cv2.resize(alpha, (y.shape[1], y.shape[0]), interpolation=cv2.INTER_LINEAR)
-            write_image(dst, y, alpha)
-            log(f"{src} -> {dst} ({y.shape[1]}x{y.shape[0]}, {1000 * (time.perf_counter() - t0):.0f} ms)")
+            in_flight.append((src, dst, alpha, time.perf_counter()))
+            yield rgb
+
+    def write(y):
+        src, dst, alpha, t0 = in_flight.popleft()
+        if alpha is not None and alpha.shape[:2] != y.shape[:2]:
+            import cv2
+            alpha = cv2.resize(alpha, (y.shape[1], y.shape[0]), interpolation=cv2.INTER_LINEAR)
+        write_image(dst, y, alpha)
+        log(f"{src} -> {dst} ({y.shape[1]}x{y.shape[0]}, {1000 * (time.perf_counter() - t0):.0f} ms)")
+
+    with Stylizer(style, family, backend, strength, size, scale, depth=from_options(depth),
+                  preserve_color=preserve_color, style_scale=style_scale) as st:
+        log(f"style {st.label}")
+        stylize_frames(frames(), st, write)   # the frame loop of videos too (CUDA: pinned, overlapped)
     return outs
 
 
