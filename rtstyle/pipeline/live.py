@@ -1,10 +1,10 @@
 """Webcam mode: a live source -> stylize -> window / virtual camera, latency first.
 
-:func:`run_live` runs rtstyle.pipeline.loop's three stages with ``drop_stale``: the capture thread
+:func:`run_live` runs the frame loop (processors.stylize_frames) with ``drop_stale``: the capture thread
 keeps only the newest frame, and between stages at most one frame waits, so when stylizing is
 slower than the camera the frame rate drops and the latency does not grow. Each frame's
 capture-to-display latency runs from the source's capture time to the moment the sink showed it.
-On a CUDA stylizer the process stage queues GPU work (rtstyle.gpu_pipeline) and the sink thread
+On a CUDA stylizer the process stage queues GPU work (rtstyle.pipeline.processors) and the sink thread
 waits for the download.
 
 Styles switch from the window's keys (n/p) through a :class:`StyleCycle`: one Stylizer per
@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import loop
 from ..errors import UserError
 from .loop import StageTimes
+from .processors import stylize_frames
 
 
 
@@ -136,7 +136,7 @@ class StyleCycle:
 
     def submit(self, rgb):
         """Start stylizing ``rgb`` with the current style; returns a pending frame
-        (``wait()`` -> rgb, ``release()``), see rtstyle.gpu_pipeline."""
+        (``wait()`` -> rgb, ``release()``), see rtstyle.pipeline.processors."""
         from .processors import make_processor
         st = self.current
         proc = self._procs.get(id(st))
@@ -278,35 +278,28 @@ def run_live(source, styles, sink, *, max_frames: int | None = None, log: Callab
             stop.set()
         sink.set_status(cycle.label())
 
-    def process(item):
-        rgb, t = item
+    def submit(rgb):
         for action in sink.actions():
             apply(action)
-        return cycle.submit(rgb), t
+        return cycle.submit(rgb)
 
-    def write(item) -> None:
-        pending, t = item
-        try:
-            if max_frames is not None and stats.shown >= max_frames:
-                return  # frames already in flight when the limit was reached
-            out = pending.wait()
-            shown_at = sink.write(out, t if live else None) or time.perf_counter()
-            if live:
-                stats.latency.append(shown_at - t)
-            if pending.gpu_ms is not None:
-                stats.gpu_compute += pending.gpu_ms / 1000
-            stats.shown += 1
-            if max_frames is not None and stats.shown >= max_frames:
-                stop.set()
-        finally:
-            pending.release()
+    def write(out, t) -> None:
+        if max_frames is not None and stats.shown >= max_frames:
+            return  # frames already in flight when the limit was reached
+        shown_at = sink.write(out, t if live else None) or time.perf_counter()
+        if live:
+            stats.latency.append(shown_at - t)
+        stats.shown += 1
+        if max_frames is not None and stats.shown >= max_frames:
+            stop.set()
 
     sink.set_status(cycle.label())
     try:
-        loop.run(frames(), process, write, depth=2, drop_stale=drop_stale,
-                 on_drop=lambda item: item[0].release(), times=stats.times)
+        stylize_frames(frames(), None, write, depth=2, submit=submit, stamped=True, drop_stale=drop_stale,
+                       times=stats.times)
     except KeyboardInterrupt:
         log("stopped (Ctrl-C)")
+    stats.gpu_compute = stats.times.extra.get("gpu_compute", 0.0)
     if captured0 is not None:  # a source may be reused across runs: count this run only
         stats.captured = source.captured - captured0
     stats.dropped_source = getattr(source, "dropped", 0) - dropped0

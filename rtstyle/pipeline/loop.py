@@ -3,7 +3,7 @@
 Decode of frame N+1 and encode of frame N−1 overlap the stylization of frame N. Queues are
 bounded (back-pressure, flat memory); the end of stream is a sentinel; an error or Ctrl-C in any
 stage stops the others and is re-raised in the caller. The CUDA variant (pinned ring buffers,
-copy/compute streams, rtstyle.gpu_pipeline) runs on the same stages.
+copy/compute streams, rtstyle.pipeline.processors) runs on the same stages.
 
 Two modes: files never drop a frame (back-pressure slows the reader); live sources
 (``drop_stale=True``) keep only the newest waiting frame between stages, so a slow stage costs

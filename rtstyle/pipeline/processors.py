@@ -312,31 +312,52 @@ def make_processor(stylizer, depth: int = 4, smooth=None):
     return SmoothingProcessor(proc, smooth)
 
 
-def stylize_frames(frames: Iterable[np.ndarray], stylizer, write: Callable[[np.ndarray], Any], depth: int = 4,
-                   on_frame: Callable[[int], None] | None = None, smooth: float = 0.0) -> StageTimes:
-    """Stylize every frame of ``frames`` in order and ``write`` each result (rtstyle.pipeline.loop.run).
+def stylize_frames(frames: Iterable, stylizer, write: Callable[..., Any], depth: int = 4,
+                   on_frame: Callable[[int], None] | None = None, smooth: float = 0.0, *,
+                   submit: Callable[[np.ndarray], Any] | None = None, stamped: bool = False,
+                   drop_stale: bool = False, times: StageTimes | None = None) -> StageTimes:
+    """The frame loop: stylize every frame of ``frames`` in order and ``write`` each result, on
+    rtstyle.pipeline.loop.run's three stages.
 
     On a CUDA stylizer the process stage only queues GPU work; the sink thread waits for each
     frame's download. ``times.extra['gpu_compute']`` then holds the summed GPU compute seconds.
     ``smooth`` > 0: temporal stabiliser of that strength (a fresh state per call, i.e. per video);
     ``times.extra['smooth']`` holds its seconds (spent on the sink's thread).
-    """
-    proc = make_processor(stylizer, depth, smooth)
-    gpu = [0.0]
 
-    def emit(p) -> None:
+    Live sources: with ``stamped`` ``frames`` yields ``(rgb, t)`` and each frame goes to
+    ``write(out, t)``; with ``drop_stale`` only the newest frame waits between stages (a dropped
+    one is released), so a slow stage costs frame rate, not latency. ``submit``: rgb -> pending,
+    used instead of a processor made for ``stylizer`` (the webcam's style cycle switches
+    processors with the style). ``times``: filled in place, kept when Ctrl-C ends the run.
+    """
+    proc = make_processor(stylizer, depth, smooth) if submit is None else None
+    submit = submit or proc.submit
+    gpu = [0.0, False]
+
+    def process(item):
+        if stamped:
+            rgb, t = item
+            return submit(rgb), t
+        return submit(item), None
+
+    def emit(item) -> None:
+        p, t = item
         try:
-            write(p.wait())
+            out = p.wait()
+            write(out, t) if stamped else write(out)
             if p.gpu_ms is not None:
                 gpu[0] += p.gpu_ms / 1000
+                gpu[1] = True
         finally:
             p.release()
 
     try:
-        times = loop.run(frames, proc.submit, emit, depth=depth, on_frame=on_frame)
+        times = loop.run(frames, process, emit, depth=depth, on_frame=on_frame, drop_stale=drop_stale,
+                         on_drop=lambda item: item[0].release(), times=times)
     finally:
-        proc.close()
-    if isinstance(getattr(proc, "proc", proc), CudaFrameProcessor):
+        if proc is not None:
+            proc.close()
+    if gpu[1] or isinstance(getattr(proc, "proc", proc), CudaFrameProcessor):
         times.extra["gpu_compute"] = gpu[0]
     if isinstance(proc, SmoothingProcessor):
         times.extra["smooth"] = proc.smoother.seconds
