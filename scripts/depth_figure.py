@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import torch
 
-from rtstyle.depth.apply import DepthModulator, DepthNet, colorize
+from rtstyle.pipeline.depth import DepthModulator, DepthNet, colorize
 from rtstyle.io.images import read_image
 from rtstyle.pipeline.stylizer import Stylizer
 

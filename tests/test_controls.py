@@ -144,7 +144,7 @@ def test_preserve_color_keeps_the_inputs_chroma_and_the_stylized_luma(weights, f
 
 
 def test_preserve_color_with_strength_and_with_depth_mode(weights):
-    from rtstyle.depth.apply import DepthModulator
+    from rtstyle.pipeline.depth import DepthModulator
 
     class RampDepth:   # far on the right: a strength map from 0 (left) to 1 (right)
         def __call__(self, x):

@@ -10,7 +10,7 @@ from rtstyle import cli
 from rtstyle.weights import save_weights
 from rtstyle.depth import pairs as P
 from rtstyle.depth import synth
-from rtstyle.depth.apply import DepthModulator
+from rtstyle.pipeline.depth import DepthModulator
 from rtstyle.depth.metrics import merge, ordinal_accuracy
 from rtstyle.models.depth import build_depth_net
 

@@ -1,4 +1,4 @@
-"""Flag groups that several commands share: the style flags, and the run flags of every trainer."""
+"""Flag groups that several commands share: the style flags, the depth flags, and the run flags of every trainer."""
 from __future__ import annotations
 
 import argparse
@@ -36,6 +36,31 @@ def style_flags(p: argparse.ArgumentParser, video: bool = False, overwrite: bool
                             "texture, see docs/temporal.md)")
     if overwrite:
         p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+
+def depth_flags(p: argparse.ArgumentParser, video: bool = False) -> None:
+    """The depth-aware stylization flags of ``rtstyle image`` / ``video`` / ``webcam``."""
+    g = p.add_argument_group("depth-aware stylization (Wu & Song): far stylized more, near keeps content")
+    g.add_argument("--depth", action="store_true", help="modulate the style per pixel by estimated depth")
+    g.add_argument("--depth-strength", type=float, default=1.0,
+                   help="how much depth modulates, 0 = not at all .. 1 = fully (default 1)")
+    g.add_argument("--near-style", action="store_true", help="invert: near things stylized more than far ones")
+    g.add_argument("--depth-size", type=int, default=192, help="short side the depth net runs at (default 192)")
+    g.add_argument("--depth-model", choices=["rt", "full"], default=None,
+                   help="depth net variant (default: rt if trained, else full)")
+    if video:
+        g.add_argument("--depth-every", type=int, default=1, help="recompute depth every k frames (default 1)")
+        g.add_argument("--depth-smooth", type=float, default=0.5,
+                       help="temporal EMA of the depth map: weight of the past, 0..<1 (default 0.5)")
+
+
+def depth_options(a) -> dict | None:
+    """The ``depth`` argument of rtstyle.pipeline.jobs.stylize_images / stylize_video (rtstyle.pipeline.depth.from_options) (None = off)."""
+    if not getattr(a, "depth", False):
+        return None
+    return {"strength": a.depth_strength, "near_style": a.near_style, "size": a.depth_size,
+            "variant": a.depth_model, "backend": a.backend, "every": getattr(a, "depth_every", 1),
+            "smooth": getattr(a, "depth_smooth", 0.0)}
 
 
 def run_flags(t: argparse.ArgumentParser, log_every: int = 25, ckpt_every: int = 250) -> None:

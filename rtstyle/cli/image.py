@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..depth import cli as depth_cli
-from .flags import style_flags
+from .flags import depth_flags, depth_options, style_flags
 
 
 def register(sub) -> None:
@@ -15,7 +14,7 @@ def register(sub) -> None:
     p.add_argument("--method", choices=["net", "gatys"], default="net",
                    help="net = trained feed-forward network; gatys = optimisation baseline (slow)")
     p.add_argument("--iters", type=int, default=500, help="iterations for --method gatys")
-    depth_cli.add_flags(p)
+    depth_flags(p)
     p.set_defaults(func=run)
 
 
@@ -23,6 +22,6 @@ def run(a) -> int:
     from ..pipeline import jobs
     from ..sizes import parse_size
     jobs.stylize_images(a.inputs, a.output, a.style, a.family, a.backend, parse_size(a.size), a.scale,
-                        a.strength, a.overwrite, a.method, a.iters, depth=depth_cli.options(a),
+                        a.strength, a.overwrite, a.method, a.iters, depth=depth_options(a),
                         preserve_color=a.preserve_color, style_scale=a.style_scale)
     return 0

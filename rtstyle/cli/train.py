@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..depth import cli as depth_cli
 from ..errors import UserError
 from ..families import TEACHER_ORDER
 from .flags import run_flags, run_fields
@@ -36,7 +35,7 @@ def register(sub) -> None:
     t.add_argument("--tv-weight", type=float, default=1.0)
     run_flags(t, log_every=25, ckpt_every=250)
     t.set_defaults(func=_train_transformer)
-    depth_cli.register_train(tsub)   # rtstyle train depth
+    _register_depth(tsub)            # rtstyle train depth
     _register_lite(tsub)             # rtstyle train lite
     t = tsub.add_parser("adain", help="AdaIN decoder (encoder frozen), arbitrary style",
                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -79,6 +78,35 @@ def _register_lite(tsub) -> None:
                         "but also texture, docs/cpu.md)")
     run_flags(t, log_every=25, ckpt_every=250)
     t.set_defaults(func=_train_lite)
+
+
+def _register_depth(tsub) -> None:
+    t = tsub.add_parser("depth", help="relative-depth hourglass from synthetic scenes + weak/real pairs",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t.add_argument("--variant", choices=["full", "rt"], default="rt")
+    t.add_argument("--net-width", type=float, default=None, help="override the variant's channel multiplier")
+    t.add_argument("--out", type=Path, default=None, help="run folder (default runs/depth-<variant>)")
+    t.add_argument("--size", default="128x96", help="training size WxH (multiples of 16)")
+    t.add_argument("--batch", type=int, default=8, help="synthetic views per step")
+    t.add_argument("--real-batch", type=int, default=4, help="real photos per step (weak pairs)")
+    t.add_argument("--iters", type=int, default=3000)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--pairs", type=int, default=800, help="pairs per synthetic view")
+    t.add_argument("--tau", type=float, default=0.02, help="equal-pair tolerance on the depth ratio")
+    t.add_argument("--si-weight", type=float, default=0.5, help="dense scale-invariant loss weight (0 = off)")
+    t.add_argument("--real-data", type=Path, default=None, help="folder of photos for weak pairs")
+    t.add_argument("--textures", type=Path, default=None, help="folder of photos texturing the scenes")
+    t.add_argument("--ground-weight", type=float, default=0.05)
+    t.add_argument("--sky-weight", type=float, default=0.2)
+    t.add_argument("--sfm-clip", type=Path, default=None, help="video with camera motion for SfM pairs")
+    t.add_argument("--sfm-frames", default="0:300", help="frame range START:STOP of --sfm-clip used for training")
+    t.add_argument("--sfm-weight", type=float, default=0.3)
+    t.add_argument("--buffer", type=int, default=512, help="rendered views kept in the replay buffer")
+    t.add_argument("--fresh", type=int, default=2, help="new views rendered per step")
+    t.add_argument("--workers", type=int, default=0, help="render processes (0 = in the training process)")
+    t.add_argument("--val-views", type=int, default=48)
+    run_flags(t, log_every=25, ckpt_every=200)
+    t.set_defaults(func=_train_depth)
 
 
 def _train_adain(a) -> int:
@@ -140,5 +168,32 @@ def _train_lite(a) -> int:
     try:
         train(cfg, resume=not a.no_resume)
     except FileNotFoundError as exc:
+        raise UserError(str(exc)) from exc
+    return 0
+
+
+def _train_depth(a) -> int:
+    from ..sizes import parse_size
+    from ..train.depth import DepthConfig, train
+    size = parse_size(a.size)
+    if not isinstance(size, tuple):
+        raise UserError(f"--size {a.size!r}: give WxH, e.g. 128x96")
+    w, h = size
+    if w % 16 or h % 16:
+        raise UserError(f"--size {a.size}: both sides must be multiples of 16 (e.g. 128x96, 320x240)")
+    try:
+        start, stop = (int(v) for v in a.sfm_frames.split(":"))
+    except ValueError:
+        raise UserError(f"--sfm-frames {a.sfm_frames!r} is not START:STOP (e.g. 0:300)") from None
+    model = {} if a.net_width is None else {"width": a.net_width}
+    cfg = DepthConfig(variant=a.variant, model=model, out=str(a.out or Path("runs") / f"depth-{a.variant}"), height=h, width=w,
+                      batch=a.batch, real_batch=a.real_batch, iters=a.iters, lr=a.lr, pairs=a.pairs, tau=a.tau,
+                      si_weight=a.si_weight, real_data=str(a.real_data or ""), textures=str(a.textures or ""),
+                      ground_weight=a.ground_weight, sky_weight=a.sky_weight, sfm_clip=str(a.sfm_clip or ""),
+                      sfm_frames=(start, stop), sfm_weight=a.sfm_weight, buffer=a.buffer, fresh=a.fresh,
+                      workers=a.workers, val_views=a.val_views, **run_fields(a))
+    try:
+        train(cfg, resume=not a.no_resume)
+    except (FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from exc
     return 0

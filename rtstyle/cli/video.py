@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..depth import cli as depth_cli
-from .flags import style_flags
+from .flags import depth_flags, depth_options, style_flags
 
 
 def register(sub) -> None:
@@ -14,7 +13,7 @@ def register(sub) -> None:
     style_flags(p, video=True)
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    depth_cli.add_flags(p, video=True)
+    depth_flags(p, video=True)
     p.set_defaults(func=run)
 
 
@@ -23,6 +22,6 @@ def run(a) -> int:
     from ..sizes import parse_size
     jobs.stylize_video(a.input, a.output, a.style, a.family, a.backend, parse_size(a.size), a.scale,
                        a.strength, a.max_frames, a.overwrite, progress=not a.no_progress,
-                       depth=depth_cli.options(a), preserve_color=a.preserve_color, smooth=a.smooth,
+                       depth=depth_options(a), preserve_color=a.preserve_color, smooth=a.smooth,
                        style_scale=a.style_scale)
     return 0

@@ -4,9 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..depth import cli as depth_cli
 from ..errors import UserError
-from .flags import style_flags
+from .flags import depth_flags, depth_options, style_flags
 
 
 def register(sub) -> None:
@@ -31,7 +30,7 @@ def register(sub) -> None:
     p.add_argument("--max-frames", type=int, default=None, help="stop after showing this many frames")
     p.add_argument("--stats", action="store_true", help="print fps, latency and per-stage times at the end")
     p.add_argument("--snapshot-dir", type=Path, default=Path("."), help="where the s key saves PNGs")
-    depth_cli.add_flags(p, video=True)
+    depth_flags(p, video=True)
     p.set_defaults(func=run)
 
 
@@ -60,7 +59,7 @@ def style_names(text: str, family: str | None) -> list[str]:
 
 def run(a) -> int:
     from .. import styles
-    from ..depth.apply import from_options
+    from ..pipeline.depth import from_options
     from ..io.camera import CameraSource, SimulatedCamera
     from ..io.sinks import NullSink, TeeSink, VirtualCamSink
     from ..io.window import WindowSink
@@ -73,7 +72,7 @@ def run(a) -> int:
         raise UserError(f"--fps {a.fps} must be above 0; use e.g. 30")
     w, h = capture_size(a.capture_size)
     size = parse_size(a.size)
-    depth_opts = depth_cli.options(argparse.Namespace(**{**vars(a), "depth": True}))  # the d key's settings
+    depth_opts = depth_options(argparse.Namespace(**{**vars(a), "depth": True}))  # the d key's settings
     names = style_names(a.style, a.family)
     cycle = StyleCycle(names, lambda n: Stylizer(n, a.family, a.backend, a.strength, size, a.scale,
                                                  preserve_color=a.preserve_color, style_scale=a.style_scale),

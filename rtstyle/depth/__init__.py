@@ -1,2 +1,3 @@
-"""Relative depth: synthetic scenes (synth), ordinal pairs (pairs), accuracy (metrics), inference and
-depth-aware stylization (apply), command-line parts (cli). Training lives in rtstyle.train.depth."""
+"""Depth data: synthetic scenes with exact depth (synth), ordinal point pairs (pairs) and their
+accuracy (metrics). The depth net is rtstyle.models.depth, its training rtstyle.train.depth,
+depth-aware stylization rtstyle.pipeline.depth and the command rtstyle.cli.depth."""

@@ -312,10 +312,3 @@ def sky_pairs(mask: np.ndarray, n: int, rng: np.random.Generator) -> Pairs:
                          sky_idx[rng.integers(len(sky_idx), size=n_eq)]])
     r = np.concatenate([np.ones(n - n_eq, np.int8), np.zeros(n_eq, np.int8)])
     return Pairs(ia.astype(np.int64), ib.astype(np.int64), r)
-
-
-def concat(*sets: Pairs) -> Pairs:
-    sets = [s for s in sets if len(s)]
-    if not sets:
-        return Pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int8))
-    return Pairs(*(np.concatenate([getattr(s, k) for s in sets]) for k in ("ia", "ib", "r")))

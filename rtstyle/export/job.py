@@ -54,7 +54,7 @@ def _style_meta(entry, model, style: str) -> dict:
 def _depth_weights(path: Path | None):
     """(weights path, manifest) of the depth net to export: --weights FILE, else the one inference uses."""
     from ..weights import read_manifest
-    from ..depth.apply import find_depth_weights
+    from ..pipeline.depth import find_depth_weights
     if path is not None:
         return path, read_manifest(path)
     try:

@@ -3,7 +3,7 @@
 (N, 3, H, W) RGB in [0, 1] of any H, W -> (N, 1, H, W) relative depth, larger = farther. The net
 needs H, W divisible by 16 (four 2× poolings), so inputs are edge-padded and the output cropped.
 
-Layout (seed 003 → Chen et al.'s ``hourglass3``; letters are the inception configs below)::
+Layout (Chen et al.'s ``hourglass3``, as Wu & Song 2020 use it; letters: the inception configs below)::
 
     stem 7×7 conv 3→128 + BN + ReLU
     L4 (full res):  skip G          + main MaxPool → C → C → L3 → E → F → Up

@@ -80,7 +80,7 @@ def stylize_images(inputs: list[Path], out: Path, style: str, family=None, backe
         check_output(dst, overwrite, inputs)
     if method == "gatys":
         return _gatys_images(inputs, outs, style, size, scale, iters, log, preserve_color)
-    from ..depth.apply import from_options   # depth: rtstyle.depth.cli.options(args), None = off
+    from .depth import from_options
     from .processors import stylize_frames
     from .stylizer import Stylizer
     in_flight = collections.deque()   # (src, dst, alpha, start time) of each image, in order
@@ -166,7 +166,7 @@ def stylize_video(src: Path, dst: Path, style: str, family=None, backend="auto",
     if max_frames:
         total = min(total, max_frames) if total else max_frames
     out_w, out_h = target_size(info.width, info.height, size, scale)
-    from ..depth.apply import from_options
+    from .depth import from_options
     with Stylizer(style, family, backend, strength, size, scale, depth=from_options(depth, video=True),
                   preserve_color=preserve_color, style_scale=style_scale) as st:
         log(f"style {st.label}; {src.name}: {info.width}x{info.height} @ {float(info.fps):.3g} fps"

@@ -38,7 +38,7 @@ class StyleCycle:
         owns: close the stylizers on :meth:`close` (True when ``make`` builds them).
         smooth: temporal stabiliser strength 0..1 (``--smooth``; rtstyle.pipeline.temporal), one state shared
             by every style, started over at each style switch.
-        depth: builds the depth modulator (rtstyle.depth.apply.DepthModulator) that the d key
+        depth: builds the depth modulator (rtstyle.pipeline.depth.DepthModulator) that the d key
             toggles; built on first use and shared by every style. ``depth_on``: start with it on.
     """
 

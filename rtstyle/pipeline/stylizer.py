@@ -32,7 +32,7 @@ class Stylizer:
                  size=None, scale: float | None = None, cache_dir: Path | None = None, depth=None,
                  preserve_color: bool = False, style_scale: float | None = None):
         from .. import backends
-        self.depth = depth   # rtstyle.depth.apply.DepthModulator or None: depth-aware strength per pixel
+        self.depth = depth   # rtstyle.pipeline.depth.DepthModulator or None: depth-aware strength per pixel
         if not 0.0 <= strength <= 1.0:
             raise UserError(f"--strength {strength} is outside [0, 1]; 1 = full style, 0 = the input unchanged")
         self.spec = backends.select(backend)

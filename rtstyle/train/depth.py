@@ -210,7 +210,7 @@ def evaluate(net, views, pairs, device, autocast) -> dict:
 
 
 def _grid(net, views, device, autocast, path):
-    from ..depth.apply import colorize
+    from ..pipeline.depth import colorize
     pred = predict(net, np.stack([v.rgb for v in views]), device, autocast)
     rows = [np.stack([v.rgb for v in views]),
             np.stack([colorize(np.log(v.depth)) for v in views]),

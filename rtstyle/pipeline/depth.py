@@ -1,6 +1,6 @@
 """Depth at inference: find the trained depth net, run it, and turn depth into a stylization-strength map.
 
-Wu & Song (seed 003): α = normalize_depth(d) (far = 1, near = 0), output = D(α⊙t + (1−α)⊙E(c)),
+Wu & Song 2020: α = normalize_depth(d) (far = 1, near = 0), output = D(α⊙t + (1−α)⊙E(c)),
 so near objects keep more of their content. :class:`DepthModulator` computes that α per frame;
 the Stylizer passes it to AdaIN as the per-pixel ``alpha`` input (its AdaINNet ``alpha_map``), and
 for the feed-forward nets blends stylized and original pixels with it (``ops.strength_blend``).
