@@ -186,6 +186,47 @@ def speed(net, sizes=((96, 128), (192, 256), (240, 320)), reps=10):
     return out
 
 
+def backend_speed(net, sizes=((240, 320), (128, 176), (112, 160)), reps=15, threads=2):
+    """p50 ms of the exported ONNX net on onnxruntime and (if installed) OpenVINO CPU with the bf16
+    hint, batch 1, at each (H, W) processing size. Measures only; the backends live in rtstyle.backends."""
+    import tempfile
+
+    import onnxruntime as ort
+
+    from rtstyle.export import export_onnx
+    out = {"threads": threads}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_onnx(net, "depth", Path(tmp) / "depth.onnx", {"config": dict(net.config)})
+        so = ort.SessionOptions()
+        so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
+        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        name = sess.get_inputs()[0].name
+        runners = {"onnxruntime": lambda x: sess.run(None, {name: x})}
+        try:
+            import openvino as ov
+            core = ov.Core()
+            for hint in ("bf16", "f32"):
+                cm = core.compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": hint,
+                                                         "INFERENCE_NUM_THREADS": threads})
+                runners[f"openvino-{hint}"] = (lambda c: (lambda x: c([x])))(cm)
+        except Exception as exc:  # noqa: BLE001 - report, do not fail the evaluation
+            out["openvino_error"] = repr(exc)[:200]
+        for key, run in runners.items():
+            out[key] = {}
+            for h, w in sizes:
+                x = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+                for _ in range(3):
+                    run(x)
+                ts = []
+                for _ in range(reps):
+                    t0 = time.perf_counter()
+                    run(x)
+                    ts.append(1000 * (time.perf_counter() - t0))
+                out[key][f"{w}x{h}"] = {"p50_ms": round(float(np.median(ts)), 1),
+                                        "min_ms": round(float(np.min(ts)), 1)}
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("weights", nargs="?", type=Path, default=ROOT / "rtstyle" / "weights" / "depth-rt.safetensors")
@@ -194,10 +235,16 @@ def main():
     ap.add_argument("--synth-size", default="128x96")
     ap.add_argument("--speed", action="store_true", help="also time the net on CPU")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--speed-backends", action="store_true",
+                    help="time the exported ONNX on onnxruntime and OpenVINO (bf16 hint), 2 threads")
+    ap.add_argument("--only-speed", action="store_true", help="with --speed-backends: skip the accuracy sets")
     ap.add_argument("--no-synth", action="store_true", help="skip the synthetic views (slow to render)")
     a = ap.parse_args()
     net, manifest = load_weights(a.weights)
     w, h = (int(v) for v in a.synth_size.split("x"))
+    if a.only_speed:
+        print(json.dumps({"weights": a.weights.name, "backend_speed": backend_speed(net)}, indent=2))
+        return
     res = {"weights": a.weights.name, "config": manifest["config"], "iterations": manifest.get("iterations"),
            "sfm": sfm(net, a.short)}
     if not a.no_synth:
@@ -207,6 +254,8 @@ def main():
         res["aloe"].pop("_image")
     res["motorcycle"] = motorcycle(net, a.short)
     res["diw_ours"] = diw(net, a.short)
+    if a.speed_backends:
+        res["backend_speed"] = backend_speed(net)
     if a.speed:
         res["cpu_speed"] = {"threads": torch.get_num_threads(), **speed(net)}
     text = json.dumps(res, indent=2, default=float)
