@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 
 
-def to_input(u8_hwc: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """(H, W, 3) uint8 RGB tensor -> (1, 3, H, W) ``dtype`` in [0, 1], on the same device."""
-    return u8_hwc.permute(2, 0, 1)[None].to(dtype).div_(255.0)
+def to_input(u8: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(H, W, 3) or (N, H, W, 3) uint8 RGB tensor -> (1 or N, 3, H, W) ``dtype`` in [0, 1], same device."""
+    return (u8[None] if u8.dim() == 3 else u8).permute(0, 3, 1, 2).to(dtype).div_(255.0)
 
 
 def to_uint8(y: torch.Tensor) -> torch.Tensor:
@@ -20,7 +20,7 @@ def to_uint8(y: torch.Tensor) -> torch.Tensor:
 
 
 def image_tensor(rgb: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 RGB array -> (1, 3, H, W) float32 in [0, 1] on the CPU."""
+    """(H, W, 3) or (N, H, W, 3) uint8 RGB array -> (1 or N, 3, H, W) float32 in [0, 1] on the CPU."""
     return to_input(torch.from_numpy(np.ascontiguousarray(rgb)))
 
 

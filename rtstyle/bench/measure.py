@@ -151,10 +151,10 @@ def _load_rgb(path: Path):
 
 def _square(rgb, size: int, device):
     import cv2
-    import numpy as np
-    import torch
+
+    from ..ops import image_tensor
     img = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
-    return (torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 255.0).to(device)
+    return image_tensor(img).to(device)
 
 
 def time_pipeline(spec: ModelSpec, variant: Variant, clip: Path, cache_dir: Path, size=None,

@@ -71,7 +71,7 @@ class CropSampler:
 
     def batch(self, n: int) -> torch.Tensor:
         arr = np.stack([self._one() for _ in range(n)])
-        return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float() / 255.0
+        return image_tensor(arr)
 
     def fixed(self, n: int) -> torch.Tensor:
         """Deterministic centre crops of the first ``n`` images (validation and sample grids)."""
@@ -81,7 +81,7 @@ class CropSampler:
             y, x = (h - self.crop) // 2, (w - self.crop) // 2
             out.append(img[y:y + self.crop, x:x + self.crop])
         arr = np.stack(out)
-        return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float() / 255.0
+        return image_tensor(arr)
 
 
 def load_style(path: str | Path, short: int) -> torch.Tensor:

@@ -31,6 +31,7 @@ import torch
 from tqdm import tqdm
 
 from .. import losses
+from ..ops import image_tensor
 from ..weights import save_weights
 from ..depth import pairs as P
 from ..depth import synth
@@ -75,11 +76,6 @@ class DepthConfig:
     precision: str = "auto"                        # auto | bf16 | fp32 (common.choose_precision)
     init: str = ""                                 # shipped depth weights to start from when there is no ckpt.pt
     threads: int = 0
-
-
-def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    """(N, H, W, 3) uint8 -> (N, 3, H, W) float [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(0, 3, 1, 2).float().div_(255.0)
 
 
 _POOLS: dict = {}
@@ -216,7 +212,7 @@ def predict(net, rgb: np.ndarray, device, autocast, chunk: int = 16) -> np.ndarr
     out = []
     for s in range(0, len(rgb), chunk):
         with autocast:
-            out.append(net(_to_tensor(rgb[s:s + chunk]).to(device)).float()[:, 0].cpu().numpy())
+            out.append(net(image_tensor(rgb[s:s + chunk]).to(device)).float()[:, 0].cpu().numpy())
     return np.concatenate(out)
 
 
@@ -231,7 +227,7 @@ def _grid(net, views, device, autocast, path):
     rows = [np.stack([v.rgb for v in views]),
             np.stack([colorize(np.log(v.depth)) for v in views]),
             np.stack([colorize(p) for p in pred])]
-    common.save_grid([_to_tensor(r) for r in rows], path)
+    common.save_grid([image_tensor(r) for r in rows], path)
 
 
 def train(cfg: DepthConfig, resume: bool = True) -> Path:
@@ -303,7 +299,7 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
         if sfm is not None:
             pick = rng.integers(len(sfm), size=cfg.sfm_batch)
             imgs.append(np.stack([sfm[i][0] for i in pick]))
-        x = _to_tensor(np.concatenate(imgs)).to(device, non_blocking=True)
+        x = image_tensor(np.concatenate(imgs)).to(device, non_blocking=True)
         with autocast:
             z = net(x)
         z = z.float()
