@@ -1,2 +1,3 @@
-"""Serving: the frame loop (loop), the image/video jobs (jobs), live camera runs (live), the
-temporal stabiliser (temporal) and the Gatys optimisation baseline (gatys)."""
+"""Serving: the Stylizer (stylizer), the CPU and CUDA frame processors and the one frame loop
+(processors, on loop's threaded stages), image/video jobs (jobs), live camera runs (live), the
+temporal stabiliser (temporal), depth-aware blending (depth) and the Gatys baseline (gatys)."""
