@@ -112,17 +112,22 @@ def _register_depth(tsub) -> None:
     t.set_defaults(func=_train_depth)
 
 
+def _run(train, cfg, a, *errors) -> int:
+    """Train ``cfg`` (resuming unless --no-resume); a missing file (or ``errors``) is a one-line error."""
+    try:
+        train(cfg, resume=not a.no_resume)
+    except (FileNotFoundError, *errors) as exc:
+        raise UserError(str(exc)) from exc
+    return 0
+
+
 def _train_adain(a) -> int:
     from ..train.adain import AdaINConfig, train
     cfg = AdaINConfig(data=str(a.data), style_dir=str(a.style_dir), out=str(a.out), width_scale=a.width_scale,
                       crop=a.crop, batch=a.batch, iters=a.iters, lr=a.lr, style_weight=a.style_weight,
                       hold_out=[s.strip() for s in a.hold_out.split(",") if s.strip()], recon_steps=a.recon_steps,
                       jitter=a.jitter, **run_fields(a))
-    try:
-        train(cfg, resume=not a.no_resume)
-    except FileNotFoundError as exc:
-        raise UserError(str(exc)) from exc
-    return 0
+    return _run(train, cfg, a)
 
 
 def _train_transformer(a) -> int:
@@ -146,11 +151,7 @@ def _train_transformer(a) -> int:
                             out=str(out), model=model, crop=a.crop, style_size=a.style_size, batch=a.batch,
                             iters=a.iters, lr=a.lr, content_weight=a.content_weight, style_weight=a.style_weight,
                             shift_weight=shift, tv_weight=a.tv_weight, **run_fields(a))
-    try:
-        train(cfg, resume=not a.no_resume)
-    except FileNotFoundError as exc:
-        raise UserError(str(exc)) from exc
-    return 0
+    return _run(train, cfg, a)
 
 
 def _train_lite(a) -> int:
@@ -168,11 +169,7 @@ def _train_lite(a) -> int:
                         model={"width": a.width, "n_res": a.n_res}, crop=a.crop, batch=a.batch, iters=a.iters,
                         lr=a.lr, feature_weight=a.feature_weight, consistency_weight=a.consistency_weight,
                         **run_fields(a))
-    try:
-        train(cfg, resume=not a.no_resume)
-    except FileNotFoundError as exc:
-        raise UserError(str(exc)) from exc
-    return 0
+    return _run(train, cfg, a)
 
 
 def _train_depth(a) -> int:
@@ -195,8 +192,4 @@ def _train_depth(a) -> int:
                       ground_weight=a.ground_weight, sky_weight=a.sky_weight, sfm_clip=str(a.sfm_clip or ""),
                       sfm_frames=(start, stop), sfm_weight=a.sfm_weight, buffer=a.buffer, fresh=a.fresh,
                       workers=a.workers, val_views=a.val_views, **run_fields(a))
-    try:
-        train(cfg, resume=not a.no_resume)
-    except (FileNotFoundError, ValueError) as exc:
-        raise UserError(str(exc)) from exc
-    return 0
+    return _run(train, cfg, a, ValueError)

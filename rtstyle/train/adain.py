@@ -20,7 +20,7 @@ TAPS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1"]
 
 
 @dataclasses.dataclass
-class AdaINConfig:
+class AdaINConfig(common.RunConfig):
     data: str = ""            # folder of content photos
     style_dir: str = ""       # folder of style paintings (random crops of these are the styles)
     out: str = "runs/adain"
@@ -34,14 +34,8 @@ class AdaINConfig:
     hold_out: list = dataclasses.field(default_factory=list)   # painting stems kept out (to show unseen styles)
     recon_steps: int = 0      # first steps invert the encoder (style = the photo itself, + pixel L1)
     jitter: float = 0.2       # colour jitter of the style crops (brightness/saturation ±jitter)
-    seed: int = 0
     log_every: int = 50
     ckpt_every: int = 500
-    max_minutes: float = 0.0
-    device: str = "auto"
-    precision: str = "auto"   # auto | bf16 | fp32 (common.choose_precision)
-    init: str = ""            # shipped decoder weights to start from when there is no ckpt.pt
-    threads: int = 0
 
 
 def _loss(net: AdaINNet, c: torch.Tensor, s: torch.Tensor, cfg: AdaINConfig,

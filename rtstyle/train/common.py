@@ -16,6 +16,22 @@ import torch
 from ..files import atomic_write
 
 
+@dataclasses.dataclass
+class RunConfig:
+    """The fields every trainer's config has (rtstyle.cli.flags.run_flags): seed, log / checkpoint
+    schedule, time limit (0 = none; stops with a checkpoint), device, torch CPU threads (0 = torch's
+    default), precision (auto | bf16 | fp32, :func:`choose_precision`) and shipped weights to start
+    from when the run folder has no ckpt.pt."""
+    seed: int = 0
+    log_every: int = 25
+    ckpt_every: int = 250
+    max_minutes: float = 0.0
+    device: str = "auto"
+    threads: int = 0
+    precision: str = "auto"
+    init: str = ""
+
+
 def seed_all(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)

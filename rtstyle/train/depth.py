@@ -43,7 +43,7 @@ VAL_SEED0 = 1_000_000_000      # validation views: seeds VAL_SEED0 + i; training
 
 
 @dataclasses.dataclass
-class DepthConfig:
+class DepthConfig(common.RunConfig):
     variant: str = "rt"                            # full | rt
     model: dict = dataclasses.field(default_factory=dict)   # overrides of the variant (width, top)
     out: str = "runs/depth-rt"
@@ -68,14 +68,7 @@ class DepthConfig:
     fresh: int = 2                                 # new synthetic views per step
     workers: int = 0                               # render processes (0 = in this process)
     val_views: int = 48
-    seed: int = 0
-    log_every: int = 25
     ckpt_every: int = 200
-    max_minutes: float = 0.0
-    device: str = "auto"
-    precision: str = "auto"                        # auto | bf16 | fp32 (common.choose_precision)
-    init: str = ""                                 # shipped depth weights to start from when there is no ckpt.pt
-    threads: int = 0
 
 
 _POOLS: dict = {}

@@ -35,7 +35,7 @@ FEATURE_TAP = "relu2_2"
 
 
 @dataclasses.dataclass
-class DistillConfig:
+class DistillConfig(common.RunConfig):
     styles: list = dataclasses.field(default_factory=lambda: ["mosaic"])
     data: str = ""
     out: str = "runs/lite"
@@ -49,14 +49,6 @@ class DistillConfig:
     feature_weight: float = 0.5
     consistency_weight: float = 0.0      # > 0: trade texture for stability (docs/cpu.md)
     noise: float = 0.02                # consistency noise std (0..1 pixel range)
-    seed: int = 0
-    log_every: int = 25
-    ckpt_every: int = 250
-    max_minutes: float = 0.0
-    device: str = "auto"
-    threads: int = 0
-    precision: str = "auto"            # auto | bf16 | fp32 (common.choose_precision)
-    init: str = ""                     # shipped lite weights to start from when there is no ckpt.pt
 
     def net_config(self) -> dict:
         return {"n_styles": len(self.styles), **self.model}

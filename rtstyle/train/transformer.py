@@ -25,7 +25,7 @@ from .loop import TrainLoop
 
 
 @dataclasses.dataclass
-class TransformerConfig:
+class TransformerConfig(common.RunConfig):
     family: str = "johnson"                       # johnson | compact | multi
     styles: list = dataclasses.field(default_factory=lambda: ["mosaic"])
     style_dir: str = ""                           # folder of <style>.jpg
@@ -44,15 +44,7 @@ class TransformerConfig:
     tv_weight: float = 1.0
     content_tap: str = "relu2_2"
     style_taps: list = dataclasses.field(default_factory=lambda: ["relu1_1", "relu2_1", "relu3_1", "relu4_1"])
-    seed: int = 0
-    log_every: int = 25
-    ckpt_every: int = 250
-    max_minutes: float = 0.0                      # stop (with a checkpoint) after this long; 0 = no limit
-    device: str = "auto"
-    precision: str = "auto"                       # auto | bf16 | fp32 (common.choose_precision)
-    init: str = ""                                # shipped weights to start from when there is no ckpt.pt
     channels_last: bool = True
-    threads: int = 0                              # torch CPU threads; 0 = torch default
 
     def net_config(self) -> dict:
         cfg = dict(self.model)
