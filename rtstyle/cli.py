@@ -11,6 +11,7 @@ from .depth import cli as depth_cli
 from .train import add_run_flags, run_fields
 from .errors import UserError
 from .families import STYLIZING
+from .precision import add_precision_flag
 
 
 def _common_style_args(p: argparse.ArgumentParser, video: bool = False) -> None:
@@ -20,7 +21,8 @@ def _common_style_args(p: argparse.ArgumentParser, video: bool = False) -> None:
     p.add_argument("--model", dest="family", default=None, choices=STYLIZING,
                    help="model family (default: the fastest family with weights for the style)")
     p.add_argument("--backend", default="auto",
-                   help="auto | tensorrt | torch-cuda | onnxruntime | torch (default: auto = fastest available)")
+                   help="auto | tensorrt | torch-cuda | openvino | onnxruntime | torch (default: auto = fastest available)")
+    add_precision_flag(p)
     p.add_argument("--size", default=None,
                    help="processing size: short side in px (512), a name (720p) or WxH (default: input size)")
     p.add_argument("--scale", type=float, default=None, help="resize factor instead of --size (e.g. 0.5)")
@@ -167,11 +169,12 @@ def _dispatch(a, ap) -> int:
     if a.command == "image":
         jobs.stylize_images(a.inputs, a.output, a.style, a.family, a.backend, parse_size(a.size), a.scale,
                             a.strength, a.overwrite, a.method, a.iters, depth=depth_cli.options(a),
-                            preserve_color=a.preserve_color)
+                            preserve_color=a.preserve_color, precision=a.precision)
     elif a.command == "video":
         jobs.stylize_video(a.input, a.output, a.style, a.family, a.backend, parse_size(a.size), a.scale,
                            a.strength, a.max_frames, a.overwrite, progress=not a.no_progress,
-                           depth=depth_cli.options(a), preserve_color=a.preserve_color, smooth=a.smooth)
+                           depth=depth_cli.options(a), preserve_color=a.preserve_color, smooth=a.smooth,
+                           precision=a.precision)
     elif a.command == "styles":
         jobs.list_styles()
     elif a.command == "eval":

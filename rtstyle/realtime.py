@@ -329,7 +329,9 @@ def register(sub) -> None:
                         "cycles through all of that net's styles; a:0.7,b:0.3 (with weights) paints one mix")
     p.add_argument("--model", dest="family", default=None, choices=STYLIZING,
                    help="model family (none: the fastest family with weights for the style)")
-    p.add_argument("--backend", default="auto", help="auto | tensorrt | torch-cuda | onnxruntime | torch")
+    p.add_argument("--backend", default="auto", help="auto | tensorrt | torch-cuda | openvino | onnxruntime | torch")
+    from .precision import add_precision_flag
+    add_precision_flag(p)
     p.add_argument("--strength", type=float, default=1.0, help="0 = camera unchanged .. 1 = full style")
     p.add_argument("--preserve-color", action="store_true",
                    help="keep the camera's colours: transfer the style's luminance only")
@@ -398,7 +400,7 @@ def run(a) -> int:
     depth_opts = depth_cli.options(argparse.Namespace(**{**vars(a), "depth": True}))  # the d key's settings
     names = _style_names(a.style, a.family)
     cycle = StyleCycle(names, lambda n: Stylizer(n, a.family, a.backend, a.strength, None, a.scale,
-                                                 preserve_color=a.preserve_color),
+                                                 preserve_color=a.preserve_color, precision=a.precision),
                        key=lambda n: styles.choose(n, a.family).path, smooth=a.smooth,
                        depth=lambda: from_options(depth_opts, video=True), depth_on=a.depth)
     source = (SimulatedCamera(a.simulate, a.fps, (w, h)) if a.simulate

@@ -71,16 +71,17 @@ class Stylizer:
     ``frame(rgb)``: (H, W, 3) uint8 RGB -> (H, W, 3) uint8 RGB (resized to ``size``/``scale`` if given).
     ``preserve_color``: keep the input's colours, take only the luminance of the net's output
     (ops.preserve_color), before the ``strength`` blend.
+    ``precision``: --precision (auto | bf16 | f32 | int8), for the CPU backends (backends.select).
     """
 
     def __init__(self, style: str, family: str | None = None, backend: str = "auto", strength: float = 1.0,
                  size=None, scale: float | None = None, cache_dir: Path | None = None, depth=None,
-                 preserve_color: bool = False):
+                 preserve_color: bool = False, precision: str = "auto"):
         from . import backends
         self.depth = depth   # rtstyle.depth.apply.DepthModulator or None: depth-aware strength per pixel
         if not 0.0 <= strength <= 1.0:
             raise UserError(f"--strength {strength} is outside [0, 1]; 1 = full style, 0 = the input unchanged")
-        self.spec = backends.select(backend)
+        self.spec = backends.select(backend, precision)
         self.entry = styles.choose(style, family, gpu=self.spec.needs_gpu)
         self.mix = styles.parse_mix(style)   # [(name, weight)], weights sum to 1
         self.style, self.family = style, self.entry.family
@@ -97,7 +98,8 @@ class Stylizer:
         baked = not (self._has_style_vector or self.family in styles.ARBITRARY)
         meta = {"style": style if baked else "", "styles": self.entry.styles, "family": self.family,
                 "weights": self.entry.path.name, "config": self.manifest["config"]}
-        self.backend = backends.create(self.spec, model, self.family, meta, cache_dir or default_cache_dir())
+        self.backend = backends.create(self.spec, model, self.family, meta, cache_dir or default_cache_dir(),
+                                       precision=precision)
         self.backend.load()
         self.extra = self._extra_on_device(model)
 
@@ -189,10 +191,22 @@ class Stylizer:
         if (tw, th) != (w, h):
             interp = cv2.INTER_AREA if tw * th < w * h else cv2.INTER_LINEAR
             rgb = cv2.resize(rgb, (tw, th), interpolation=interp)
+        if self._plain and self.strength >= 1.0:
+            # The backend takes the uint8 frame itself (OpenVINO: conversion, layout and rounding
+            # inside the compiled model); None where it can't (a frame below the net's minimum size).
+            with torch.inference_mode():
+                y = self.backend.frame_u8(rgb, **self.extra)
+            if y is not None:
+                return y
         x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float().div_(255.0)
         with torch.inference_mode():
             y = self.tensor(x.to(self.backend.device))
             return y[0].permute(1, 2, 0).float().clamp(0, 1).mul(255.0).round().to(torch.uint8).cpu().numpy()
+
+    @property
+    def _plain(self) -> bool:
+        """Nothing but the net between uint8 in and out, on a backend with a uint8 frame path."""
+        return self.depth is None and not self.preserve_color and hasattr(self.backend, "frame_u8")
 
     def close(self) -> None:
         self.backend.close()

@@ -1,0 +1,301 @@
+"""OpenVINO (CPU plugin) on an rtstyle ONNX export: bf16 where the CPU has bf16 units, f32
+elsewhere, int8 (NNCF post-training quantization) when asked for.
+
+Two compiled models per file, each compiled once and then cached beside the ONNX file:
+  - ``float``: the exported graph as is, for :meth:`__call__` ((N,3,H,W) float in [0, 1]);
+  - ``u8``: the same graph behind an OpenVINO PrePostProcessor that takes the (1, H, W, 3) uint8
+    RGB frame and gives one back. The uint8→float conversion, the 1/255 scale, the HWC→CHW
+    transposes, the clamp and the rounding then run inside the compiled model, in its threads,
+    instead of as four separate numpy/torch passes over the frame (:meth:`frame_u8`, used by
+    ``Stylizer.frame`` when nothing needs the float frame: no strength blend, colour keeping
+    or depth).
+
+The compiled-model cache (rtstyle.engine_cache.EngineCache, ``<key>.ovblob`` + ``<key>.json``)
+is keyed by the ONNX file's sha256, the precision, the pre/post-processing, the OpenVINO version
+and the CPU (name and flags); for int8 also the calibration data's digest and the NNCF version.
+A changed file, precision, OpenVINO or CPU gives another key, so a stale blob is never used; a
+damaged one fails its sha256 check (or OpenVINO's import) and is compiled again.
+"""
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..engine_cache import EngineCache, cache_key, sha256_file
+from ..errors import UserError
+from ..export import family_inputs, family_io, pad_min_size, read_metadata
+from . import cpu_features
+from .base import BACKENDS, Backend
+
+_SPEC = next(s for s in BACKENDS if s.name == "openvino")
+BLOB_SUFFIX = ".ovblob"
+MAX_SHAPES = 4   # shape-specialised compiled models kept per backend (most recently used)
+_OV_PRECISION = {"bf16": "bf16", "f32": "f32", "int8": "f32"}   # int8 model: the rest runs f32
+IMAGE_FAMILIES = ("johnson", "compact", "multi", "lite", "adain")   # output an RGB frame (depth does not)
+
+
+class OpenVINOBackend(Backend):
+    """Runs an :func:`rtstyle.export.export_onnx` file on OpenVINO's CPU plugin.
+
+    Args:
+        onnx_path: the .onnx file.
+        family: the family the caller expects; checked against the file's metadata.
+        precision: ``auto`` | ``bf16`` | ``f32`` | ``int8`` (cpu_features.choose_precision).
+        threads: inference threads (default ``$RTSTYLE_THREADS``, else OpenVINO's choice: all cores).
+        cache_dir: where compiled models are cached (default: the ONNX file's folder).
+        calibration: int8 only: a folder of photos to calibrate on (default
+            rtstyle.backends.openvino_int8.calibration_photos()).
+
+    ``__call__(image, **extra)``: image (N,3,H,W) float in [0,1] -> (N,C,H,W) float32 CPU
+    torch tensor. ``frame_u8(rgb, **extra)``: (H,W,3) uint8 RGB -> (H,W,3) uint8 RGB, or None
+    where it does not apply (depth net, frames below the net's minimum size).
+    """
+
+    spec = _SPEC
+
+    def __init__(self, onnx_path, family: str | None = None, precision: str = "auto",
+                 threads: int | None = None, cache_dir=None, calibration=None):
+        from .onnxruntime_backend import env_threads
+        self.path = Path(onnx_path)
+        self.expected_family = family
+        self.requested = cpu_features.check_precision(precision)
+        self.threads = threads or env_threads()
+        self.cache_dir = Path(cache_dir) if cache_dir else self.path.parent
+        self.calibration = calibration
+        self.precision: str | None = None     # what it runs at, after load()
+        self.reason = ""                      # why (cpu_features.choose_precision)
+        self.meta: dict = {}
+        self.family: str | None = None
+        self.cache_hits: dict[tuple, bool] = {}   # (io, 'dynamic'|'static') -> last compile came from the cache
+        self._core = self._model = self._int8 = None
+        self._compiled: dict[tuple, tuple] = {}   # (io, shapes or None) -> (compiled model, infer request)
+        self._seen: dict[tuple, int] = {}
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def load(self) -> "OpenVINOBackend":
+        if self._core is not None:
+            return self
+        import openvino as ov
+        if not self.path.exists():
+            raise UserError(f"ONNX file {self.path} does not exist; export it first (rtstyle export)")
+        try:
+            self.meta = read_metadata(self.path)
+        except Exception as exc:  # protobuf raises several types for damaged files
+            raise UserError(f"cannot read {self.path} ({type(exc).__name__}); re-export it (rtstyle export)",
+                            exit_code=1) from exc
+        self.family = self._check_family()
+        self.precision, self.reason = cpu_features.choose_precision(self.requested)
+        self._core = ov.Core()
+        try:
+            self._model = self._core.read_model(str(self.path))
+        except Exception as exc:  # OpenVINO's own error types for files it cannot convert
+            self._core = None
+            raise UserError(f"OpenVINO cannot read {self.path} ({' '.join(str(exc).split())[:200]}); "
+                            f"re-export it (rtstyle export) or use --backend onnxruntime", exit_code=1) from exc
+        have = [i.get_any_name() for i in self._model.inputs]
+        want = list(family_io(self.family).inputs)
+        if have != want:
+            raise UserError(f"ONNX file {self.path} has inputs {have}, but a {self.family!r} net takes {want}; "
+                            f"re-export it with this rtstyle version")
+        self._onnx_sha = sha256_file(self.path)
+        if self.precision != "int8":   # compiles the file once now: a bad file fails at load, not mid-stream
+            self._compiled[("float", None)] = self._compile("float", None)
+        return self
+
+    def _check_family(self) -> str:
+        family = self.meta.get("family")
+        if family is None:
+            raise UserError(f"ONNX file {self.path} has no rtstyle metadata (family); re-export it with rtstyle export")
+        if self.expected_family is not None and family != self.expected_family:
+            raise UserError(f"ONNX file {self.path} holds a {family!r} net, but a {self.expected_family!r} net "
+                            f"was asked for; pick the matching file or style")
+        return family
+
+    def _config(self) -> dict:
+        import openvino.properties as props
+        import openvino.properties.hint as hints
+        cfg = {hints.inference_precision: _OV_PRECISION[self.precision],
+               hints.performance_mode: hints.PerformanceMode.LATENCY}
+        if self.threads:
+            cfg[props.inference_num_threads] = int(self.threads)
+        return cfg
+
+    def key_parts(self, io_kind: str, shapes: dict | None = None) -> dict:
+        """What a compiled model depends on (its cache key's parts); ``shapes`` None = dynamic."""
+        import openvino as ov
+        cpu = cpu_features.detect()
+        parts = {"runtime": "openvino", "onnx_sha256": self._onnx_sha, "precision": self.precision,
+                 "io": io_kind, "shapes": shapes or "dynamic", "openvino_version": ov.get_version(),
+                 "cpu_name": cpu.name, "cpu_flags": list(cpu.flags), "threads": self.threads or "default"}
+        if self.precision == "int8":
+            from . import openvino_int8
+            parts.update(openvino_int8.key_parts(self.family, self.calibration))
+        return parts
+
+    def _compiled_for(self, io_kind: str, shapes: dict):
+        """(compiled model, infer request) for inputs of ``shapes`` ({name: [dims]}, model layout).
+
+        Dynamic shapes cost OpenVINO's CPU plugin shape inference and kernel set-up on every call
+        (lite net at 256², 1 thread: 58 ms dynamic vs 19 ms static, most of it in the style
+        vector's tiny matmuls), so a shape seen twice (a video, a webcam, a benchmark) gets a
+        model compiled for exactly that shape; a one-off image runs the dynamic one. int8 always
+        specialises (its dynamic model would need quantizing just for one call).
+        """
+        sig = (io_kind, tuple((k, tuple(v)) for k, v in shapes.items()))
+        if sig in self._compiled:
+            self._compiled[sig] = self._compiled.pop(sig)   # most recently used last
+            return self._compiled[sig]
+        found = self._compile(io_kind, shapes, build=False)
+        if found is None:
+            self._seen[sig] = self._seen.get(sig, 0) + 1
+            if self._seen[sig] < 2 and self.precision != "int8":
+                dyn = (io_kind, None)
+                if dyn not in self._compiled:
+                    self._compiled[dyn] = self._compile(io_kind, None)
+                return self._compiled[dyn]
+            found = self._compile(io_kind, shapes)
+        self._compiled[sig] = found
+        static = [k for k in self._compiled if k[1] is not None]
+        for old in static[:-MAX_SHAPES]:
+            del self._compiled[old]
+        return found
+
+    def _compile(self, io_kind: str, shapes: dict | None, build: bool = True):
+        """(compiled model, infer request) for ``io_kind`` ('float' | 'u8') at ``shapes`` (None =
+        dynamic): from the cache, else (``build``) compiled and stored; None when not cached and
+        not ``build``."""
+        parts = self.key_parts(io_kind, shapes)
+        key = cache_key(parts)
+        cache = EngineCache(self.cache_dir, BLOB_SUFFIX)
+        compiled = None
+        path = cache.lookup(key)
+        if path is not None:
+            try:
+                compiled = self._core.import_model(io.BytesIO(path.read_bytes()), "CPU", self._config())
+            except Exception as exc:  # an OpenVINO that cannot import it: compile again
+                warnings.warn(f"cached OpenVINO model {path.name} does not import ({type(exc).__name__}); "
+                              f"compiling it again", RuntimeWarning, stacklevel=2)
+                cache.remove(key)
+        self.cache_hits[(io_kind, "dynamic" if shapes is None else "static")] = compiled is not None
+        if compiled is None and not build:
+            return None
+        if compiled is None:
+            model = self._source_model()
+            if shapes is not None:
+                model = model.clone()
+                model.reshape({k: list(v) for k, v in shapes.items()})
+            if io_kind == "u8":
+                model = _u8_frame_io(model if shapes is not None else model.clone())
+            try:
+                compiled = self._core.compile_model(model, "CPU", self._config())
+            except Exception as exc:  # OpenVINO's error types
+                raise UserError(f"OpenVINO cannot compile {self.path.name} at {self.precision} "
+                                f"({' '.join(str(exc).split())[:200]}); use --precision f32 or --backend "
+                                f"onnxruntime", exit_code=1) from exc
+            try:
+                cache.store(key, compiled.export_model().getvalue(), parts)
+            except OSError as exc:   # a read-only cache folder costs a compile per run, nothing else
+                warnings.warn(f"cannot cache the compiled OpenVINO model in {self.cache_dir}: "
+                              f"{exc.strerror or exc}", RuntimeWarning, stacklevel=2)
+        return compiled, compiled.create_infer_request()
+
+    def _source_model(self):
+        """The model to compile: the ONNX graph, or (int8) its NNCF-quantized copy, made once."""
+        if self.precision != "int8":
+            return self._model
+        if self._int8 is None:
+            from . import openvino_int8
+            self._int8 = openvino_int8.quantize(self._model.clone(), self.family, self.meta, self.calibration)
+        return self._int8
+
+    def close(self) -> None:
+        self._compiled.clear()
+        self._seen.clear()
+        self._core = self._model = self._int8 = None
+
+    @property
+    def label(self) -> str:
+        return f"openvino {self.precision or self.requested}"
+
+    # -- running -----------------------------------------------------------------------------
+
+    def __call__(self, image: torch.Tensor, **extra) -> torch.Tensor:
+        import openvino as ov
+        if self._core is None:
+            self.load()
+        if image.dim() != 4 or image.shape[1] != 3:
+            raise UserError(f"image must be (N, 3, H, W), got {tuple(image.shape)}")
+        size = image.shape[-2:]
+        image = pad_min_size(image.to("cpu", torch.float32), int(self.meta.get("min_size", 1))).contiguous()
+        args = family_inputs(self.family, image, extra)
+        for port, t in zip(self._model.inputs, args):
+            _check_rank(port, t, self.path.name)
+        names = family_io(self.family).inputs
+        compiled, request = self._compiled_for("float", {n: list(t.shape) for n, t in zip(names, args)})
+        channels = compiled.outputs[0].get_partial_shape()[1]
+        out = None
+        if channels.is_static:   # OpenVINO writes straight into torch memory
+            out = torch.empty((image.shape[0], channels.get_length(), *image.shape[-2:]))
+            request.set_output_tensor(0, ov.Tensor(out.numpy(), shared_memory=True))
+        request.infer({i: t.numpy() for i, t in enumerate(args)}, share_inputs=True)
+        if out is None:
+            out = torch.from_numpy(request.get_output_tensor(0).data.copy())
+        return out[..., : size[0], : size[1]]
+
+    def frame_u8(self, rgb: np.ndarray, **extra) -> np.ndarray | None:
+        """(H, W, 3) uint8 RGB -> (H, W, 3) uint8 RGB, rounded as Stylizer.frame rounds; None when
+        this path does not apply (depth net; a frame below the net's minimum size)."""
+        if self._core is None:
+            self.load()
+        h, w = rgb.shape[:2]
+        min_size = int(self.meta.get("min_size", 1))
+        if self.family not in IMAGE_FAMILIES or h < min_size or w < min_size or rgb.ndim != 3 or rgb.shape[2] != 3:
+            return None
+        shaped = family_inputs(self.family, torch.empty(1, 3, 1, 1), extra)[1:]
+        for port, t in zip(self._model.inputs[1:], shaped):
+            _check_rank(port, t, self.path.name)
+        names = family_io(self.family).inputs
+        shapes = {"image": [1, 3, h, w], **{n: list(t.shape) for n, t in zip(names[1:], shaped)}}
+        _compiled, request = self._compiled_for("u8", shapes)
+        feeds = {0: np.ascontiguousarray(rgb)[None]}
+        feeds.update({i + 1: t.numpy() for i, t in enumerate(shaped)})
+        request.infer(feeds, share_inputs=True)
+        return request.get_output_tensor(0).data[0].copy()   # the request's buffer is reused next frame
+
+
+def _check_rank(port, t, name: str) -> None:
+    shape = port.get_partial_shape()
+    dims = tuple(t.shape)
+    if len(dims) != shape.rank.get_length() or any(
+            d.is_static and d.get_length() != n for d, n in zip(shape, dims)):
+        raise UserError(f"input {port.get_any_name()!r} of {name} must be ({shape}), got {dims}")
+
+
+def _u8_frame_io(model):
+    """``model`` behind a PrePostProcessor: (N, H, W, 3) uint8 RGB in -> (N, H, W, 3) uint8 out,
+    out = round(clamp(y, 0, 1) · 255) as Stylizer.frame computes it."""
+    import openvino as ov
+    import openvino.opset13 as ops
+    from openvino.preprocess import PrePostProcessor
+    ppp = PrePostProcessor(model)
+    inp = ppp.input("image")
+    inp.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC"))
+    inp.model().set_layout(ov.Layout("NCHW"))
+    inp.preprocess().convert_element_type(ov.Type.f32).scale(255.0)
+    out = ppp.output(0)
+    out.model().set_layout(ov.Layout("NCHW"))
+    out.tensor().set_layout(ov.Layout("NHWC")).set_element_type(ov.Type.u8)
+
+    def to_levels(node):
+        y = ops.clamp(node, 0.0, 1.0)
+        y = ops.multiply(y, ops.constant(np.float32(255.0)))
+        return ops.round(y, "half_to_even").output(0)
+
+    out.postprocess().custom(to_levels)
+    return ppp.build()
