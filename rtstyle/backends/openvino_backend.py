@@ -199,7 +199,8 @@ class OpenVINOBackend(Backend):
                                 f"({' '.join(str(exc).split())[:200]}); use --precision f32 or --backend "
                                 f"onnxruntime", exit_code=1) from exc
             try:
-                cache.store(key, compiled.export_model().getvalue(), parts)
+                blob = compiled.export_model()   # BytesIO in OpenVINO 2025+, bytes before
+                cache.store(key, blob.getvalue() if hasattr(blob, "getvalue") else bytes(blob), parts)
             except OSError as exc:   # a read-only cache folder costs a compile per run, nothing else
                 warnings.warn(f"cannot cache the compiled OpenVINO model in {self.cache_dir}: "
                               f"{exc.strerror or exc}", RuntimeWarning, stacklevel=2)

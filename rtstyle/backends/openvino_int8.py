@@ -101,9 +101,18 @@ def calibration_items(family: str, meta: dict, folder=None) -> list[dict]:
     return items
 
 
+def _nncf():
+    try:
+        import nncf
+    except ImportError as exc:
+        raise UserError("--precision int8 needs the nncf package (pip install 'rtstyle[int8]'); or use "
+                        "--precision auto", exit_code=1) from exc
+    return nncf
+
+
 def key_parts(family: str, folder=None) -> dict:
     """The calibration set's digest and NNCF's version, for the compiled-model cache key."""
-    import nncf
+    nncf = _nncf()
     h = hashlib.sha256(family.encode())
     for img in _images(str(folder) if folder else None):
         h.update(img.tobytes())
@@ -113,11 +122,7 @@ def key_parts(family: str, folder=None) -> dict:
 
 def quantize(model, family: str, meta: dict, folder=None):
     """An int8 copy of the OpenVINO ``model`` (NNCF post-training quantization, mixed preset)."""
-    try:
-        import nncf
-    except ImportError as exc:
-        raise UserError("--precision int8 needs the nncf package (pip install nncf); or use --precision auto",
-                        exit_code=1) from exc
+    nncf = _nncf()
     items = calibration_items(family, meta, folder)
     n_inputs = len(model.inputs)
     names = [p.get_any_name() for p in model.inputs]
