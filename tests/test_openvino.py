@@ -93,14 +93,8 @@ def test_matches_torch_fp32_on_a_photo(family, precision, cache):
     for call in ("first call (dynamic shapes)", "second call (compiled for this size)"):
         y = be(x, **extra)
         assert y.shape == ref.shape and y.dtype == torch.float32
-        assert_close(levels(y, lo, hi), want, f"{family} {precision} float, {call}")
-        if family != "depth":
-            u = be.frame_u8(rgb, **extra)
-            assert u.dtype == np.uint8 and u.shape == rgb.shape
-            assert_close(u.astype(int), want, f"{family} {precision} uint8 frame path, {call}")
-    assert ("float", None) in be._compiled and any(k[1] is not None for k in be._compiled)
-    if family == "depth":
-        assert be.frame_u8(rgb) is None      # no RGB out: the caller takes the float path
+        assert_close(levels(y, lo, hi), want, f"{family} {precision}, {call}")
+    assert None in be._compiled and any(k is not None for k in be._compiled)   # both were run
 
 
 def test_odd_and_tiny_frames_match_torch(cache):
@@ -112,7 +106,6 @@ def test_odd_and_tiny_frames_match_torch(cache):
         with torch.no_grad():
             ref = model(x, extra["style"])
         assert torch.allclose(be(x, **extra), ref, atol=2e-4)
-    assert be.frame_u8(np.zeros((3, 5, 3), np.uint8), **extra) is None
 
 
 def test_batch_of_two_matches_torch(cache):
@@ -135,7 +128,7 @@ def test_cache_hit_gives_the_same_model_and_stale_entries_are_not_used(tmp_path,
     extra = {"style": torch.ones(1, 1)}
     x = to_tensor(photo(96, 64))
     first = backends.create(OV, model, "lite", {}, tmp_path, precision="f32")
-    assert first.cache_hits[("float", "dynamic")] is False
+    assert first.cache_hits["dynamic"] is False
     y1 = first(x, **extra)
     made = blobs(tmp_path)
     assert len(made) == 1
@@ -144,19 +137,19 @@ def test_cache_hit_gives_the_same_model_and_stale_entries_are_not_used(tmp_path,
         assert part in sidecar
 
     again = backends.create(OV, model, "lite", {}, tmp_path, precision="f32")
-    assert again.cache_hits[("float", "dynamic")] is True
+    assert again.cache_hits["dynamic"] is True
     assert torch.equal(again(x, **extra), y1)       # imported at f32, not OpenVINO's default precision
     assert blobs(tmp_path) == made
 
     # A new OpenVINO version or another CPU: another key, compiled afresh, the old blob not used.
     monkeypatch.setattr(ov, "get_version", lambda: "9999.0.0-test")
     newer = backends.create(OV, model, "lite", {}, tmp_path, precision="f32")
-    assert newer.cache_hits[("float", "dynamic")] is False
+    assert newer.cache_hits["dynamic"] is False
     monkeypatch.undo()
     other_cpu = CpuFeatures("Some Other CPU", ("avx2",), "test")
     monkeypatch.setattr(cpu_features, "detect", lambda: other_cpu)
     elsewhere = backends.create(OV, model, "lite", {}, tmp_path, precision="f32")
-    assert elsewhere.cache_hits[("float", "dynamic")] is False
+    assert elsewhere.cache_hits["dynamic"] is False
     assert len(blobs(tmp_path)) == 3
 
 
@@ -166,13 +159,13 @@ def test_other_precision_or_changed_weights_get_their_own_entry(tmp_path):
     model = net("johnson")
     a = backends.create(OV, model, "johnson", {}, tmp_path, precision="f32")
     b = backends.create(OV, model, "johnson", {}, tmp_path, precision="bf16")
-    assert b.cache_hits[("float", "dynamic")] is False
+    assert b.cache_hits["dynamic"] is False
     changed = net("johnson")
     with torch.no_grad():
         next(changed.parameters()).mul_(1.01)
     c = backends.create(OV, changed, "johnson", {}, tmp_path, precision="f32")
-    assert c.cache_hits[("float", "dynamic")] is False   # new ONNX file, new sha: nothing reused
-    assert len({a.key_parts("float")["onnx_sha256"], c.key_parts("float")["onnx_sha256"]}) == 2
+    assert c.cache_hits["dynamic"] is False   # new ONNX file, new sha: nothing reused
+    assert len({a.key_parts()["onnx_sha256"], c.key_parts()["onnx_sha256"]}) == 2
     assert len(blobs(tmp_path)) == 3
 
 
@@ -184,7 +177,7 @@ def test_damaged_blob_is_compiled_again(tmp_path):
     blob = next(tmp_path.glob("*.ovblob"))
     blob.write_bytes(blob.read_bytes()[:1000])        # truncated: the sidecar's size/sha256 disagree
     be = backends.create(OV, model, "lite", {}, tmp_path, precision="f32")
-    assert be.cache_hits[("float", "dynamic")] is False
+    assert be.cache_hits["dynamic"] is False
     assert torch.equal(be(x, **extra), y)
     assert blob.stat().st_size > 1000
 
@@ -252,21 +245,27 @@ def test_cli_precision_errors_are_one_line(tmp_path, capsys):
     assert exc.value.code == 2 and "invalid choice: 'bf17'" in capsys.readouterr().err
 
 
-def test_stylizer_frame_uses_the_uint8_path_and_matches_the_float_path(tmp_path):
+def test_frame_conversions_match_torch_exactly():
+    from rtstyle.stylizer import to_tensor, to_uint8
+    rgb = (np.random.default_rng(0).random((37, 53, 3)) * 255).astype(np.uint8)
+    want = torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div_(255.0)
+    assert to_tensor(rgb).shape == want.shape and torch.allclose(to_tensor(rgb), want, atol=1e-7, rtol=0)
+    y = torch.rand(1, 3, 37, 53, generator=torch.Generator().manual_seed(0)) * 1.4 - 0.2   # out of range too
+    y[0, 0, 0, :3] = torch.tensor([0.5, 1.5, 2.5]) / 255                                  # halves round to even
+    ref = y[0].permute(1, 2, 0).clamp(0, 1).mul(255.0).round().to(torch.uint8).numpy()
+    assert np.array_equal(to_uint8(y), ref) and to_uint8(y).flags["C_CONTIGUOUS"]
+
+
+def test_stylizer_on_openvino_paints_like_onnxruntime(tmp_path):
     from rtstyle.stylizer import Stylizer
     rgb = photo(160, 120)
-    with Stylizer("mosaic", "lite", "openvino", cache_dir=tmp_path, precision="f32") as st:
-        calls = []
-        real = st.backend.frame_u8
-        st.backend.frame_u8 = lambda *a, **k: calls.append(1) or real(*a, **k)
-        fast = st.frame(rgb)
-        assert calls == [1]
-        slow = (st.tensor(to_tensor(rgb))[0].permute(1, 2, 0).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-        assert np.abs(fast.astype(int) - slow.astype(int)).max() <= 1
-        st.strength = 0.5        # a blend needs the float frame: the uint8 path is not taken
-        half = st.frame(rgb)
-        assert calls == [1]
-        assert np.abs(half.astype(int) - ((slow.astype(float) + rgb) / 2)).max() <= 1.01
+    with Stylizer("mosaic", "lite", "openvino", cache_dir=tmp_path, precision="f32") as a, \
+            Stylizer("mosaic", "lite", "onnxruntime", cache_dir=tmp_path) as b:
+        assert a.label.endswith("on openvino") and a.backend.precision == "f32"
+        for _ in range(2):   # dynamic, then compiled for 160×120
+            assert np.abs(a.frame(rgb).astype(int) - b.frame(rgb).astype(int)).max() <= 1
+        a.strength = b.strength = 0.5
+        assert np.abs(a.frame(rgb).astype(int) - b.frame(rgb).astype(int)).max() <= 1
 
 
 def test_int8_quantizes_and_stays_recognisable(tmp_path):
@@ -277,7 +276,7 @@ def test_int8_quantizes_and_stays_recognisable(tmp_path):
     x = to_tensor(rgb)
     be = backends.create(OV, model, "lite", {}, tmp_path, precision="int8")
     y = be(x, **extra)
-    runtime = be._compiled[next(k for k in be._compiled if k[1] is not None)][0].get_runtime_model()
+    runtime = be._compiled[next(k for k in be._compiled if k is not None)][0].get_runtime_model()
     precisions = {op.get_rt_info()["runtimePrecision"].astype(str) for op in runtime.get_ops()
                   if op.get_rt_info()["layerType"].astype(str) == "Convolution"}
     assert precisions & {"i8", "u8"}, precisions         # the convolutions really run in int8
@@ -287,7 +286,7 @@ def test_int8_quantizes_and_stays_recognisable(tmp_path):
     assert diff.mean() < 12, diff.mean()                  # changed a little, not broken
     again = backends.create(OV, model, "lite", {}, tmp_path, precision="int8")
     assert torch.equal(again(x, **extra), y)              # the cached int8 model: no new calibration
-    assert again.cache_hits[("float", "static")] is True
+    assert again.cache_hits["static"] is True
 
 
 def test_int8_without_photos_says_what_to_do(tmp_path, monkeypatch):

@@ -1,17 +1,11 @@
 """OpenVINO (CPU plugin) on an rtstyle ONNX export: bf16 where the CPU has bf16 units, f32
 elsewhere, int8 (NNCF post-training quantization) when asked for.
 
-Two compiled models per file, each compiled once and then cached beside the ONNX file:
-  - ``float``: the exported graph as is, for :meth:`__call__` ((N,3,H,W) float in [0, 1]);
-  - ``u8``: the same graph behind an OpenVINO PrePostProcessor that takes the (1, H, W, 3) uint8
-    RGB frame and gives one back. The uint8→float conversion, the 1/255 scale, the HWC→CHW
-    transposes, the clamp and the rounding then run inside the compiled model, in its threads,
-    instead of as four separate numpy/torch passes over the frame (:meth:`frame_u8`, used by
-    ``Stylizer.frame`` when nothing needs the float frame: no strength blend, colour keeping
-    or depth).
+A model is compiled for each frame size a stream repeats (dynamic shapes cost OpenVINO's CPU
+plugin 2-3× here, see :meth:`OpenVINOBackend._compiled_for`), from the one dynamic ONNX file.
 
 The compiled-model cache (rtstyle.engine_cache.EngineCache, ``<key>.ovblob`` + ``<key>.json``)
-is keyed by the ONNX file's sha256, the precision, the pre/post-processing, the OpenVINO version
+is keyed by the ONNX file's sha256, the precision, the input shapes, the OpenVINO version
 and the CPU (name and flags); for int8 also the calibration data's digest and the NNCF version.
 A changed file, precision, OpenVINO or CPU gives another key, so a stale blob is never used; a
 damaged one fails its sha256 check (or OpenVINO's import) and is compiled again.
@@ -19,11 +13,9 @@ damaged one fails its sha256 check (or OpenVINO's import) and is compiled again.
 from __future__ import annotations
 
 import io
-import os
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..engine_cache import EngineCache, cache_key, sha256_file
@@ -36,7 +28,6 @@ _SPEC = next(s for s in BACKENDS if s.name == "openvino")
 BLOB_SUFFIX = ".ovblob"
 MAX_SHAPES = 4   # shape-specialised compiled models kept per backend (most recently used)
 _OV_PRECISION = {"bf16": "bf16", "f32": "f32", "int8": "f32"}   # int8 model: the rest runs f32
-IMAGE_FAMILIES = ("johnson", "compact", "multi", "lite", "adain")   # output an RGB frame (depth does not)
 
 
 class OpenVINOBackend(Backend):
@@ -52,8 +43,8 @@ class OpenVINOBackend(Backend):
             rtstyle.backends.openvino_int8.calibration_photos()).
 
     ``__call__(image, **extra)``: image (N,3,H,W) float in [0,1] -> (N,C,H,W) float32 CPU
-    torch tensor. ``frame_u8(rgb, **extra)``: (H,W,3) uint8 RGB -> (H,W,3) uint8 RGB, or None
-    where it does not apply (depth net, frames below the net's minimum size).
+    torch tensor (written by OpenVINO straight into torch memory). ``extra`` as in
+    rtstyle.export.family_inputs.
     """
 
     spec = _SPEC
@@ -71,9 +62,9 @@ class OpenVINOBackend(Backend):
         self.reason = ""                      # why (cpu_features.choose_precision)
         self.meta: dict = {}
         self.family: str | None = None
-        self.cache_hits: dict[tuple, bool] = {}   # (io, 'dynamic'|'static') -> last compile came from the cache
+        self.cache_hits: dict[str, bool] = {}   # 'dynamic'|'static' -> the last such compile came from the cache
         self._core = self._model = self._int8 = None
-        self._compiled: dict[tuple, tuple] = {}   # (io, shapes or None) -> (compiled model, infer request)
+        self._compiled: dict[tuple | None, tuple] = {}   # shapes (None: dynamic) -> (compiled model, infer request)
         self._seen: dict[tuple, int] = {}
 
     # -- loading -----------------------------------------------------------------------------
@@ -105,7 +96,7 @@ class OpenVINOBackend(Backend):
                             f"re-export it with this rtstyle version")
         self._onnx_sha = sha256_file(self.path)
         if self.precision != "int8":   # compiles the file once now: a bad file fails at load, not mid-stream
-            self._compiled[("float", None)] = self._compile("float", None)
+            self._compiled[None] = self._compile(None)
         return self
 
     def _check_family(self) -> str:
@@ -126,19 +117,19 @@ class OpenVINOBackend(Backend):
             cfg[props.inference_num_threads] = int(self.threads)
         return cfg
 
-    def key_parts(self, io_kind: str, shapes: dict | None = None) -> dict:
+    def key_parts(self, shapes: dict | None = None) -> dict:
         """What a compiled model depends on (its cache key's parts); ``shapes`` None = dynamic."""
         import openvino as ov
         cpu = cpu_features.detect()
         parts = {"runtime": "openvino", "onnx_sha256": self._onnx_sha, "precision": self.precision,
-                 "io": io_kind, "shapes": shapes or "dynamic", "openvino_version": ov.get_version(),
+                 "shapes": shapes or "dynamic", "openvino_version": ov.get_version(),
                  "cpu_name": cpu.name, "cpu_flags": list(cpu.flags), "threads": self.threads or "default"}
         if self.precision == "int8":
             from . import openvino_int8
             parts.update(openvino_int8.key_parts(self.family, self.calibration))
         return parts
 
-    def _compiled_for(self, io_kind: str, shapes: dict):
+    def _compiled_for(self, shapes: dict):
         """(compiled model, infer request) for inputs of ``shapes`` ({name: [dims]}, model layout).
 
         Dynamic shapes cost OpenVINO's CPU plugin shape inference and kernel set-up on every call
@@ -147,30 +138,28 @@ class OpenVINOBackend(Backend):
         model compiled for exactly that shape; a one-off image runs the dynamic one. int8 always
         specialises (its dynamic model would need quantizing just for one call).
         """
-        sig = (io_kind, tuple((k, tuple(v)) for k, v in shapes.items()))
+        sig = tuple((k, tuple(v)) for k, v in shapes.items())
         if sig in self._compiled:
             self._compiled[sig] = self._compiled.pop(sig)   # most recently used last
             return self._compiled[sig]
-        found = self._compile(io_kind, shapes, build=False)
+        found = self._compile(shapes, build=False)
         if found is None:
             self._seen[sig] = self._seen.get(sig, 0) + 1
             if self._seen[sig] < 2 and self.precision != "int8":
-                dyn = (io_kind, None)
-                if dyn not in self._compiled:
-                    self._compiled[dyn] = self._compile(io_kind, None)
-                return self._compiled[dyn]
-            found = self._compile(io_kind, shapes)
+                if None not in self._compiled:
+                    self._compiled[None] = self._compile(None)
+                return self._compiled[None]
+            found = self._compile(shapes)
         self._compiled[sig] = found
-        static = [k for k in self._compiled if k[1] is not None]
+        static = [k for k in self._compiled if k is not None]
         for old in static[:-MAX_SHAPES]:
             del self._compiled[old]
         return found
 
-    def _compile(self, io_kind: str, shapes: dict | None, build: bool = True):
-        """(compiled model, infer request) for ``io_kind`` ('float' | 'u8') at ``shapes`` (None =
-        dynamic): from the cache, else (``build``) compiled and stored; None when not cached and
-        not ``build``."""
-        parts = self.key_parts(io_kind, shapes)
+    def _compile(self, shapes: dict | None, build: bool = True):
+        """(compiled model, infer request) for ``shapes`` (None = dynamic): from the cache, else
+        (``build``) compiled and stored; None when not cached and not ``build``."""
+        parts = self.key_parts(shapes)
         key = cache_key(parts)
         cache = EngineCache(self.cache_dir, BLOB_SUFFIX)
         compiled = None
@@ -182,7 +171,7 @@ class OpenVINOBackend(Backend):
                 warnings.warn(f"cached OpenVINO model {path.name} does not import ({type(exc).__name__}); "
                               f"compiling it again", RuntimeWarning, stacklevel=2)
                 cache.remove(key)
-        self.cache_hits[(io_kind, "dynamic" if shapes is None else "static")] = compiled is not None
+        self.cache_hits["dynamic" if shapes is None else "static"] = compiled is not None
         if compiled is None and not build:
             return None
         if compiled is None:
@@ -190,8 +179,6 @@ class OpenVINOBackend(Backend):
             if shapes is not None:
                 model = model.clone()
                 model.reshape({k: list(v) for k, v in shapes.items()})
-            if io_kind == "u8":
-                model = _u8_frame_io(model if shapes is not None else model.clone())
             try:
                 compiled = self._core.compile_model(model, "CPU", self._config())
             except Exception as exc:  # OpenVINO's error types
@@ -238,7 +225,7 @@ class OpenVINOBackend(Backend):
         for port, t in zip(self._model.inputs, args):
             _check_rank(port, t, self.path.name)
         names = family_io(self.family).inputs
-        compiled, request = self._compiled_for("float", {n: list(t.shape) for n, t in zip(names, args)})
+        compiled, request = self._compiled_for({n: list(t.shape) for n, t in zip(names, args)})
         channels = compiled.outputs[0].get_partial_shape()[1]
         out = None
         if channels.is_static:   # OpenVINO writes straight into torch memory
@@ -247,27 +234,7 @@ class OpenVINOBackend(Backend):
         request.infer({i: t.numpy() for i, t in enumerate(args)}, share_inputs=True)
         if out is None:
             out = torch.from_numpy(request.get_output_tensor(0).data.copy())
-        return out[..., : size[0], : size[1]]
-
-    def frame_u8(self, rgb: np.ndarray, **extra) -> np.ndarray | None:
-        """(H, W, 3) uint8 RGB -> (H, W, 3) uint8 RGB, rounded as Stylizer.frame rounds; None when
-        this path does not apply (depth net; a frame below the net's minimum size)."""
-        if self._core is None:
-            self.load()
-        h, w = rgb.shape[:2]
-        min_size = int(self.meta.get("min_size", 1))
-        if self.family not in IMAGE_FAMILIES or h < min_size or w < min_size or rgb.ndim != 3 or rgb.shape[2] != 3:
-            return None
-        shaped = family_inputs(self.family, torch.empty(1, 3, 1, 1), extra)[1:]
-        for port, t in zip(self._model.inputs[1:], shaped):
-            _check_rank(port, t, self.path.name)
-        names = family_io(self.family).inputs
-        shapes = {"image": [1, 3, h, w], **{n: list(t.shape) for n, t in zip(names[1:], shaped)}}
-        _compiled, request = self._compiled_for("u8", shapes)
-        feeds = {0: np.ascontiguousarray(rgb)[None]}
-        feeds.update({i + 1: t.numpy() for i, t in enumerate(shaped)})
-        request.infer(feeds, share_inputs=True)
-        return request.get_output_tensor(0).data[0].copy()   # the request's buffer is reused next frame
+        return out[..., : size[0], : size[1]].contiguous()   # a copy only when a tiny frame was padded
 
 
 def _check_rank(port, t, name: str) -> None:
@@ -276,27 +243,3 @@ def _check_rank(port, t, name: str) -> None:
     if len(dims) != shape.rank.get_length() or any(
             d.is_static and d.get_length() != n for d, n in zip(shape, dims)):
         raise UserError(f"input {port.get_any_name()!r} of {name} must be ({shape}), got {dims}")
-
-
-def _u8_frame_io(model):
-    """``model`` behind a PrePostProcessor: (N, H, W, 3) uint8 RGB in -> (N, H, W, 3) uint8 out,
-    out = round(clamp(y, 0, 1) · 255) as Stylizer.frame computes it."""
-    import openvino as ov
-    import openvino.opset13 as ops
-    from openvino.preprocess import PrePostProcessor
-    ppp = PrePostProcessor(model)
-    inp = ppp.input("image")
-    inp.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC"))
-    inp.model().set_layout(ov.Layout("NCHW"))
-    inp.preprocess().convert_element_type(ov.Type.f32).scale(255.0)
-    out = ppp.output(0)
-    out.model().set_layout(ov.Layout("NCHW"))
-    out.tensor().set_layout(ov.Layout("NHWC")).set_element_type(ov.Type.u8)
-
-    def to_levels(node):
-        y = ops.clamp(node, 0.0, 1.0)
-        y = ops.multiply(y, ops.constant(np.float32(255.0)))
-        return ops.round(y, "half_to_even").output(0)
-
-    out.postprocess().custom(to_levels)
-    return ppp.build()
