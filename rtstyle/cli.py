@@ -14,14 +14,21 @@ from .families import STYLIZING
 from .precision import add_precision_flag
 
 
+STYLE_SCALE_HELP = ("stroke size: 2 paints the painting's strokes twice as large on the frame, 0.5 half as "
+                    "large (default: as the net learnt them, at most 2x its training photos' size, then "
+                    "scaled to the frame; docs/style_scale.md)")
+
+
 def _common_style_args(p: argparse.ArgumentParser, video: bool = False) -> None:
     p.add_argument("--style", required=True,
-                   help="style name (rtstyle styles lists them), or a mix for the multi-style and AdaIN "
-                        "families: a:0.7,b:0.3 (weights normalised to sum 1; a,b = equal weights)")
+                   help="style name (rtstyle styles lists them), a painting file (JPEG/PNG, AdaIN), or a mix "
+                        "for the multi-style, lite and AdaIN families: a:0.7,b:0.3 (weights normalised to sum 1; "
+                        "a,b = equal weights)")
     p.add_argument("--model", dest="family", default=None, choices=STYLIZING,
                    help="model family (default: the fastest family with weights for the style)")
     p.add_argument("--backend", default="auto",
-                   help="auto | tensorrt | torch-cuda | openvino | onnxruntime | torch (default: auto = fastest available)")
+                   help="auto | tensorrt | torch-cuda | openvino | onnxruntime | torch "
+                        "(default: auto = fastest available)")
     add_precision_flag(p)
     p.add_argument("--size", default=None,
                    help="processing size: short side in px (512), a name (720p) or WxH (default: input size)")
@@ -29,6 +36,7 @@ def _common_style_args(p: argparse.ArgumentParser, video: bool = False) -> None:
     p.add_argument("--strength", type=float, default=1.0, help="0 = input unchanged .. 1 = full style (default 1)")
     p.add_argument("--preserve-color", action="store_true",
                    help="keep the input's colours: transfer the style's luminance only")
+    p.add_argument("--style-scale", type=float, default=None, help=STYLE_SCALE_HELP)
     if video:
         p.add_argument("--smooth", type=float, default=0.0,
                        help="temporal stabiliser 0..1: blend each frame with the previous output warped "
@@ -169,12 +177,12 @@ def _dispatch(a, ap) -> int:
     if a.command == "image":
         jobs.stylize_images(a.inputs, a.output, a.style, a.family, a.backend, parse_size(a.size), a.scale,
                             a.strength, a.overwrite, a.method, a.iters, depth=depth_cli.options(a),
-                            preserve_color=a.preserve_color, precision=a.precision)
+                            preserve_color=a.preserve_color, style_scale=a.style_scale, precision=a.precision)
     elif a.command == "video":
         jobs.stylize_video(a.input, a.output, a.style, a.family, a.backend, parse_size(a.size), a.scale,
                            a.strength, a.max_frames, a.overwrite, progress=not a.no_progress,
                            depth=depth_cli.options(a), preserve_color=a.preserve_color, smooth=a.smooth,
-                           precision=a.precision)
+                           style_scale=a.style_scale, precision=a.precision)
     elif a.command == "styles":
         jobs.list_styles()
     elif a.command == "eval":

@@ -144,10 +144,12 @@ def export_model(style: str | None = None, family: str | None = None, fmt: str =
 
     from .stylizer import default_cache_dir
     cache = Path(cache_dir or default_cache_dir())
-    digest = export.model_digest(model, family, meta, opset=opset)
-    onnx_path = cache / f"{family}-{digest[:16]}.onnx"
+    # fp16: the engine is built strongly typed from an fp16 ONNX file (rtstyle.trt_build.network_plan)
+    fp16_onnx = {"fp16": True} if fp16 else {}
+    digest = export.model_digest(model, family, meta, opset=opset, **fp16_onnx)
+    onnx_path = cache / f"{family}-{digest[:16]}{'-fp16' if fp16 else ''}.onnx"
     if not onnx_path.exists():
-        export.export_onnx(model, family, onnx_path, meta, opset=opset)
+        export.export_onnx(model, family, onnx_path, meta, opset=opset, **fp16_onnx)
     profile = ((1, 3, *size),) * 3 if size else export.DEFAULT_PROFILE
     engine = export.build_engine(onnx_path, cache, profile, fp16=fp16)
     from .checkpoints import atomic_write
@@ -170,7 +172,7 @@ def register(sub) -> None:
     p.add_argument("--weights", type=Path, default=None, help="a weights file (.safetensors with its .json) to export")
     p.add_argument("--format", dest="fmt", choices=list(FORMATS), default="onnx")
     p.add_argument("--fp16", action="store_true",
-                   help="onnx: fp16 weights, float32 inputs/outputs; engine: allow fp16 kernels")
+                   help="onnx: fp16 weights, float32 inputs/outputs; engine: fp16, built strongly typed from that ONNX")
     p.add_argument("--size", default="dynamic",
                    help="HxW (height first, e.g. 720x1280) for a fixed-size graph, or 'dynamic' for any size")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset, 17 or newer (default 17)")

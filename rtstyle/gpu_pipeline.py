@@ -43,10 +43,18 @@ from . import pipeline
 from .pipeline import StageTimes
 from .stylizer import target_size
 
-# Every CUDA call made by the processors and by the sink threads waiting on them goes through
-# this lock. Reason: the torch backend captures a CUDA graph on the first frame of each shape,
-# and while a capture runs, a CUDA call from another thread (an event query) is an error.
+# The processors' CUDA calls and the sink threads' event queries go through this lock, so no
+# query lands inside a CUDA graph capture (the torch backend captures one on the first frame of
+# each shape). The captures are thread-local (rtstyle.backends.torch_backend.CAPTURE_ERROR_MODE),
+# so the lock is a second guard, never held while a thread waits: host waits are on blocking
+# events (:func:`_event`), outside it.
 CUDA_API_LOCK = threading.Lock()
+
+
+def _event(timing: bool = False) -> "torch.cuda.Event":
+    """Every event here: ``blocking=True``, so ``synchronize()`` sleeps in the driver instead of
+    spinning a CPU core (the decode and encode threads need those)."""
+    return torch.cuda.Event(enable_timing=timing, blocking=True)
 
 
 # -- shared maths (the CPU path's exact conversions, in torch, on any device) ------------------
@@ -184,9 +192,13 @@ class CudaFrameProcessor:
         self._out_dev = [torch.empty((oh, ow, 3), dtype=u8, device=dev) for _ in range(self.n_out)]
         self._out_host = [torch.empty((oh, ow, 3), dtype=u8, pin_memory=True) for _ in range(self.n_out)]
         self._out_np = [t.numpy() for t in self._out_host]
-        self._ev_up = [torch.cuda.Event() for _ in range(self.n_in)]
-        self._ev_read = [torch.cuda.Event() for _ in range(self.n_in)]
-        self._ev_down = [torch.cuda.Event() for _ in range(self.n_out)]
+        self._ev_up = [_event() for _ in range(self.n_in)]
+        self._ev_read = [_event() for _ in range(self.n_in)]
+        self._ev_down = [_event() for _ in range(self.n_out)]
+        # compute-time events per out-slot (reused once the slot is released, read in wait()):
+        # none is created or freed per frame, so no event dies on another thread mid-capture
+        self._ev_start = [_event(timing=True) for _ in range(self.n_out)]
+        self._ev_done = [_event(timing=True) for _ in range(self.n_out)]
         self._free: queue.Queue = queue.Queue()
         for k in range(self.n_out):
             self._free.put(k)
@@ -206,9 +218,9 @@ class CudaFrameProcessor:
         except queue.Empty:
             raise RuntimeError("GPU pipeline: no output buffer came back for 60 s "
                                "(a sink that never releases its frames?)") from None
-        # 1. host -> pinned: the upload that last read this slot must be done
-        with CUDA_API_LOCK:
-            self._ev_up[j].synchronize()
+        # 1. host -> pinned: the upload that last read this slot must be done (a blocking event,
+        #    waited on outside the lock: the sink thread's queries go on meanwhile)
+        self._ev_up[j].synchronize()
         np.copyto(self._in_np[j], rgb)
         with CUDA_API_LOCK:
             # 2. upload, once compute has finished reading the device slot's previous frame
@@ -217,7 +229,7 @@ class CudaFrameProcessor:
                 self._in_dev[j].copy_(self._in_host[j], non_blocking=True)
                 self._ev_up[j].record(self.upload)
             # 3. compute, once uploaded and once out-slot k's previous download is done
-            ev_start, ev_done = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            ev_start, ev_done = self._ev_start[k], self._ev_done[k]
             self.compute.wait_event(self._ev_up[j])
             self.compute.wait_event(self._ev_down[k])
             with torch.cuda.stream(self.compute), torch.inference_mode():

@@ -75,6 +75,10 @@ def list_styles(out=None) -> None:
     print(f"{'style':<{width}}  {'image':>9}  trained families", file=out)
     for name, size, fams in rows:
         print(f"{name:<{width}}  {size:>9}  {fams}", file=out)
+    any_painting = (f"any painting file (--style path/to/painting.jpg, or a folder of them for the webcam): "
+                    f"{', '.join(arbitrary)}" if arbitrary else
+                    "any painting file: needs AdaIN weights (none installed; rtstyle train adain)")
+    print(f"{'':<{width}}  {'':>9}  {any_painting}", file=out)
     print(f"\n{len(rows)} styles; weights from {os.pathsep.join(str(d) for d in styles.weights_dirs())}", file=out)
 
 
@@ -90,7 +94,8 @@ def _image_outputs(inputs: list[Path], out: Path, suffix: str | None) -> list[Pa
 
 def stylize_images(inputs: list[Path], out: Path, style: str, family=None, backend="auto", size=None,
                    scale=None, strength=1.0, overwrite=False, method="net", iters=500, log=print,
-                   depth: dict | None = None, preserve_color: bool = False, precision: str = "auto") -> list[Path]:
+                   depth: dict | None = None, preserve_color: bool = False,
+                   style_scale: float | None = None, precision: str = "auto") -> list[Path]:
     """Stylize each image to ``out`` (a file for one input, else a folder); alpha is carried over.
     ``preserve_color``: keep each image's colours, transfer the style's luminance only."""
     from .io.images import image_size, read_image, write_image
@@ -107,7 +112,7 @@ def stylize_images(inputs: list[Path], out: Path, style: str, family=None, backe
     from .stylizer import Stylizer
     from .depth.apply import from_options   # depth: rtstyle.depth.cli.options(args), None = off
     with Stylizer(style, family, backend, strength, size, scale, depth=from_options(depth),
-                  preserve_color=preserve_color, precision=precision) as st:
+                  preserve_color=preserve_color, style_scale=style_scale, precision=precision) as st:
         log(f"style {st.label}")
         for src, dst in zip(inputs, outs):
             rgb, alpha = read_image(src)
@@ -155,7 +160,7 @@ def _gatys_images(inputs, outs, style, size, scale, iters, log, preserve_color=F
 def stylize_video(src: Path, dst: Path, style: str, family=None, backend="auto", size=None, scale=None,
                   strength=1.0, max_frames: int | None = None, overwrite=False, progress=True, log=print,
                   depth: dict | None = None, preserve_color: bool = False, smooth: float = 0.0,
-                  precision: str = "auto"):
+                  style_scale: float | None = None, precision: str = "auto"):
     """Stylize a video file to an H.264 mp4 with the source's frame rate and audio.
 
     ``preserve_color``: transfer the style's luminance only. ``smooth`` (0..1): temporal
@@ -184,7 +189,7 @@ def stylize_video(src: Path, dst: Path, style: str, family=None, backend="auto",
     out_w, out_h = target_size(info.width, info.height, size, scale)
     from .depth.apply import from_options
     with Stylizer(style, family, backend, strength, size, scale, depth=from_options(depth, video=True),
-                  preserve_color=preserve_color, precision=precision) as st:
+                  preserve_color=preserve_color, style_scale=style_scale, precision=precision) as st:
         log(f"style {st.label}; {src.name}: {info.width}x{info.height} @ {float(info.fps):.3g} fps"
             f"{', audio' if info.has_audio else ''} -> {out_w}x{out_h}" + (f", smooth {smooth:g}" if smooth else ""))
         bar = tqdm(total=total, unit="frame", desc="stylize", disable=not progress, dynamic_ncols=True)

@@ -338,6 +338,9 @@ def register(sub) -> None:
     p.add_argument("--smooth", type=float, default=0.0,
                    help="temporal stabiliser 0..1: blend with the previous output warped along the optical "
                         "flow (0 = off; see docs/temporal.md)")
+    p.add_argument("--style-scale", type=float, default=None,
+                   help="stroke size: 2 = the painting's strokes twice as large, 0.5 = half (default: as the net "
+                        "learnt them; docs/style_scale.md)")
     p.add_argument("--camera", default="0", help="camera index (0, 1, ...) or a device path / stream URL")
     p.add_argument("--simulate", metavar="FILE|pattern", default=None,
                    help="no camera: a video file (looped) or the moving test card, delivered in real time")
@@ -368,6 +371,8 @@ def _capture_size(text: str) -> tuple[int, int]:
 
 def _style_names(text: str, family: str | None) -> list[str]:
     from . import styles
+    if Path(text).is_dir():   # a folder of paintings: n/p cycle through them (AdaIN)
+        return styles.paintings_in(Path(text))
     if ":" in text:   # weights given: one mixture (styles.parse_mix checks it), not a list to cycle
         styles.parse_mix(text)
         return [text.strip()]
@@ -400,7 +405,8 @@ def run(a) -> int:
     depth_opts = depth_cli.options(argparse.Namespace(**{**vars(a), "depth": True}))  # the d key's settings
     names = _style_names(a.style, a.family)
     cycle = StyleCycle(names, lambda n: Stylizer(n, a.family, a.backend, a.strength, None, a.scale,
-                                                 preserve_color=a.preserve_color, precision=a.precision),
+                                                 preserve_color=a.preserve_color, style_scale=a.style_scale,
+                                                 precision=a.precision),
                        key=lambda n: styles.choose(n, a.family).path, smooth=a.smooth,
                        depth=lambda: from_options(depth_opts, video=True), depth_on=a.depth)
     source = (SimulatedCamera(a.simulate, a.fps, (w, h)) if a.simulate

@@ -15,6 +15,7 @@ from .errors import UserError
 from .families import ARBITRARY, CPU_TIER, STYLIZING, VECTOR_STYLED  # noqa: F401 (re-exported)
 
 STYLE_DIR = Path(__file__).resolve().parent / "styles"
+PAINTING_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,25 @@ def style_names() -> list[str]:
     return sorted(p.stem for p in STYLE_DIR.glob("*.jpg"))
 
 
+def is_painting_file(name: str) -> bool:
+    """True when ``--style`` names an image file of the user's (any painting, for AdaIN) rather
+    than a bundled style: it ends in an image suffix or contains a path separator."""
+    return name.lower().endswith(PAINTING_SUFFIXES) or os.sep in name or "/" in name
+
+
+def paintings_in(folder: Path) -> list[str]:
+    """The painting files in ``folder`` (sorted), as --style values; a UserError when there are none."""
+    found = sorted(str(p) for p in Path(folder).iterdir() if p.suffix.lower() in PAINTING_SUFFIXES)
+    if not found:
+        raise UserError(f"--style folder {folder} holds no paintings ({', '.join(PAINTING_SUFFIXES)}); "
+                        f"put JPEG or PNG files in it")
+    return found
+
+
 def style_image(name: str) -> Path:
-    return STYLE_DIR / f"{check_style(name)}.jpg"
+    """The image of a style: a bundled painting, or the user's painting file."""
+    name = check_style(name)
+    return Path(name) if is_painting_file(name) else STYLE_DIR / f"{name}.jpg"
 
 
 def suggest(name: str, known: list[str]) -> str:
@@ -42,7 +60,15 @@ def suggest(name: str, known: list[str]) -> str:
 
 
 def check_style(name: str) -> str:
-    """Return ``name`` if it is a bundled style, else raise a UserError with close matches."""
+    """Return ``name`` if it is a bundled style or an existing painting file, else raise a
+    UserError (with close matches for names)."""
+    if is_painting_file(name):
+        path = Path(name)
+        if not path.is_file():
+            what = "is a folder, not a painting file" if path.is_dir() else "does not exist"
+            raise UserError(f"style file {name!r} {what}; give a painting's path (JPEG/PNG) or a bundled "
+                            f"style name (rtstyle styles lists them)")
+        return name
     known = style_names()
     if name in known:
         return name
@@ -113,8 +139,10 @@ def weights_entries() -> list[WeightsEntry]:
 
 
 def entries_for(style: str) -> list[WeightsEntry]:
-    """Weights that can paint ``style``: nets trained on it, plus arbitrary-style nets."""
-    return [e for e in weights_entries() if e.family in ARBITRARY or style in e.styles]
+    """Weights that can paint ``style``: nets trained on it, plus arbitrary-style nets (the only
+    ones that paint a painting file)."""
+    painting = is_painting_file(style)
+    return [e for e in weights_entries() if e.family in ARBITRARY or (not painting and style in e.styles)]
 
 
 def _count_macs(module: torch.nn.Module, run) -> int:
@@ -180,11 +208,17 @@ def choose(style: str, family: str | None = None, gpu: bool = False) -> WeightsE
             raise UserError(f"unknown model family {family!r}; {suggest(family, list(STYLIZING))}"
                             f"choose one of {', '.join(STYLIZING)}")
         found = [e for e in found if e.family == family]
+        if not found and is_painting_file(style):
+            raise UserError(f"--model {family} paints only the styles it was trained on; a painting file "
+                            f"({style}) needs --model {' or '.join(ARBITRARY)} (arbitrary style)")
         if not found:
             have = sorted({e.family for e in entries_for(style)})
             alt = f"families with weights for it: {', '.join(have)}" if have else "no family has weights for it yet"
             raise UserError(f"style {style!r} has no trained {family} weights; {alt} "
                             f"(rtstyle styles shows what is trained; rtstyle train makes more)")
+    if not found and is_painting_file(style):
+        raise UserError(f"painting file {style!r} needs arbitrary-style weights ({', '.join(ARBITRARY)}), and "
+                        f"none are installed; train them with 'rtstyle train adain --data DIR'")
     if not found:
         raise UserError(f"style {style!r} has no trained weights yet; rtstyle styles lists the styles "
                         f"that have them, and 'rtstyle train transformer --style {style}' trains one")
@@ -200,8 +234,9 @@ def _choose_mix(text: str, names: list[str], family: str | None, gpu: bool = Fal
         if not can_mix(family):
             raise UserError(f"--model {family} paints one style per weights file and cannot mix "
                             f"{text!r}; families that mix: {', '.join(mixing)}")
+    painting = any(is_painting_file(n) for n in names)
     found = [e for e in weights_entries() if can_mix(e.family)
-             and (e.family in ARBITRARY or set(names) <= set(e.styles))
+             and (e.family in ARBITRARY or (not painting and set(names) <= set(e.styles)))
              and (family is None or e.family == family)]
     if not found:
         which = f"{family} weights" if family else f"weights of a family that mixes ({', '.join(mixing)})"

@@ -46,6 +46,26 @@ def parse_size(text: str | None) -> tuple[int, int] | int | None:
     raise UserError(f"--size {text!r} is not a size; use a short side in pixels (512), a name (720p) or WxH (640x480)")
 
 
+def working_short(short: int, train_short: int | None, style_scale: float | None) -> int:
+    """Short side the net paints at, for a frame of short side ``short``.
+
+    A feed-forward net's strokes have a fixed size in pixels: the size they had in its training
+    photos (short side ``train_short``, from the manifest). On a large frame they become tiny and
+    the painting's look is lost, so by default (``style_scale`` None) the net paints at most at
+    2·``train_short`` and the result is scaled up to the frame. ``style_scale`` S sets it: the net
+    paints at 2·``train_short``/S (S = 2: strokes twice as large on the frame, S = 0.5: half as large).
+    Without ``train_short`` (weights that don't record it) the frame's own size is used.
+    """
+    if style_scale is not None and not 0.1 <= style_scale <= 10:
+        raise UserError(f"--style-scale {style_scale} is outside [0.1, 10]; 2 paints strokes twice as large, "
+                        f"0.5 half as large")
+    if not train_short:
+        return short
+    if style_scale is None:
+        return min(short, 2 * train_short)
+    return max(16, min(4096, int(round(2 * train_short / style_scale))))
+
+
 def target_size(w: int, h: int, size=None, scale: float | None = None) -> tuple[int, int]:
     """Processing size (W, H) for a w×h input: --size wins, else --scale, else unchanged.
     Both sides are kept even (video encoders need it) and at least 2."""
@@ -90,6 +110,8 @@ class Stylizer:
 
     ``tensor(x)``: (N, 3, H, W) float [0, 1] -> same, on the backend's device.
     ``frame(rgb)``: (H, W, 3) uint8 RGB -> (H, W, 3) uint8 RGB (resized to ``size``/``scale`` if given).
+    ``style_scale``: stroke size on the frame (:func:`working_short`; None = the painting's look at
+    the frame's real size).
     ``preserve_color``: keep the input's colours, take only the luminance of the net's output
     (ops.preserve_color), before the ``strength`` blend.
     ``precision``: --precision (auto | bf16 | f32 | int8), for the CPU backends (backends.select).
@@ -97,7 +119,8 @@ class Stylizer:
 
     def __init__(self, style: str, family: str | None = None, backend: str = "auto", strength: float = 1.0,
                  size=None, scale: float | None = None, cache_dir: Path | None = None, depth=None,
-                 preserve_color: bool = False, precision: str = "auto"):
+                 preserve_color: bool = False, style_scale: float | None = None,
+                 precision: str = "auto"):
         from . import backends
         self.depth = depth   # rtstyle.depth.apply.DepthModulator or None: depth-aware strength per pixel
         if not 0.0 <= strength <= 1.0:
@@ -109,6 +132,8 @@ class Stylizer:
         self.preserve_color = bool(preserve_color)
         self._stats: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}   # AdaIN style statistics by name
         self.strength, self.size, self.scale = strength, size, scale
+        working_short(512, None, style_scale)   # checks the range before anything loads
+        self.style_scale = style_scale
         try:
             model, self.manifest = load_weights(self.entry.path)
         except WeightsError as exc:
@@ -119,6 +144,7 @@ class Stylizer:
         baked = not (self._has_style_vector or self.family in styles.ARBITRARY)
         meta = {"style": style if baked else "", "styles": self.entry.styles, "family": self.family,
                 "weights": self.entry.path.name, "config": self.manifest["config"]}
+        self.train_short = self.manifest.get("train_photo_short")   # stroke scale of the training photos
         self.backend = backends.create(self.spec, model, self.family, meta, cache_dir or default_cache_dir(),
                                        precision=precision)
         self.backend.load()
@@ -147,11 +173,18 @@ class Stylizer:
         return self.family in styles.VECTOR_STYLED
 
     def _style_stats(self, model, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """AdaIN: relu4_1 mean and std of style image ``name`` (two (1, 512, 1, 1)), computed once."""
+        """AdaIN: relu4_1 mean and std of style image ``name`` (a bundled name or a painting file;
+        two (1, 512, 1, 1)), computed once. The painting is read at the short side the decoder was
+        trained with, so its strokes come out at the size training gave them."""
         if name not in self._stats:
             from .io.images import read_image
             from .models.adain import AdaINNet
             rgb, _ = read_image(styles.style_image(name))
+            if self.train_short:
+                short = working_short(10 ** 6, self.train_short, self.style_scale)
+                f = short / min(rgb.shape[:2])
+                rgb = cv2.resize(rgb, (max(16, round(rgb.shape[1] * f)), max(16, round(rgb.shape[0] * f))),
+                                 interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
             img = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
             net = AdaINNet(decoder=model)
             with torch.no_grad():
@@ -208,13 +241,19 @@ class Stylizer:
 
     def frame(self, rgb: np.ndarray) -> np.ndarray:
         h, w = rgb.shape[:2]
-        tw, th = target_size(w, h, self.size, self.scale)
-        if (tw, th) != (w, h):
-            interp = cv2.INTER_AREA if tw * th < w * h else cv2.INTER_LINEAR
-            rgb = cv2.resize(rgb, (tw, th), interpolation=interp)
+        tw, th = target_size(w, h, self.size, self.scale)   # the output size
+        short = working_short(min(tw, th), self.train_short, self.style_scale)
+        ww, wh = target_size(tw, th, short) if short != min(tw, th) else (tw, th)   # the net's size
+        if (ww, wh) != (w, h):
+            interp = cv2.INTER_AREA if ww * wh < w * h else cv2.INTER_LINEAR
+            rgb = cv2.resize(rgb, (ww, wh), interpolation=interp)
+        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float().div_(255.0)
         with torch.inference_mode():
-            y = self.tensor(to_tensor(rgb).to(self.backend.device))
-            return to_uint8(y)
+            y = self.tensor(x.to(self.backend.device))
+            out = y[0].permute(1, 2, 0).float().clamp(0, 1).mul(255.0).round().to(torch.uint8).cpu().numpy()
+        if (ww, wh) != (tw, th):
+            out = cv2.resize(out, (tw, th), interpolation=cv2.INTER_LINEAR if ww < tw else cv2.INTER_AREA)
+        return out
 
     def close(self) -> None:
         self.backend.close()

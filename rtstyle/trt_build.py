@@ -17,8 +17,13 @@ from .checkpoints import atomic_write
 from .errors import UserError
 
 # TensorRT optimisation profile for ``image`` (min, opt, max) when none is given: any frame from
-# 32×32 up to 1920×1920 (1080p either way round), tuned for 720p.
-DEFAULT_PROFILE = ((1, 3, 32, 32), (1, 3, 720, 1280), (1, 3, 1920, 1920))
+# 32×32 up to 2160×3840 (landscape 4K UHD; portrait frames up to 2160 tall, so portrait 1080p
+# too), tuned for 720p. A larger frame is refused with one line that says how to rebuild
+# (:func:`outside_profile`); activations for the max shape cost ~2-3 GB of device memory.
+DEFAULT_PROFILE = ((1, 3, 32, 32), (1, 3, 720, 1280), (1, 3, 2160, 3840))
+# Inputs whose H/W are a map over the image (depth-aware AdaIN's ``alpha``): from 1×1 (a scalar
+# strength) up to the image's own size.
+MAP_INPUTS = ("alpha",)
 
 
 def import_tensorrt():
@@ -49,8 +54,10 @@ def onnx_input_shapes(onnx_path) -> dict[str, list]:
 def profile_shapes(input_shapes: dict[str, list], image_profile=DEFAULT_PROFILE) -> dict[str, list]:
     """A TensorRT optimisation profile for every input, from ``image`` 's (min, opt, max) shapes.
 
-    Dynamic axes named like the image's (N, H, W) take the image's value; other dynamic axes
-    (alpha's Ha, Wa) are 1; fixed axes keep their size. Returns ``{name: [min, opt, max]}``.
+    Dynamic axes named like the image's (N, H, W) take the image's value; a map input's
+    (:data:`MAP_INPUTS`: alpha's Ha, Wa) go from 1 (a scalar strength) at min to the image's H, W
+    at opt and max; other dynamic axes are 1; fixed axes keep their size.
+    Returns ``{name: [min, opt, max]}``.
     """
     image_profile = [list(map(int, s)) for s in image_profile]
     if len(image_profile) != 3 or any(len(s) != 4 for s in image_profile):
@@ -65,7 +72,7 @@ def profile_shapes(input_shapes: dict[str, list], image_profile=DEFAULT_PROFILE)
     out = {}
     for name, dims in input_shapes.items():
         shapes = []
-        for s in image_profile:
+        for level, s in enumerate(image_profile):
             shape = []
             for i, d in enumerate(dims):
                 if isinstance(d, int) and d > 0:
@@ -74,11 +81,57 @@ def profile_shapes(input_shapes: dict[str, list], image_profile=DEFAULT_PROFILE)
                     shape.append(s[i])
                 elif d in axis_names:
                     shape.append(s[axis_names[d]])
+                elif name in MAP_INPUTS and i in (len(dims) - 2, len(dims) - 1):
+                    shape.append(1 if level == 0 else s[i])   # 1×1 .. the image's H, W
                 else:
                     shape.append(1)
             shapes.append(shape)
         out[name] = shapes
     return out
+
+
+def outside_profile(name: str, shape, lo, hi) -> str | None:
+    """None when ``shape`` fits the profile range [lo, hi] of input ``name``; else the one-line
+    reason and the rebuild rule (a UserError message)."""
+    shape, lo, hi = tuple(map(int, shape)), tuple(map(int, lo)), tuple(map(int, hi))
+    if len(shape) == len(lo) == len(hi) and all(a <= x <= b for a, x, b in zip(lo, shape, hi)):
+        return None
+    return (f"input {name!r} of shape {shape} is outside the TensorRT engine's profile {lo}..{hi}; "
+            f"shrink the frames (--size / --scale) or build an engine for them: "
+            f"rtstyle export --format engine --size HxW (or delete the engine cache to rebuild)")
+
+
+def onnx_precision(onnx_path) -> str:
+    """The ``precision`` an rtstyle export recorded in its metadata ('fp32' when absent)."""
+    import onnx
+    proto = onnx.load(str(onnx_path), load_external_data=False)
+    return {p.key: p.value for p in proto.metadata_props}.get("precision", "fp32")
+
+
+def network_plan(trt, onnx_precision: str, fp16: bool) -> tuple[int, str | None]:
+    """(create_network flags, builder flag to set or None) for a build.
+
+    An fp16 ONNX export (fp16 weights, float32 I/O, instance norm kept fp32) is built as a
+    strongly typed network: the precision comes from the graph, as TensorRT 11 requires (it has no
+    BuilderFlag.FP16) and 10.x supports. An fp32 file with ``fp16`` asks for the weakly typed
+    BuilderFlag.FP16, which only TensorRT < 11 has; on 11 that is a UserError saying to export fp16.
+    """
+    major = int(str(trt.__version__).split(".")[0])
+    flags = 0
+    if major < 10:  # TensorRT 10 networks are always explicit-batch
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    if onnx_precision == "fp16":
+        strong = getattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED", None)
+        if strong is not None:
+            flags |= 1 << int(strong)
+        return flags, None
+    if not fp16:
+        return flags, None
+    if not hasattr(trt.BuilderFlag, "FP16"):
+        raise UserError(f"TensorRT {trt.__version__} has no BuilderFlag.FP16 (removed in 11): build the engine "
+                        f"from an fp16 ONNX export (rtstyle export --fp16), or install 'tensorrt>=10,<11'",
+                        exit_code=1)
+    return flags, "FP16"
 
 
 def build_engine(onnx_path, cache_dir, profile=DEFAULT_PROFILE, fp16: bool = True,
@@ -87,16 +140,18 @@ def build_engine(onnx_path, cache_dir, profile=DEFAULT_PROFILE, fp16: bool = Tru
     """Build (or fetch from the cache) a serialized TensorRT engine for ``onnx_path``.
 
     Args:
-        onnx_path: an :func:`rtstyle.export.export_onnx` file (fp32 weights; TensorRT picks fp16
-            kernels itself).
+        onnx_path: an :func:`rtstyle.export.export_onnx` file. An fp16 export is built strongly
+            typed (its precision is the graph's); an fp32 one with ``fp16`` uses the weakly typed
+            BuilderFlag.FP16 (TensorRT 10 only; see :func:`network_plan`).
         cache_dir: the engine cache (rtstyle.engine_cache) and, by default, the timing cache.
         profile: (min, opt, max) NCHW shapes for ``image``; other inputs follow
             (:func:`profile_shapes`).
-        fp16: allow fp16 kernels (BuilderFlag.FP16).
+        fp16: an fp16 engine (part of the cache key).
         timing_cache: file of layer timings reused between builds (default ``cache_dir/timing.cache``).
         workspace_gib: cap on the builder's workspace memory pool.
-    Returns the engine path. Untested here (no TensorRT, no GPU): written against the TensorRT 10
-    Python API (also 8.6: the EXPLICIT_BATCH flag is passed where the version still has it).
+    Returns the engine path. Not run here (no TensorRT, no GPU): written against the TensorRT 10
+    Python API and 11's strong typing (8.6: the EXPLICIT_BATCH flag is passed where it is still
+    needed); tests/test_export.py drives it with a fake ``tensorrt`` module.
     """
     from .engine_cache import EngineCache, engine_key, key_parts, sha256_file
     trt = import_tensorrt()
@@ -105,6 +160,7 @@ def build_engine(onnx_path, cache_dir, profile=DEFAULT_PROFILE, fp16: bool = Tru
                         "use --backend auto", exit_code=1)
     onnx_path, cache_dir = Path(onnx_path), Path(cache_dir)
     shapes = profile_shapes(onnx_input_shapes(onnx_path), profile)
+    flags, builder_flag = network_plan(trt, onnx_precision(onnx_path), fp16)
     precision = "fp16" if fp16 else "fp32"
     parts = key_parts(sha256_file(onnx_path), shapes, torch.cuda.get_device_name(),
                       list(torch.cuda.get_device_capability()), trt.__version__, precision)
@@ -120,9 +176,6 @@ def build_engine(onnx_path, cache_dir, profile=DEFAULT_PROFILE, fp16: bool = Tru
         return hit
 
     builder = trt.Builder(logger)
-    flags = 0
-    if int(trt.__version__.split(".")[0]) < 10:  # TensorRT 10 networks are always explicit-batch
-        flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
@@ -130,8 +183,8 @@ def build_engine(onnx_path, cache_dir, profile=DEFAULT_PROFILE, fp16: bool = Tru
         raise UserError(f"TensorRT could not parse {onnx_path}: {errors}; re-export it "
                         f"(rtstyle export) or use --backend onnxruntime", exit_code=1)
     config = builder.create_builder_config()
-    if fp16:
-        config.set_flag(trt.BuilderFlag.FP16)
+    if builder_flag:
+        config.set_flag(getattr(trt.BuilderFlag, builder_flag))
     if workspace_gib:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gib * (1 << 30)))
     opt_profile = builder.create_optimization_profile()

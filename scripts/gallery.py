@@ -1,7 +1,9 @@
 """docs/gallery.png: every style that has trained weights, applied to the same three photos,
-next to the style image. One row per (style, family); rerun after installing new weights.
+next to the style image. One row per style, painted by the weights `rtstyle` picks by default on
+a CPU (the row label names the family); ``--all-families`` gives one row per (style, family).
+Rerun after installing new weights.
 
-    python scripts/gallery.py [--size 256] [--out docs/gallery.png]
+    python scripts/gallery.py [--size 160] [--out docs/gallery.png] [--all-families]
 """
 from __future__ import annotations
 
@@ -33,30 +35,35 @@ def fit(rgb: np.ndarray, size: int) -> np.ndarray:
 def label(tile: np.ndarray, text: str) -> np.ndarray:
     tile = tile.copy()
     cv2.rectangle(tile, (0, 0), (tile.shape[1], 18), (0, 0, 0), -1)
-    cv2.putText(tile, text, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1, cv2.LINE_AA)
+    scale = min(0.42, (tile.shape[1] - 8) / (len(text) * 19))   # long names shrink to fit the tile
+    cv2.putText(tile, text, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
     return tile
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--size", type=int, default=160)
+    ap.add_argument("--all-families", action="store_true", help="one row per (style, family), not the default only")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "gallery.png")
     ap.add_argument("--backend", default="auto")
     a = ap.parse_args()
     photos = [fit(read_image(ROOT / "samples" / p)[0], a.size) for p in PHOTOS]
     rows = [np.concatenate([np.full((a.size, a.size, 3), 255, np.uint8)] + photos, axis=1)]
-    seen = set()
-    for entry in sorted(styles.weights_entries(), key=lambda e: (e.family, e.path.name)):
-        names = styles.style_names() if entry.family in styles.ARBITRARY else entry.styles
-        for name in names:
-            if (name, entry.family) in seen:
-                continue
-            seen.add((name, entry.family))
-            with Stylizer(name, entry.family, a.backend) as st:
-                outs = [st.frame(p) for p in photos]
-            style_tile = label(fit(read_image(styles.style_image(name))[0], a.size), f"{name} ({entry.family})")
-            rows.append(np.concatenate([style_tile] + outs, axis=1))
-            print(f"{name} ({entry.family}, {entry.path.name})")
+    pairs = []
+    for name in styles.style_names():
+        found = styles.entries_for(name)
+        if not found:
+            continue
+        if a.all_families:
+            pairs += [(name, f) for f in sorted({e.family for e in found})]
+        else:
+            pairs.append((name, styles.choose(name).family))
+    for name, family in pairs:
+        with Stylizer(name, family, a.backend) as st:
+            outs = [st.frame(p) for p in photos]
+            print(f"{name} ({family}, {st.entry.path.name})")
+        style_tile = label(fit(read_image(styles.style_image(name))[0], a.size), f"{name} ({family})")
+        rows.append(np.concatenate([style_tile] + outs, axis=1))
     if len(rows) == 1:
         print("no trained weights installed; nothing to show")
         return 1

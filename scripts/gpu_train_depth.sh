@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # GPU recipe for the relative-depth nets (rtstyle train depth): the real-time 'rt' variant and the
 # paper-size 'full' hourglass, each a resumable run of under 10 minutes (one device `run` call).
+# NOT the GPU command: that is scripts/gpu_run.sh (9 minutes: tests, multi + AdaIN training, bench,
+# pipeline), which leaves no time for depth. Kept for a session given to depth alone. Caveat: the
+# depth trainer keeps its own clock and starts it after its render buffer is full, so
+# --max-minutes 8.5 here does not bound the command (rtstyle.train.loop.process_start() is the fix).
 # Training data is rendered on the fly by rtstyle.depth.synth (12 render processes feed a replay
 # buffer), textured with our photos, plus weak pairs on the photos: nothing large is carried.
 #

@@ -77,7 +77,8 @@ def nets():
 
     from rtstyle.checkpoints import build_model, load_weights
     out = []
-    for name, fam, src in [("lite (mosaic)", "lite", "lite-mosaic"), ("Johnson w16 (mosaic)", "johnson", "johnson-mosaic"),
+    for name, fam, src in [("lite (mosaic)", "lite", "lite-mosaic"),
+                           ("Johnson w16 (mosaic)", "johnson", "johnson-mosaic"),
                            ("multi w32, 20 styles (random init)", "multi", {"n_styles": 20, "width": 32, "n_res": 5}),
                            ("AdaIN, full decoder (untrained)", "adain", {"width_scale": 1.0}),
                            ("depth-rt", "depth", "depth-rt")]:
@@ -123,7 +124,8 @@ def bench_nets(cache, precisions, sizes, rounds, log):
         extra = extra_inputs(fam, cfg, "cpu")
         row = {"net": name, "family": fam, "cells": {}}
         for n in sizes.get(fam, sizes["default"]):
-            x = torch.from_numpy(np.ascontiguousarray(square(PHOTO, n).transpose(2, 0, 1)[None], dtype=np.float32) / 255)
+            rgb = square(PHOTO, n)
+            x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32) / 255)
             with torch.inference_mode():
                 got = round_robin({k: (lambda b=b: b(x, **extra)) for k, b in bes.items()}, rounds[n])
             row["cells"][n] = got

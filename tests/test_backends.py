@@ -187,6 +187,71 @@ def test_cuda_graphs_match_eager_fp16(johnson):
 
 @gpu
 @needs_cuda
+def test_fp32_graph_output_is_cloned_not_handed_out(johnson):
+    """fp32, contiguous: ``.to(float32)`` returns the graph's static buffer itself, so only the
+    clone keeps a later replay from overwriting a frame already handed out (with fp16 the
+    conversion always copies and the clone never runs)."""
+    be = TorchBackend(johnson, device="cuda", precision="fp32", cuda_graphs=True, family="johnson").load()
+    a = be(torch.zeros(1, 3, 48, 64, device="cuda"))
+    graph, = be._graphs.values()
+    assert graph.output.dtype == torch.float32 and graph.output.is_contiguous()   # the clone branch's case
+    assert a.data_ptr() != graph.output.data_ptr()
+    keep = a.clone()
+    b = be(torch.ones(1, 3, 48, 64, device="cuda"))
+    assert torch.equal(a, keep) and not torch.equal(a, b)
+
+
+@gpu
+@needs_cuda
+def test_graphs_capture_while_another_thread_queries_events(johnson):
+    """Thread-local capture: another thread's event queries (the pipeline's sink thread) during a
+    capture neither fail nor break it (the global capture mode forbids them)."""
+    import threading
+    be = TorchBackend(johnson, device="cuda", precision="fp16", channels_last=True, cuda_graphs=True,
+                      family="johnson").load()
+    eager = TorchBackend(johnson, device="cuda", precision="fp16", channels_last=True, family="johnson").load()
+    ev = torch.cuda.Event(blocking=True)
+    ev.record()
+    stop, errors, queries = threading.Event(), [], [0]
+
+    def poll():
+        while not stop.is_set():
+            try:
+                ev.query()
+                queries[0] += 1
+            except Exception as exc:   # noqa: BLE001 - recorded and asserted below
+                errors.append(exc)
+                return
+
+    t = threading.Thread(target=poll)
+    t.start()
+    try:
+        for h, w in [(40, 56), (48, 64), (56, 72), (64, 80)]:     # four captures
+            x = torch.rand(1, 3, h, w, device="cuda")
+            assert (be(x) - eager(x)).abs().max().item() * 255 <= 1.0
+    finally:
+        stop.set()
+        t.join()
+    assert not errors and queries[0] > 0 and len(be._graphs) == 4
+
+
+@gpu
+@needs_cuda
+@pytest.mark.skipif(not HAS_TRT, reason="needs tensorrt")
+def test_tensorrt_adain_takes_a_per_pixel_alpha_map(tmp_path):
+    from rtstyle.models.adain import AdaINDecoder
+    spec = backends.select("tensorrt")
+    torch.manual_seed(0)
+    b = backends.create(spec, AdaINDecoder().eval(), "adain", {}, tmp_path,
+                        profile=((1, 3, 32, 32), (1, 3, 64, 64), (1, 3, 128, 128)))
+    x = torch.rand(1, 3, 64, 64, device="cuda")
+    mean, std = torch.rand(1, 512, device="cuda"), torch.rand(1, 512, device="cuda") + 0.5
+    for alpha in (torch.tensor(0.5), torch.rand(1, 1, 64, 64, device="cuda"), torch.rand(1, 1, 16, 16, device="cuda")):
+        assert b(x, style_mean=mean, style_std=std, alpha=alpha).shape == (1, 3, 64, 64)
+
+
+@gpu
+@needs_cuda
 def test_create_torch_cuda_multi_style(tmp_path):
     net = MultiStyleNet(n_styles=3, width=8, n_res=1).eval()
     b = backends.create(backends.spec_named("torch-cuda"), net, "multi", {}, tmp_path)

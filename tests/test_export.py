@@ -173,7 +173,7 @@ def test_profile_shapes_follow_the_image_axes():
     assert prof["image"] == [[1, 3, 32, 32], [2, 3, 720, 1280], [4, 3, 1080, 1920]]
     assert prof["style_mean"] == [[1, 512, 1, 1], [2, 512, 1, 1], [4, 512, 1, 1]]
     assert prof["style"] == [[1, 4], [2, 4], [4, 4]]
-    assert prof["alpha"][1] == [2, 1, 1, 1]
+    assert prof["alpha"] == [[1, 1, 1, 1], [2, 1, 720, 1280], [4, 1, 1080, 1920]]   # a map: 1x1 .. the image
     with pytest.raises(UserError, match="min <= opt <= max"):
         profile_shapes(dims, ((1, 3, 64, 64), (1, 3, 32, 32), (1, 3, 128, 128)))
 

@@ -195,7 +195,8 @@ def test_cpuinfo_flags_and_auto_precision():
     assert intel.name == "Intel(R) Xeon(R) Platinum 8480+"
     assert {"amx_bf16", "avx512_bf16", "amx_int8"} <= set(intel.flags)
     assert choose_precision("auto", intel) == ("bf16", "auto: the CPU has bf16 units (AMX)")
-    amd = parse_cpuinfo(CPUINFO.replace(" amx_bf16 amx_tile amx_int8", "").replace("Intel(R) Xeon(R) Platinum 8480+", "AMD EPYC"))
+    amd = parse_cpuinfo(CPUINFO.replace(" amx_bf16 amx_tile amx_int8", "")
+                        .replace("Intel(R) Xeon(R) Platinum 8480+", "AMD EPYC"))
     assert choose_precision("auto", amd)[0] == "bf16" and "AVX512-BF16" in choose_precision("auto", amd)[1]
     old = parse_cpuinfo(CPUINFO.replace(" avx512f avx512_bf16 avx512_vnni amx_bf16 amx_tile amx_int8", ""))
     assert old.flags == ("avx2",)

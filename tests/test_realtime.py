@@ -232,32 +232,65 @@ def test_webcam_cli_one_line_errors(capsys, tiny_weights):
 
 # -- CUDA path (run on a GPU machine) ----------------------------------------------------------
 
+def _nearest(out: np.ndarray, refs: list[np.ndarray]) -> tuple[int, float, float]:
+    """(index of the closest reference, its mean |diff|, the runner-up's)."""
+    d = sorted((float(np.abs(out.astype(int) - r).mean()), i) for i, r in enumerate(refs))
+    return d[0][1], d[0][0], d[1][0]
+
+
+def _distinct_refs(cpu, frames) -> list[np.ndarray]:
+    """CPU (fp32) outputs of ``frames``, checked to be far apart (> 10 levels mean), so a
+    reordered, repeated or stale GPU frame cannot pass for the right one within fp16's tolerance.
+    The shipped (trained) johnson-mosaic net, named on both sides (left to choose, the CPU takes
+    the lite net, the GPU the johnson one); an untrained tiny net maps every frame within ~1 level."""
+    refs = [cpu.frame(f).astype(int) for f in frames]
+    gaps = [np.abs(a - b).mean() for i, a in enumerate(refs) for b in refs[i + 1:]]
+    assert min(gaps) > 10, min(gaps)
+    return refs
+
+
 @pytest.mark.gpu
 @cuda
-def test_cuda_pipeline_matches_cpu_within_fp16(tiny_weights):
+def test_cuda_pipeline_matches_cpu_within_fp16():
     from rtstyle.stylizer import Stylizer
-    frames = [tiny_frame(i) for i in range(10)]
-    with Stylizer("mosaic", backend="torch") as cpu, Stylizer("mosaic", backend="torch-cuda") as gpu:
+    frames = [pattern_frame(i, 128, 96) for i in range(10)]
+    with Stylizer("mosaic", "johnson", backend="torch") as cpu, \
+            Stylizer("mosaic", "johnson", backend="torch-cuda") as gpu:
+        refs = _distinct_refs(cpu, frames)
         out = []
         times = gpu_pipeline.stylize_frames(iter(frames), gpu, lambda rgb: out.append(rgb.copy()))
         assert times.extra["gpu_compute"] > 0
-        for f, o in zip(frames, out):
-            d = np.abs(o.astype(int) - cpu.frame(f))
-            assert d.max() <= 8 and d.mean() < 1.0, (d.max(), d.mean())  # fp16 vs fp32; a wrong frame is ~50
     assert len(out) == len(frames)
+    for i, o in enumerate(out):
+        d = np.abs(o.astype(int) - refs[i])
+        assert d.max() <= 16 and d.mean() < 1.5, (i, d.max(), d.mean())   # fp16 vs fp32
+        assert _nearest(o, refs)[0] == i
 
 
 @pytest.mark.gpu
 @cuda
-def test_cuda_pipeline_keeps_order_exactly(tiny_weights):
+def test_cuda_pipeline_keeps_order_exactly_through_replayed_graphs(monkeypatch):
+    """Every frame through the net (strength 1) and a CUDA graph replay, with a slow sink so the
+    out-ring wraps many times: each output is its own frame's, none stale or swapped."""
     from rtstyle.stylizer import Stylizer
+    replays = [0]
+    real_replay = torch.cuda.CUDAGraph.replay
+
+    def counting_replay(self):
+        replays[0] += 1
+        return real_replay(self)
+
+    monkeypatch.setattr(torch.cuda.CUDAGraph, "replay", counting_replay)
     frames = [pattern_frame(i, 128, 96) for i in range(40)]
-    with Stylizer("mosaic", backend="torch-cuda", strength=0.0) as st:  # strength 0: output = input
+    with Stylizer("mosaic", "johnson", backend="torch") as cpu, \
+            Stylizer("mosaic", "johnson", backend="torch-cuda") as st:
+        refs = _distinct_refs(cpu, frames)
         out = []
         slow_sink = _slow(0.002, lambda rgb: out.append(rgb.copy()))
         gpu_pipeline.stylize_frames(iter(frames), st, slow_sink, depth=2)
-    assert [read_counter(o) for o in out] == list(range(40))
-    assert all(np.array_equal(o, f) for o, f in zip(out, frames))
+        assert st.backend.cuda_graphs and len(st.backend._graphs) == 1   # captured once for the shape
+    assert replays[0] >= len(frames)
+    assert [_nearest(o, refs)[0] for o in out] == list(range(40))
 
 
 @pytest.mark.gpu

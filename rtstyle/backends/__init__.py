@@ -182,15 +182,18 @@ def create(spec: BackendSpec, model: nn.Module, family: str, meta: dict | None =
 
     cache_dir = Path(cache_dir)
     opset = opset or export.DEFAULT_OPSET
-    digest = export.model_digest(model, family, meta, opset=opset)
-    onnx_path = cache_dir / f"{family}-{digest[:16]}.onnx"
+    # An fp16 TensorRT engine is built strongly typed from an fp16 ONNX file (TensorRT 11 has no
+    # BuilderFlag.FP16; rtstyle.trt_build.network_plan); every other runtime reads the fp32 file.
+    fp16_onnx = {"fp16": True} if spec.suffix == ".engine" and spec.precision == "fp16" else {}
+    digest = export.model_digest(model, family, meta, opset=opset, **fp16_onnx)
+    onnx_path = cache_dir / f"{family}-{digest[:16]}{'-fp16' if fp16_onnx else ''}.onnx"
     problem = _cached_onnx_problem(onnx_path, family) if onnx_path.exists() else None
     if problem:   # damaged (an interrupted copy, a full disk) or foreign: never handed to the runtime
         warnings.warn(f"cached ONNX file {onnx_path} {problem}; exporting it again", RuntimeWarning, stacklevel=2)
         onnx_path.unlink(missing_ok=True)
     if not onnx_path.exists():
         try:
-            export.export_onnx(model, family, onnx_path, meta, opset=opset)
+            export.export_onnx(model, family, onnx_path, meta, opset=opset, **fp16_onnx)
         except OSError as exc:
             raise UserError(f"cannot write the ONNX cache {onnx_path}: {exc.strerror or exc}; set RTSTYLE_CACHE "
                             f"to a folder you can write to", exit_code=1) from exc

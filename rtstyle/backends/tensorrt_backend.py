@@ -16,6 +16,7 @@ import torch
 
 from ..errors import UserError
 from ..export import family_inputs, family_io, import_tensorrt, pad_min_size
+from ..trt_build import outside_profile
 from .base import BACKENDS, Backend
 
 _SPEC = next(s for s in BACKENDS if s.name == "tensorrt")
@@ -80,6 +81,9 @@ class TensorRTBackend(Backend):
         self.input_names = [n for n in names if is_input[n]]
         self.output_names = [n for n in names if not is_input[n]]
         self._dtypes = {n: _torch_dtype(trt, self.engine.get_tensor_dtype(n)) for n in names}
+        # (min, max) of each input in profile 0, so a frame outside it fails with one line
+        self._ranges = {n: tuple(tuple(d) for d in self.engine.get_tensor_profile_shape(n, 0))[::2]
+                        for n in self.input_names}
         if self.family is not None:
             want = family_io(self.family).inputs
             if sorted(self.input_names) != sorted(want):
@@ -103,9 +107,12 @@ class TensorRTBackend(Backend):
         bound = {}
         for name in self.input_names:
             t = torch.as_tensor(args[name], device=self._device).to(self._dtypes[name]).contiguous()
-            if not self.context.set_input_shape(name, tuple(t.shape)):
-                raise UserError(f"input {name!r} of shape {tuple(t.shape)} is outside the engine's "
-                                f"optimisation profile; rebuild with a wider --profile", exit_code=1)
+            lo, hi = self._ranges.get(name, (t.shape, t.shape))
+            why = outside_profile(name, t.shape, lo, hi)
+            if why is None and not self.context.set_input_shape(name, tuple(t.shape)):
+                why = outside_profile(name, t.shape, (0,) * t.dim(), (-1,) * t.dim())
+            if why is not None:
+                raise UserError(why, exit_code=1)
             self.context.set_tensor_address(name, t.data_ptr())
             bound[name] = t
         outputs = []

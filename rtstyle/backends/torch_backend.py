@@ -18,6 +18,32 @@ _SPECS = {s.name: s for s in BACKENDS}
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
 
 
+# Graph capture mode: "thread_local" forbids unsafe CUDA calls only in the capturing thread, so
+# the pipeline's other threads (event queries, events freed by the garbage collector) cannot break
+# a capture; the default "global" mode makes any thread's such call an error.
+CAPTURE_ERROR_MODE = "thread_local"
+
+
+def capture(graph, fn, inputs: list[torch.Tensor], pool, stream) -> torch.Tensor:
+    """Capture ``fn(*inputs)`` into ``graph`` on ``stream`` (a side stream); returns its output.
+
+    ``CUDAGraph.capture_begin`` / ``capture_end`` directly, not the ``torch.cuda.graph`` context:
+    that one also runs a device-wide synchronize, ``torch.cuda.empty_cache()`` (and, where
+    configured, ``gc.collect()``) before every capture, i.e. a hitch on every new frame shape that
+    stalls the other streams' uploads and downloads. Nothing here needs the device idle: the
+    capture records work, it runs none.
+    """
+    stream.wait_stream(torch.cuda.current_stream())   # the static inputs' copies come first
+    with torch.cuda.stream(stream):
+        graph.capture_begin(pool=pool, capture_error_mode=CAPTURE_ERROR_MODE)
+        try:
+            out = fn(*inputs)
+        finally:
+            graph.capture_end()
+    torch.cuda.current_stream().wait_stream(stream)
+    return out
+
+
 class _Graph:
     """One captured CUDA graph: static input buffers in, static output buffer out."""
 
@@ -30,10 +56,8 @@ class _Graph:
         with torch.cuda.stream(side):
             for _ in range(warmup):
                 fn(*self.inputs)
-        torch.cuda.current_stream().wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph, pool=pool):
-            self.output = fn(*self.inputs)
+        self.output = capture(self.graph, fn, self.inputs, pool, side)
 
     def __call__(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         for static, t in zip(self.inputs, inputs):

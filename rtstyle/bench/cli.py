@@ -23,7 +23,8 @@ def register(sub) -> None:
     p.add_argument("--models", default=",".join(DEFAULT_MODELS),
                    help=f"comma-separated: {', '.join(MODELS)}; 'none' for only the Gatys row")
     p.add_argument("--backends", default=None,
-                   help="comma-separated: tensorrt, torch-cuda, openvino, onnxruntime, torch (default: all available here)")
+                   help="comma-separated: tensorrt, torch-cuda, openvino, onnxruntime, torch "
+                        "(default: all available here)")
     p.add_argument("--precisions", default=None,
                    help="openvino rows: comma-separated bf16, f32, int8 (default f32, and bf16 where the CPU has "
                         "bf16 units; int8 calibrates once per net, then is cached)")

@@ -215,7 +215,7 @@ class WindowSink(Sink):
                         dt = max(now - self._last, 1e-6)
                         self._fps = 1 / dt if self._fps == 0 else 0.9 * self._fps + 0.1 / dt
                     self._last = now
-                    self._frame = rgb
+                    self._keep(rgb)
                     img = self._draw(rgb, now - t if t is not None else None) if self.overlay else rgb
                     if win is None:
                         win = self._open(rgb.shape[1], rgb.shape[0])
@@ -234,6 +234,14 @@ class WindowSink(Sink):
                     win.close()
                 except Exception as exc:  # closing after the display went away: say so, go on
                     self.log(f"window: closing failed ({type(exc).__name__}: {exc})")
+
+    def _keep(self, rgb) -> None:
+        """Copy the frame for :meth:`snapshot` into a buffer of our own, before ``write`` returns:
+        ``rgb`` may be a pinned GPU out-slot that is handed back (and overwritten by a later
+        download) as soon as ``write`` returns."""
+        if self._frame is None or self._frame.shape != rgb.shape or self._frame.dtype != rgb.dtype:
+            self._frame = np.empty_like(rgb)
+        np.copyto(self._frame, rgb)
 
     def _open(self, w, h):
         try:

@@ -115,6 +115,7 @@ def train(cfg: AdaINConfig, resume: bool = True) -> Path:
         for g in opt.param_groups:
             g["lr"] = cfg.lr / (1.0 + cfg.lr_decay * loop.step)
     prec = common.choose_precision(device, cfg.precision)
+    loop.extra["precision"] = prec.manifest()   # for snapshots of a running run
     autocast = prec.autocast
 
     def step_fn(step: int) -> dict:
@@ -157,5 +158,6 @@ def train(cfg: AdaINConfig, resume: bool = True) -> Path:
         "encoder": "vgg19_relu4_1.safetensors", "wall_time_s": round(loop.wall, 1),
         "device": common.device_name(device), "code_revision": common.code_revision(),
         "cpu": common.cpu_info()["model"], **prec.manifest(),
+        "train_photo_short": int(cfg.crop * 1.5),   # stroke scale: Stylizer's working resolution
     }
     return common.finish_run(net.decoder, out / "adain-decoder.safetensors", manifest, loop)

@@ -156,6 +156,7 @@ def train(cfg: DistillConfig, resume: bool = True) -> Path:
         loop.extra["feature_scale"] = 1.0 / max(d, 1e-12)
     scale = loop.extra["feature_scale"]
     prec = common.choose_precision(device, cfg.precision)
+    loop.extra["precision"] = prec.manifest()   # for snapshots of a running run
 
     def parts(y, t):
         fy = feats(y)
@@ -214,6 +215,7 @@ def train(cfg: DistillConfig, resume: bool = True) -> Path:
         "taps": {"feature": FEATURE_TAP}, "loss_scales": {"feature": scale},
         "wall_time_s": round(loop.wall, 1), "device": common.device_name(device),
         "code_revision": common.code_revision(), "cpu": common.cpu_info()["model"], **prec.manifest(),
+        "train_photo_short": int(cfg.crop * 1.5),   # stroke scale: Stylizer's working resolution
     }
     name = "lite-" + (cfg.styles[0] if len(cfg.styles) == 1 else "multi")
     return common.finish_run(net, out / f"{name}.safetensors", manifest, loop)

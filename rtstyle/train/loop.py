@@ -4,7 +4,9 @@ A trainer supplies three functions — one optimisation step, a validation loss,
 rows — and the state to checkpoint; :class:`TrainLoop` does the rest the same way for every
 family: ``out/ckpt.pt`` written atomically every ``ckpt_every`` steps (with every RNG state, so a
 resumed run draws the same batches as an uninterrupted one), ``out/losses.csv`` + ``losses.png``,
-``out/samples_<step>.png``, and a clean stop with a checkpoint after ``max_minutes``.
+``out/samples_<step>.png``, and a clean stop with a checkpoint once ``max_minutes`` have passed
+since the process started (:func:`process_start`: loading data and nets, calibrating the loss,
+filling buffers count, so ``--max-minutes`` bounds the whole command).
 """
 from __future__ import annotations
 
@@ -17,13 +19,33 @@ from tqdm import tqdm
 
 from . import common
 
+_IMPORTED = time.time()
+
+
+def process_start() -> float:
+    """When this process started (``time.time()`` scale): from /proc on Linux, else when this
+    module was first imported (after the interpreter and torch started)."""
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        ticks = int(stat[stat.rindex(")") + 2:].split()[19])   # field 22, starttime, after comm
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        import os
+        start = boot + ticks / os.sysconf("SC_CLK_TCK")
+        if start <= _IMPORTED + 1:   # btime has 1-s resolution
+            return min(start, _IMPORTED)
+    except (OSError, ValueError, IndexError, StopIteration):
+        pass
+    return _IMPORTED
+
 
 class TrainLoop:
     """Run ``step_fn`` from the checkpointed step up to ``iters``.
 
     Args:
         out: run folder.
-        iters, log_every, ckpt_every, max_minutes: schedule (``max_minutes`` 0 = no limit).
+        iters, log_every, ckpt_every, max_minutes: schedule (``max_minutes`` 0 = no limit),
+            counted from ``started`` (default :func:`process_start`).
         fields: loss names ``step_fn`` returns (``val_total`` is added).
         state: name -> object with ``state_dict()``/``load_state_dict()`` (nets, optimisers).
         rngs: name -> object with ``getstate()``/``setstate()`` (e.g. a CropSampler's ``rng``).
@@ -32,7 +54,7 @@ class TrainLoop:
 
     def __init__(self, out: Path, *, iters: int, log_every: int, ckpt_every: int, max_minutes: float,
                  fields: list[str], state: dict, rngs: dict | None = None, desc: str = "train",
-                 title: str = ""):
+                 title: str = "", started: float | None = None):
         self.out = Path(out)
         self.iters, self.log_every, self.ckpt_every, self.max_minutes = iters, log_every, ckpt_every, max_minutes
         self.state, self.rngs = state, rngs or {}
@@ -43,6 +65,7 @@ class TrainLoop:
         self.extra: dict = {}        # trainer values to checkpoint (e.g. loss scales)
         self.stopped_early = False
         self._t0 = time.time()
+        self.started = process_start() if started is None else started
 
     def resume(self, device) -> bool:
         """Load ``out/ckpt.pt`` if there is one; True when it did."""
@@ -92,7 +115,7 @@ class TrainLoop:
                 bar.set_postfix(loss=f"{total:.3g}", val=f"{val:.3g}")
             if self.step % self.ckpt_every == 0:
                 self._snapshot(samples_fn)
-            if self.max_minutes and time.time() - self._t0 > self.max_minutes * 60 and self.step < self.iters:
+            if self.max_minutes and time.time() - self.started > self.max_minutes * 60 and self.step < self.iters:
                 self.stopped_early = True
                 break
         bar.close()

@@ -162,6 +162,7 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
         loop.extra["scales"] = targets.scales()
 
     prec = common.choose_precision(device, cfg.precision)
+    loop.extra["precision"] = prec.manifest()   # for snapshots of a running run
     autocast = prec.autocast
     n_styles = len(cfg.styles)
 
@@ -205,5 +206,6 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
         "taps": {"content": cfg.content_tap, "style": cfg.style_taps}, "loss_scales": targets.scales(),
         "wall_time_s": round(loop.wall, 1), "device": common.device_name(device), "code_revision": common.code_revision(),
         "cpu": common.cpu_info()["model"], **prec.manifest(),
+        "train_photo_short": int(cfg.crop * 1.5),   # stroke scale: Stylizer's working resolution
     }
     return common.finish_run(net, out / f"{name}.safetensors", manifest, loop)

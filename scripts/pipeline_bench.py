@@ -1,13 +1,9 @@
 #!/usr/bin/env python3
 """Pipeline benchmark in one call: file -> file with audio, and webcam mode from a simulated camera.
 
-On a GPU machine (defaults: 1080p file, 720p webcam)::
-
-    python scripts/gpu_pipeline_bench.py --out "$OUT" && python -m pytest -m gpu tests/test_realtime.py -q
-
 On the CPU (what docs/pipeline.md reports; small sizes)::
 
-    nice -n 15 python scripts/gpu_pipeline_bench.py --out /tmp/bench --backend torch \\
+    nice -n 15 python scripts/pipeline_bench.py --out /tmp/bench --backend torch \\
         --file-size native --live-size 432x240 --live-fps 24 --live-frames 48
 
 Measures, for the style's weights (shipped, or on $RTSTYLE_WEIGHTS; without any, a randomly
@@ -20,7 +16,8 @@ initialised Johnson net, reported as "plumbing only"):
 3. live: ``run_live`` from a SimulatedCamera at --live-size / --live-fps into a NullSink:
    shown fps, capture-to-display latency percentiles, drops, per-stage ms.
 
-Writes ``pipeline_bench.json`` and ``pipeline_bench.md`` into --out.
+Writes ``pipeline_bench.json`` and ``pipeline_bench.md`` into --out. It needs PyAV, which the GPU
+image lacks; the GPU session's pipeline figures come from scripts/gpu_run.sh (its pipeline stage).
 """
 from __future__ import annotations
 

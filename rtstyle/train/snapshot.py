@@ -1,0 +1,87 @@
+"""Shippable weights from a run's latest checkpoint, while the run goes on.
+
+A CPU training run can be stopped at any moment and only what is committed lasts, so progress is
+shipped as it is made: :func:`snapshot` reads ``run/ckpt.pt`` (written atomically by TrainLoop)
+and ``run/config.json`` and writes fp16 safetensors + manifest, marked ``"complete": false``
+until the run reaches its planned steps. The running trainer is not touched.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from ..checkpoints import build_model, save_weights
+from . import common
+
+# run kind -> the key of the stylizing net in ckpt.pt's "state"
+_KINDS = {
+    "transformer": "net",
+    "adain": "decoder",
+    "lite": "net",
+}
+
+
+def _kind(cfg: dict) -> str:
+    if "family" in cfg:
+        return "transformer"
+    if "width_scale" in cfg:
+        return "adain"
+    if "teacher" in cfg:
+        return "lite"
+    raise ValueError("run folder's config.json is not a transformer, adain or lite run")
+
+
+def describe(run: Path) -> dict:
+    """Family, styles, net config and weights stem of the run in ``run``."""
+    cfg = json.loads((Path(run) / "config.json").read_text())
+    kind = _kind(cfg)
+    if kind == "transformer":
+        net_cfg = dict(cfg["model"])
+        if cfg["family"] == "multi":
+            net_cfg["n_styles"] = len(cfg["styles"])
+        stem = f"{cfg['family']}-{'multi' if cfg['family'] == 'multi' else cfg['styles'][0]}"
+        return {"kind": kind, "family": cfg["family"], "styles": cfg["styles"], "config": net_cfg,
+                "stem": stem, "cfg": cfg}
+    if kind == "adain":
+        return {"kind": kind, "family": "adain", "styles": [], "config": {"width_scale": cfg["width_scale"]},
+                "stem": "adain-decoder", "cfg": cfg}
+    styles = cfg["styles"]
+    return {"kind": kind, "family": "lite", "styles": styles, "config": {"n_styles": len(styles), **cfg["model"]},
+            "stem": "lite-" + (styles[0] if len(styles) == 1 else "multi"), "cfg": cfg}
+
+
+def snapshot(run: Path, dest: Path, extra: dict | None = None) -> tuple[Path, dict]:
+    """Write ``dest/<stem>.safetensors`` + manifest from ``run/ckpt.pt``; returns (path, manifest)."""
+    run = Path(run)
+    info = describe(run)
+    cfg = info["cfg"]
+    saved = torch.load(run / "ckpt.pt", map_location="cpu", weights_only=False)
+    net = build_model(info["family"], info["config"])
+    net.load_state_dict(saved["state"][_KINDS[info["kind"]]])
+    log = common.LossLog(run / "losses.csv", [])
+    last = log.last()
+    steps = int(saved["step"])
+    manifest = {
+        "family": info["family"], "styles": list(info["styles"]), "config": info["config"],
+        "data": f"photos from {Path(cfg['data']).name}/ ({cfg['crop']}px crops, batch {cfg['batch']})",
+        "iterations": steps, "planned_iterations": int(cfg["iters"]), "complete": steps >= int(cfg["iters"]),
+        "train_loss": {k: round(v, 6) for k, v in last.items() if k not in ("step", "val_total")},
+        "val_loss": round(last.get("val_total", float("nan")), 6), "logged_at_step": int(last.get("step", 0)),
+        "wall_time_s": round(float(saved["wall"]), 1), "snapshot_of": run.name,
+        "train_photo_short": int(cfg["crop"] * 1.5),
+        "cpu": common.cpu_info()["model"], **saved.get("extra", {}).get("precision", {}),
+        **(extra or {}),
+    }
+    if info["kind"] == "transformer":
+        manifest["loss_scales"] = saved.get("extra", {}).get("scales")
+        manifest["loss_weights"] = {k: cfg[f"{k}_weight"] for k in ("content", "style", "shift", "tv")}
+        manifest["taps"] = {"content": cfg["content_tap"], "style": cfg["style_taps"]}
+    if info["kind"] == "adain":
+        manifest.update({"arbitrary_style": True, "encoder": "vgg19_relu4_1.safetensors",
+                         "held_out_styles": sorted(cfg.get("hold_out", [])), "loss_weights":
+                         {"content": 1.0, "style": cfg["style_weight"]}})
+    path = Path(dest) / f"{info['stem']}.safetensors"
+    save_weights(net.eval(), path, manifest)
+    return path, manifest

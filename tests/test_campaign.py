@@ -1,0 +1,111 @@
+"""The CPU training campaign's pieces: snapshots of a running run's checkpoint ship as loadable fp16
+weights, a run whose checkpoint is gone continues from shipped weights (--init), the ledger keeps
+every shipped row, and the trainers record the precision they chose."""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from rtstyle.checkpoints import load_weights
+from rtstyle.styles import STYLE_DIR
+from rtstyle.train import common
+from rtstyle.train.snapshot import snapshot
+from rtstyle.train.transformer import TransformerConfig
+from rtstyle.train.transformer import train as train_transformer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _campaign():
+    spec = importlib.util.spec_from_file_location("train_campaign", ROOT / "scripts" / "train_campaign.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["train_campaign"] = mod   # its dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    d = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(2)
+    for i in range(21):
+        img = cv2.resize(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8), (64, 48), interpolation=cv2.INTER_CUBIC)
+        cv2.imwrite(str(d / f"p{i:02d}.png"), img)
+    return d
+
+
+def _cfg(photos, out, **kw):
+    base = dict(family="multi", styles=["mosaic", "starry_night"], style_dir=str(STYLE_DIR), data=str(photos),
+                out=str(out), model={"width": 4, "n_res": 1}, crop=48, style_size=48, batch=1, iters=2,
+                log_every=1, ckpt_every=1, device="cpu", precision="fp32")
+    base.update(kw)
+    return TransformerConfig(**base)
+
+
+def test_snapshot_matches_the_run_and_init_continues_it(photos, tmp_path):
+    final = train_transformer(_cfg(photos, tmp_path / "a"))
+    snap, manifest = snapshot(tmp_path / "a", tmp_path / "ship")
+    assert snap.name == "multi-multi.safetensors"
+    assert manifest["iterations"] == 2 and manifest["complete"] and manifest["precision"] == "fp32"
+    assert manifest["styles"] == ["mosaic", "starry_night"] and manifest["loss_scales"]["style"]
+    x = torch.rand(1, 3, 24, 32)
+    a, _ = load_weights(final)
+    b, _ = load_weights(snap)
+    assert torch.equal(a(x, 1), b(x, 1))   # same fp16 weights as the trainer's own file
+
+    # ckpt.pt gone: a new run folder starts from the shipped weights and counts their steps as done
+    cont = train_transformer(_cfg(photos, tmp_path / "b", iters=4, init=str(snap)))
+    m = json.loads(cont.with_suffix(".json").read_text())
+    assert m["iterations"] == 4
+    assert m["loss_scales"] == manifest["loss_scales"]   # the loss it was trained on is kept
+    rows = (tmp_path / "b" / "losses.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows] == [3, 4]
+
+
+def test_init_refuses_weights_of_another_shape(photos, tmp_path):
+    final = train_transformer(_cfg(photos, tmp_path / "a"))
+    with pytest.raises(ValueError, match="does not fit this net"):
+        train_transformer(_cfg(photos, tmp_path / "c", iters=3, model={"width": 8, "n_res": 1}, init=str(final)))
+
+
+def test_ledger_keeps_rows_in_order(tmp_path):
+    camp = _campaign()
+    doc = tmp_path / "training.md"
+    doc.write_text("# Training\n\ntext\n")
+    stage = camp.BY_NAME["multi-20"]
+    for steps in (100, 200):
+        camp.add_ledger_row(doc, camp.ledger_row(stage, {"iterations": steps, "wall_time_s": 600.0, "cpu": "X",
+                                                         "precision": "bf16-autocast", "train_loss": {"total": 1.5},
+                                                         "val_loss": 1.6}))
+    lines = doc.read_text().splitlines()
+    rows = [ln for ln in lines if ln.startswith("| 20")]
+    assert len(rows) == 2 and "100 / 8000" in rows[0] and "200 / 8000" in rows[1]
+    assert lines.count(camp.LEDGER_HEAD) == 1
+
+
+def test_campaign_resumes_from_shipped_weights_without_a_checkpoint(tmp_path, monkeypatch):
+    camp = _campaign()
+    monkeypatch.setattr(camp, "RUNS", tmp_path)
+    stage = camp.BY_NAME["multi-20"]
+    cmd = camp.command(stage, threads=1, max_minutes=30)
+    shipped = ROOT / "rtstyle" / "weights" / f"{stage.stem}.safetensors"
+    assert ("--init" in cmd) == shipped.exists()
+    (tmp_path / stage.name).mkdir()
+    (tmp_path / stage.name / "ckpt.pt").write_bytes(b"")
+    assert "--init" not in camp.command(stage, threads=1, max_minutes=30)   # the checkpoint wins
+
+
+def test_precision_choice_is_recorded_and_forced(monkeypatch):
+    dev = torch.device("cpu")
+    assert common.choose_precision(dev, "fp32").name == "fp32"
+    assert common.choose_precision(dev, "bf16").name == "bf16-autocast"
+    monkeypatch.setattr(common, "cpu_info", lambda: {"model": "Old CPU", "bf16_units": []})
+    p = common.choose_precision(dev, "auto")
+    assert p.name == "fp32" and "no bf16 units" in p.why and not p.autocast._enabled
+    with pytest.raises(ValueError, match="choose auto, bf16 or fp32"):
+        common.choose_precision(dev, "fp16")
