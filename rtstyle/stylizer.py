@@ -247,10 +247,9 @@ class Stylizer:
         if (ww, wh) != (w, h):
             interp = cv2.INTER_AREA if ww * wh < w * h else cv2.INTER_LINEAR
             rgb = cv2.resize(rgb, (ww, wh), interpolation=interp)
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float().div_(255.0)
         with torch.inference_mode():
-            y = self.tensor(x.to(self.backend.device))
-            out = y[0].permute(1, 2, 0).float().clamp(0, 1).mul(255.0).round().to(torch.uint8).cpu().numpy()
+            y = self.tensor(to_tensor(rgb).to(self.backend.device))
+            out = to_uint8(y)
         if (ww, wh) != (tw, th):
             out = cv2.resize(out, (tw, th), interpolation=cv2.INTER_LINEAR if ww < tw else cv2.INTER_AREA)
         return out

@@ -269,6 +269,19 @@ def test_stylizer_on_openvino_paints_like_onnxruntime(tmp_path):
         assert np.abs(a.frame(rgb).astype(int) - b.frame(rgb).astype(int)).max() <= 1
 
 
+def test_stylizer_frame_converts_with_opencv(tmp_path, monkeypatch):
+    """Stylizer.frame goes through to_tensor / to_uint8 (one OpenCV pass each way), not torch's
+    per-element passes, which cost more than the lite net on a busy 2-core machine."""
+    from rtstyle import stylizer
+    calls = []
+    for name in ("to_tensor", "to_uint8"):
+        real = getattr(stylizer, name)
+        monkeypatch.setattr(stylizer, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
+    with stylizer.Stylizer("mosaic", "lite", "openvino", cache_dir=tmp_path, precision="f32") as st:
+        out = st.frame(photo(96, 64))
+    assert calls == ["to_tensor", "to_uint8"] and out.shape == (64, 96, 3) and out.dtype == np.uint8
+
+
 def test_int8_quantizes_and_stays_recognisable(tmp_path):
     pytest.importorskip("nncf", reason="nncf is not importable (pip install 'rtstyle[int8]'): int8 not tested")
     model = net("lite")
