@@ -227,9 +227,12 @@ def test_auto_backend_on_a_cpu_prefers_openvino(monkeypatch):
 
 
 def test_precision_the_backend_cannot_run_is_one_clear_error():
-    with pytest.raises(UserError, match=r"--precision bf16 is for CPU backends; onnxruntime runs fp32; use "
-                                        r"--backend openvino"):
+    with pytest.raises(UserError, match=r"--precision bf16 needs --backend openvino \(or auto\); onnxruntime "
+                                        r"runs fp32 only; leave out --precision to run it"):
         backends.select("onnxruntime", "bf16")
+    with pytest.raises(UserError, match=r"--precision f32 needs --backend openvino or onnxruntime or torch "
+                                        r"\(or auto\); torch-cuda runs fp16 only"):
+        backends.create(backends.spec_named("torch-cuda"), net("johnson"), "johnson", precision="f32")
     assert backends.select("onnxruntime", "f32").name == "onnxruntime"
 
 
@@ -239,7 +242,7 @@ def test_cli_precision_errors_are_one_line(tmp_path, capsys):
     rc = main(["image", str(PHOTO), "-o", str(out), "--style", "mosaic", "--backend", "onnxruntime",
                "--precision", "int8"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and len(err) == 1 and err[0].startswith("rtstyle: error: --precision int8 is for CPU backends")
+    assert rc == 2 and len(err) == 1 and err[0].startswith("rtstyle: error: --precision int8 needs --backend openvino")
     assert not out.exists()
     with pytest.raises(SystemExit) as exc:
         main(["image", str(PHOTO), "-o", str(out), "--style", "mosaic", "--precision", "bf17"])

@@ -118,10 +118,14 @@ def select(name: str = "auto", precision: str = "auto") -> BackendSpec:
                              + (["a CUDA GPU"] if spec.needs_gpu else []))
         raise UserError(f"backend {spec.name!r} needs {needs}; {reason}; use --backend auto")
     if precision != "auto" and not _runs(spec, precision):
-        runs = [s.name for s in BACKENDS if _runs(s, precision)]
-        raise UserError(f"--precision {precision} is for CPU backends; {spec.name} runs {spec.precision}; use "
-                        f"--backend {' or '.join(runs)}, or leave out --precision")
+        raise _cannot_run(spec, precision)
     return spec
+
+
+def _cannot_run(spec: BackendSpec, precision: str) -> UserError:
+    runs = [s.name for s in BACKENDS if _runs(s, precision)]
+    return UserError(f"--precision {precision} needs --backend {' or '.join(runs)} (or auto); {spec.name} runs "
+                     f"{spec.precision} only; leave out --precision to run it")
 
 
 def _runs(spec: BackendSpec, precision: str) -> bool:
@@ -168,7 +172,7 @@ def create(spec: BackendSpec, model: nn.Module, family: str, meta: dict | None =
     export.family_io(family)  # fail early on an unknown family
     precision = check_precision(precision)
     if precision != "auto" and not _runs(spec, precision):
-        raise UserError(f"--precision {precision} is for CPU backends; {spec.name} runs {spec.precision}")
+        raise _cannot_run(spec, precision)
     model = export.family_net(model, family)   # an AdaIN decoder gets its encoder
     module = importlib.import_module(f"{__name__}.{spec.module}")
     cls = getattr(module, spec.cls)
