@@ -2,9 +2,13 @@
 
     python scripts/eval_depth.py [WEIGHTS] [--json docs/depth_eval.json] [--speed]
 
-Sets: held-out synthetic views (seeds no training run uses), the Middlebury Aloe pair's
-ground-truth disparity, structure-from-motion pairs from the clips. Baselines on the same pairs:
+Sets: held-out synthetic views (seeds no training run uses), the ground-truth disparity of two
+Middlebury stereo scenes (Aloe, from OpenCV's samples; motorcycle, Middlebury 2014, bundled in the
+scikit-image wheel), structure-from-motion pairs from the clips (for big_buck_bunny_20s only first
+frames >= 300: training may use frames 0..299), and our human-judged DIW-style pairs
+(rtstyle/depth/diw_pairs.json, photos kept out of training). Baselines on the same pairs:
 "lower = nearer" (depth = −row), and for Aloe, OpenCV StereoSGBM's own disparity.
+None of these sets is used for training or for choosing training settings.
 Also scored: how often the weak training cues are right on synthetic views (ground-pair labels,
 sky detector), which says how much weight they deserve.
 """
@@ -81,6 +85,7 @@ def aloe(net, short: int, grid: int = 4):
     small = cv2.resize(left, (gt_s.shape[1], gt_s.shape[0]), interpolation=cv2.INTER_AREA)
     res = {"net": ordinal_accuracy(predict(net, left, short)[::grid, ::grid], prs),
            "lower_is_nearer": ordinal_accuracy(lower_is_nearer(*gt_s.shape), prs)}
+    res["ground_cue_right"] = ground_cue(np.where(gt_s > 0, 1.0 / np.maximum(gt_s, 1e-6), np.nan))
     # StereoSGBM at half resolution against the ground truth, on the pairs where it has a value.
     disp = P.stereo_disparity(cv2.resize(left, None, fx=0.5, fy=0.5), cv2.resize(right, None, fx=0.5, fy=0.5), 128)
     disp = cv2.resize(disp, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_NEAREST)[::grid, ::grid]
@@ -93,6 +98,57 @@ def aloe(net, short: int, grid: int = 4):
     return res
 
 
+def ground_cue(gt_depth: np.ndarray, n: int = 20000) -> float:
+    """How often the weak ground-pair labels are right on a real depth map (NaN = unknown)."""
+    rng = np.random.default_rng(11)
+    h, w = gt_depth.shape
+    gp = P.ground_pairs(h, w, n, rng)
+    za, zb = gt_depth.reshape(-1)[gp.ia], gt_depth.reshape(-1)[gp.ib]
+    ok = np.isfinite(za) & np.isfinite(zb)
+    true = P.label(za[ok], zb[ok], 0.02)
+    m = true != 0
+    return float(np.mean(true[m] == gp.r[ok][m]))
+
+
+def motorcycle(net, short: int, grid: int = 2):
+    """Middlebury 2014 motorcycle (scikit-image's bundled copy, 741×500): GT disparity, NaN = unknown."""
+    from skimage import data as skdata
+    left, _, disp = skdata.stereo_motorcycle()
+    disp = np.asarray(disp, np.float32)
+    if disp.ndim == 3:
+        disp = disp[..., 0]
+    d_s = disp[::grid, ::grid]
+    rng = np.random.default_rng(7)
+    prs = P.disparity_pairs(np.where(np.isfinite(d_s) & (d_s > 0), d_s, np.nan), 20000, rng, 0.02, local_frac=0.0)
+    res = {"net": ordinal_accuracy(predict(net, left, short)[::grid, ::grid], prs),
+           "lower_is_nearer": ordinal_accuracy(lower_is_nearer(*d_s.shape), prs)}
+    res["ground_cue_right"] = ground_cue(np.where(d_s > 0, 1.0 / d_s, np.nan))
+    return res
+
+
+def diw(net, short: int):
+    """Our human-judged pairs (rtstyle/depth/diw_pairs.json): ordered accuracy, all and per kind."""
+    from rtstyle.depth import heldout
+    kinds: dict[str, list] = {}
+    for e in heldout.load():
+        rgb = cv2.cvtColor(cv2.imread(str(DATA / "content" / e["photo"])), cv2.COLOR_BGR2RGB)
+        h, w = rgb.shape[:2]
+        d_net, d_pri = predict(net, rgb, short), lower_is_nearer(h, w)
+        for q in e["pairs"]:
+            pr = heldout.pairs_for({"pairs": [q]}, h, w)
+            # Ordinal accuracy with equal_tol 0: only the order of the two points counts.
+            for key, d in (("net", d_net), ("lower_is_nearer", d_pri)):
+                right = ordinal_accuracy(d, pr, equal_tol=0.0)["ordered"]
+                kinds.setdefault(q.get("kind", "pair"), []).append((key, right))
+    out = {}
+    for kind, rows in [("all", [r for v in kinds.values() for r in v])] + sorted(kinds.items()):
+        out[kind] = {key: {"right": int(sum(r for k, r in rows if k == key)),
+                           "n": int(sum(1 for k, _ in rows if k == key))} for key in ("net", "lower_is_nearer")}
+        for v in out[kind].values():
+            v["acc"] = v["right"] / max(1, v["n"])
+    return out
+
+
 def sfm(net, short: int):
     res = {}
     for clip in (DATA / "video" / "big_buck_bunny_20s.mp4", ROOT / "samples" / "bunny_4s.mp4",
@@ -100,7 +156,9 @@ def sfm(net, short: int):
         if not clip.exists():
             continue
         t0 = time.time()
-        items = P.clip_sfm_points(clip, gap=24, stride=6)
+        # big_buck_bunny_20s frames 0..299 may be used for training (rtstyle train depth --sfm-frames 0:276).
+        frames = (300, 1 << 30) if clip.name == "big_buck_bunny_20s.mp4" else None
+        items = P.clip_sfm_points(clip, gap=24, stride=6, frames=frames)
         rng = np.random.default_rng(3)
         prs = [P.point_pairs(xy, z, fr.shape[:2], 400, rng, tau=0.05) for fr, xy, z in items]
         entry = {"frames_used": len(items), "points": int(sum(len(z) for _, _, z in items)),
@@ -128,6 +186,47 @@ def speed(net, sizes=((96, 128), (192, 256), (240, 320)), reps=10):
     return out
 
 
+def backend_speed(net, sizes=((240, 320), (128, 176), (112, 160)), reps=15, threads=2):
+    """p50 ms of the exported ONNX net on onnxruntime and (if installed) OpenVINO CPU with the bf16
+    hint, batch 1, at each (H, W) processing size. Measures only; the backends live in rtstyle.backends."""
+    import tempfile
+
+    import onnxruntime as ort
+
+    from rtstyle.export import export_onnx
+    out = {"threads": threads}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_onnx(net, "depth", Path(tmp) / "depth.onnx", {"config": dict(net.config)})
+        so = ort.SessionOptions()
+        so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
+        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        name = sess.get_inputs()[0].name
+        runners = {"onnxruntime": lambda x: sess.run(None, {name: x})}
+        try:
+            import openvino as ov
+            core = ov.Core()
+            for hint in ("bf16", "f32"):
+                cm = core.compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": hint,
+                                                         "INFERENCE_NUM_THREADS": threads})
+                runners[f"openvino-{hint}"] = (lambda c: (lambda x: c([x])))(cm)
+        except Exception as exc:  # noqa: BLE001 - report, do not fail the evaluation
+            out["openvino_error"] = repr(exc)[:200]
+        for key, run in runners.items():
+            out[key] = {}
+            for h, w in sizes:
+                x = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+                for _ in range(3):
+                    run(x)
+                ts = []
+                for _ in range(reps):
+                    t0 = time.perf_counter()
+                    run(x)
+                    ts.append(1000 * (time.perf_counter() - t0))
+                out[key][f"{w}x{h}"] = {"p50_ms": round(float(np.median(ts)), 1),
+                                        "min_ms": round(float(np.min(ts)), 1)}
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("weights", nargs="?", type=Path, default=ROOT / "rtstyle" / "weights" / "depth-rt.safetensors")
@@ -136,15 +235,27 @@ def main():
     ap.add_argument("--synth-size", default="128x96")
     ap.add_argument("--speed", action="store_true", help="also time the net on CPU")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--speed-backends", action="store_true",
+                    help="time the exported ONNX on onnxruntime and OpenVINO (bf16 hint), 2 threads")
+    ap.add_argument("--only-speed", action="store_true", help="with --speed-backends: skip the accuracy sets")
+    ap.add_argument("--no-synth", action="store_true", help="skip the synthetic views (slow to render)")
     a = ap.parse_args()
     net, manifest = load_weights(a.weights)
     w, h = (int(v) for v in a.synth_size.split("x"))
+    if a.only_speed:
+        print(json.dumps({"weights": a.weights.name, "backend_speed": backend_speed(net)}, indent=2))
+        return
     res = {"weights": a.weights.name, "config": manifest["config"], "iterations": manifest.get("iterations"),
-           "synthetic_heldout": synthetic(net, a.synth_views, h, w, min(h, w)),
            "sfm": sfm(net, a.short)}
+    if not a.no_synth:
+        res["synthetic_heldout"] = synthetic(net, a.synth_views, h, w, min(h, w))
     if (DATA / "depth" / "aloeGT.png").exists():
         res["aloe"] = aloe(net, a.short)
         res["aloe"].pop("_image")
+    res["motorcycle"] = motorcycle(net, a.short)
+    res["diw_ours"] = diw(net, a.short)
+    if a.speed_backends:
+        res["backend_speed"] = backend_speed(net)
     if a.speed:
         res["cpu_speed"] = {"threads": torch.get_num_threads(), **speed(net)}
     text = json.dumps(res, indent=2, default=float)

@@ -1,6 +1,9 @@
 """Depth: synthetic renderer, ordinal pairs, accuracy, ranking-loss training, depth-aware blending, CLI."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -290,3 +293,120 @@ def test_train_depth_cli_tiny_run_and_resume(tmp_path, capsys):
     args[args.index("--iters") + 1] = "3"
     assert cli.main(args) == 0 and "resumed" in capsys.readouterr().out
     assert json.loads((out / "depth-rt.json").read_text())["iterations"] == 3
+
+
+# -- residual learning on the prior, held-out DIW-style set ---------------------------------------
+
+def test_ordinal_accuracy_counts_ties_as_wrong_for_ordered_pairs():
+    """equal_tol=0 (the DIW scoring): only the order counts; a tie is wrong for an ordered pair."""
+    pred = np.array([[3.0, 1.0, 1.0, 0.0]])
+    pairs = P.Pairs(np.array([0, 1, 3, 1]), np.array([1, 2, 0, 3]), np.array([1, -1, -1, -1], np.int8))
+    res = ordinal_accuracy(pred, pairs, equal_tol=0.0)
+    # (0 vs 1: farther, right) (1 vs 2: tie, wrong) (3 vs 0: nearer, right) (1 vs 3: farther, wrong)
+    assert res["ordered"] == pytest.approx(0.5) and res["n_ordered"] == 4
+    ramp = np.repeat(np.arange(4.0)[:, None], 3, 1)      # farther downwards
+    lower_nearer = -ramp
+    pr = P.dense_pairs(ramp + 1, 300, np.random.default_rng(0), tau=0.0)
+    assert ordinal_accuracy(ramp, pr, 0.0)["ordered"] == 1.0
+    assert ordinal_accuracy(lower_nearer, pr, 0.0)["ordered"] == 0.0
+
+
+def test_residual_head_starts_exactly_at_the_prior(tmp_path):
+    from rtstyle.models.depth import rows_prior
+    from rtstyle.train.depth import _init
+    torch.manual_seed(0)
+    net = build_depth_net("rt", width=0.125, prior="rows")
+    assert net.config["prior"] == "rows"
+    x = torch.rand(2, 3, 37, 53)       # not a multiple of 16: padded inside, ramp on the cropped output
+    for mode in (True, False):
+        net.train(mode)
+        with torch.no_grad():
+            z = net(x)
+        assert z.shape == (2, 1, 37, 53) and torch.equal(z, rows_prior(z))
+    col = rows_prior(torch.zeros(1, 1, 5, 2))[0, 0, :, 0]
+    assert torch.allclose(col, torch.tensor([0.8, 0.4, 0.0, -0.4, -0.8])) # top far, bottom near
+    # Starting from a plain net's weights keeps the head at zero: still exactly the prior.
+    plain = build_depth_net("rt", width=0.125)
+    for p in plain.parameters():
+        p.data.normal_(0, 0.1)
+    save_weights(plain.eval(), tmp_path / "plain.safetensors", {"family": "depth", "styles": [], "config": dict(plain.config)})
+    fresh = build_depth_net("rt", width=0.125, prior="rows").eval()
+    assert _init(fresh, str(tmp_path / "plain.safetensors")) == 0
+    assert torch.allclose(fresh.stem[0].weight, plain.stem[0].weight, atol=1e-3)   # stored as fp16
+    with torch.no_grad():
+        z = fresh(x)
+    assert torch.equal(z, rows_prior(z))
+    # ... and training moves it: a step on pairs the prior gets wrong changes the output.
+    opt = torch.optim.SGD(fresh.parameters(), lr=0.1)
+    from rtstyle import losses
+    fresh.train()
+    z = fresh(x[:1])
+    ia, ib = torch.tensor([[0]]), torch.tensor([[36 * 53]])
+    losses.ranking_loss(z, ia, ib, torch.tensor([[-1]], dtype=torch.int8)).backward()   # top row nearer
+    opt.step()
+    assert fresh.head.weight.abs().sum() > 0
+
+
+def test_diw_set_is_well_formed_and_follows_its_selection_rule():
+    from rtstyle.depth import heldout
+    photos = heldout.load()
+    assert len(photos) >= 20 and len({p["photo"] for p in photos}) == len(photos)
+    n = 0
+    for e in photos:
+        assert e["pairs"], e["photo"]
+        for q in e["pairs"]:
+            assert q["nearer"] in ("a", "b") and q["a"] != q["b"]
+            assert all(0.0 <= v <= 1.0 for v in q["a"] + q["b"])
+            n += 1
+        pr = heldout.pairs_for(e, 100, 120)
+        assert pr.ia.max() < 100 * 120 and set(np.unique(pr.r)) <= {-1, 1}
+    assert n >= 20
+    content = Path(os.environ.get("RTSTYLE_DATA", "/work/shared/data")) / "content"
+    if content.is_dir():
+        names = [p.name for p in content.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
+        assert [b + ".jpg" for b in heldout.pick_photos(names)] == [p["photo"] for p in photos]
+
+
+def test_heldout_photos_and_their_crops_never_reach_training(tmp_path, monkeypatch):
+    from rtstyle.depth import heldout
+    from rtstyle.train import depth as TD
+    held = heldout.load()[0]["photo"]                      # e.g. gcompris_camels.jpg
+    stem = Path(held).stem
+    assert heldout.base_name(f"{stem}_crop2.jpg") == stem and heldout.is_heldout(f"/x/{stem}_crop1.jpg")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    names = [held, f"{stem}_crop1.jpg", f"{stem}_crop2.jpg"] + [f"other_{i:02d}.jpg" for i in range(40)]
+    for name in names:
+        cv2.imwrite(str(folder / name), rng.integers(0, 255, (40, 56, 3), dtype=np.uint8))
+    kept = heldout.exclude(sorted(folder.iterdir()))
+    assert len(kept) == 40 and not any(heldout.is_heldout(p) for p in kept)
+    # The trainer's photo list and the scene textures go through the same filter.
+    seen = {}
+    real_init = TD.RealPhotos.__init__
+
+    def spy(self, files, *a, **k):
+        seen["files"] = list(files)
+        real_init(self, files, *a, **k)
+    monkeypatch.setattr(TD.RealPhotos, "__init__", spy)
+    pool_files = []
+    real_from_folder = synth.TexturePool.from_folder.__func__
+
+    def spy_pool(cls, f, limit=96, seed=0, exclude=None):
+        files = sorted(p for p in Path(f).glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        pool_files.extend(exclude(files) if exclude else files)
+        return real_from_folder(cls, f, limit, seed, exclude)
+    monkeypatch.setattr(synth.TexturePool, "from_folder", classmethod(spy_pool))
+    TD._POOLS.clear()
+    synth.default_pool.cache_clear()
+    cfg = TD.DepthConfig(model={"width": 0.125, "prior": "rows"}, out=str(tmp_path / "run"), height=32, width=32,
+                         batch=1, real_batch=1, iters=1, pairs=20, buffer=2, fresh=0, val_views=1,
+                         real_data=str(folder), textures=str(folder), log_every=1, ckpt_every=1, threads=1,
+                         precision="fp32")
+    try:
+        TD.train(cfg)
+    finally:
+        TD._POOLS.clear()
+        synth.default_pool.cache_clear()
+    assert seen["files"] and not any(heldout.is_heldout(p) for p in seen["files"])
+    assert pool_files and not any(heldout.is_heldout(p) for p in pool_files)

@@ -230,6 +230,28 @@ def test_depth_parity_with_bn_folded(tmp_path):
         assert ((got - want).abs().max() / scale).item() < 1e-3
 
 
+def test_residual_depth_parity_keeps_the_prior_ramp_dynamic(tmp_path):
+    """The residual net (prior 'rows') exports with its ramp built from the output's shape: parity
+    at several sizes, and an untrained export is the prior itself."""
+    from rtstyle.models.depth import build_depth_net, rows_prior
+    torch.manual_seed(0)
+    fresh = build_depth_net("rt", width=0.125, prior="rows").eval()
+    trained = randomize(build_depth_net("rt", width=0.125, prior="rows"))
+    for name, net in (("fresh", fresh), ("trained", trained)):
+        path = export_onnx(net, "depth", tmp_path / f"{name}.onnx", {"config": net.config})
+        backend = OnnxRuntimeBackend(path, family="depth", threads=1).load()
+        for h, w in SIZES[:2] + [(48, 80)]:
+            x = torch.rand(1, 3, h, w)
+            with torch.no_grad():
+                want = net(x)
+            got = backend(x)
+            assert got.shape == (1, 1, h, w)
+            scale = want.abs().max().clamp_min(1e-6)
+            assert ((got - want).abs().max() / scale).item() < 1e-3, (name, h, w)
+            if name == "fresh":
+                assert (got - rows_prior(got)).abs().max().item() < 1e-5
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("RTSTYLE_SLOW_TESTS"), reason="≈20 s; set RTSTYLE_SLOW_TESTS=1")
 def test_dynamo_exporter_is_also_correct_at_odd_sizes(tmp_path):

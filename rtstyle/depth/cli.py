@@ -97,6 +97,9 @@ def register_train(tsub) -> None:
                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     t.add_argument("--variant", choices=["full", "rt"], default="rt")
     t.add_argument("--net-width", type=float, default=None, help="override the variant's channel multiplier")
+    t.add_argument("--prior", choices=["rows", "none"], default="rows",
+                   help="rows: residual net, output = 'lower is nearer' + a learned correction that starts at 0; "
+                        "none: plain Chen et al. head")
     t.add_argument("--out", type=Path, default=None, help="run folder (default runs/depth-<variant>)")
     t.add_argument("--size", default="128x96", help="training size WxH (multiples of 16)")
     t.add_argument("--batch", type=int, default=8, help="synthetic views per step")
@@ -135,7 +138,7 @@ def run_train(a) -> int:
         start, stop = (int(v) for v in a.sfm_frames.split(":"))
     except ValueError:
         raise UserError(f"--sfm-frames {a.sfm_frames!r} is not START:STOP (e.g. 0:300)") from None
-    model = {} if a.net_width is None else {"width": a.net_width}
+    model = ({} if a.net_width is None else {"width": a.net_width}) | ({"prior": a.prior} if a.prior != "none" else {})
     cfg = DepthConfig(variant=a.variant, model=model, out=str(a.out or Path("runs") / f"depth-{a.variant}"), height=h, width=w,
                       batch=a.batch, real_batch=a.real_batch, iters=a.iters, lr=a.lr, pairs=a.pairs, tau=a.tau,
                       si_weight=a.si_weight, real_data=str(a.real_data or ""), textures=str(a.textures or ""),

@@ -50,9 +50,12 @@ class TexturePool:
         return len(self.levels[0])
 
     @classmethod
-    def from_folder(cls, folder: str | Path, limit: int = 96, seed: int = 0) -> "TexturePool":
-        """Up to ``limit`` photos of ``folder`` (every k-th of the sorted list, reproducible)."""
+    def from_folder(cls, folder: str | Path, limit: int = 96, seed: int = 0, exclude=None) -> "TexturePool":
+        """Up to ``limit`` photos of ``folder`` (every k-th of the sorted list, reproducible);
+        ``exclude(files) -> files`` drops photos first (the held-out test photos)."""
         files = sorted(p for p in Path(folder).glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        if exclude is not None:
+            files = exclude(files)
         if not files:
             raise FileNotFoundError(f"no photos in {folder} to texture the synthetic scenes with")
         step = max(1, len(files) // limit)
@@ -84,13 +87,14 @@ def _square(img: np.ndarray, side: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=4)
-def default_pool(folder: str | None = None) -> TexturePool:
-    """The photos of ``folder`` (default: /work/shared/data/content or $RTSTYLE_DATA/content), else procedural."""
+def default_pool(folder: str | None = None, exclude=None) -> TexturePool:
+    """The photos of ``folder`` (default: /work/shared/data/content or $RTSTYLE_DATA/content), else
+    procedural; ``exclude`` as in :meth:`TexturePool.from_folder`."""
     import os
     cands = [folder] if folder else [os.path.join(os.environ.get("RTSTYLE_DATA", "/work/shared/data"), "content")]
     for c in cands:
         if c and Path(c).is_dir():
-            return TexturePool.from_folder(c)
+            return TexturePool.from_folder(c, exclude=exclude)
     return TexturePool.procedural()
 
 

@@ -16,6 +16,14 @@ Layout (seed 003 → Chen et al.'s ``hourglass3``; letters are the inception con
 full-resolution skip block G (11×11 and 7×7 convs on 64 channels at every pixel), so ``'rt'``
 replaces G with a slim block S (``top='slim'``: 16-channel 3/5/7 branches) and halves every channel
 count (``width=0.5``).
+
+Residual learning on a prior (``prior='rows'``): the output is ``g · prior(y) + head(features)``, where
+prior(y) = 1 − 2 (y + ½) / H runs from ≈ +1 at the top row (far) to ≈ −1 at the bottom (near), i.e.
+"lower in the frame is nearer", ``g`` is a learned scalar starting at 1, and the head conv starts at
+zero. An untrained net therefore *is* the prior, exactly, and training must earn every pair it orders
+better than the prior. The ramp is built from the output's own shape (cumsum of ones), so the ONNX
+export keeps dynamic H, W. ``prior='none'`` (the default, and what older weights were trained as) is
+Chen et al.'s plain head.
 """
 from __future__ import annotations
 
@@ -125,10 +133,12 @@ class HourglassDepth(nn.Module):
 
     multiple = 16
 
-    def __init__(self, width: float = 1.0, top: str = "G"):
+    def __init__(self, width: float = 1.0, top: str = "G", prior: str = "none"):
         super().__init__()
         if top not in ("G", "slim"):
             raise ValueError(f"top must be 'G' or 'slim', got {top!r}")
+        if prior not in PRIORS:
+            raise ValueError(f"prior must be one of {', '.join(PRIORS)}, got {prior!r}")
         if width <= 0:
             raise ValueError(f"width must be positive, got {width}")
         stem_ch = 4 * _scale(32, width)  # = C's output, so the L4 branches line up (128 at width 1)
@@ -139,11 +149,30 @@ class HourglassDepth(nn.Module):
         l3 = _level(stem_ch, "CD", "CAAC", width, nn.MaxPool2d, l2, 2)
         self.body = _level(stem_ch, "G" if top == "G" else "S", "CCEF", width, nn.MaxPool2d, l3, 2)
         self.head = nn.Conv2d(self.body.out_channels, 1, 3, padding=1)
-        self.config = {"width": width, "top": top}
+        self.prior = prior
+        if prior == "rows":
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
+            self.prior_gain = nn.Parameter(torch.ones(1))
+        self.config = {"width": width, "top": top} | ({"prior": prior} if prior != "none" else {})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x, size = pad_to_multiple(x, self.multiple)
-        return crop_to(self.head(self.body(self.stem(x))), size)
+        z = crop_to(self.head(self.body(self.stem(x))), size)
+        if self.prior == "rows":
+            z = z + self.prior_gain.to(z.dtype) * rows_prior(z)
+        return z
+
+
+PRIORS = ("none", "rows")
+
+
+def rows_prior(like: torch.Tensor) -> torch.Tensor:
+    """"Lower in the frame is nearer" as a depth map shaped like ``like`` (N, 1, H, W): 1 − 2 (y + ½) / H,
+    ≈ +1 (far) at the top row to ≈ −1 (near) at the bottom. Made of cumsum/sum so ONNX keeps H dynamic."""
+    ones = torch.ones_like(like)
+    rows = ones.cumsum(dim=2) - 0.5
+    return 1.0 - 2.0 * rows / ones.sum(dim=2, keepdim=True)
 
 
 def build_depth_net(variant: str = "full", **overrides) -> HourglassDepth:

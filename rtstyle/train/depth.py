@@ -8,6 +8,11 @@ Each step's batch mixes:
   weight ``sky_weight`` where the sky detector finds one);
 - optionally frames of a clip with structure-from-motion pairs (``sfm_clip``, weight ``sfm_weight``).
 
+Photos of the human-judged test set (rtstyle.depth.heldout) and their crops are dropped from the
+weak-cue photos and from the scene textures. ``model={"prior": "rows"}`` trains the residual net
+(output = prior "lower is nearer" + a correction that starts at zero); ``init`` from weights of a
+plain net (no prior) loads its body and keeps the zero head, so step 0 is exactly the prior.
+
 Synthetic views come from a replay buffer: ``buffer`` views rendered at start, ``fresh`` new ones
 (never seen seeds) replacing random slots every step, so the renderer's cost is bounded and the
 data keeps changing. ``workers`` > 0 renders in a process pool (GPU machines have cores to spare).
@@ -77,9 +82,20 @@ def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(rgb)).permute(0, 3, 1, 2).float().div_(255.0)
 
 
+_POOLS: dict = {}
+
+
+def _pool(textures: str):
+    """The scene textures (held-out photos excluded), loaded once per process."""
+    if textures not in _POOLS:
+        from ..depth.heldout import exclude
+        _POOLS[textures] = synth.default_pool(textures or None, exclude=exclude)
+    return _POOLS[textures]
+
+
 def _render(args):
     seed, h, w, textures = args
-    return synth.render_view(seed, h, w, synth.default_pool(textures or None))
+    return synth.render_view(seed, h, w, _pool(textures))
 
 
 class SynthBuffer:
@@ -239,15 +255,16 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
         log.truncate_after(step)
         print(f"resumed {ckpt} at step {step}")
     elif cfg.init:
-        step = common.init_from_weights(net, cfg.init)
+        step = _init(net, cfg.init)
 
     t_start = time.time()
     synth_buf = SynthBuffer(cfg, next_seed)
     real = sfm = None
     n_real_files = 0
     if cfg.real_data and cfg.real_batch > 0:
+        from ..depth.heldout import exclude
         from .data import list_images, split
-        files, _ = split(list_images(cfg.real_data))
+        files, _ = split(exclude(list_images(cfg.real_data)))
         n_real_files = len(files)
         real = RealPhotos(files, cfg.height, cfg.width, cfg.seed + step)
     if cfg.sfm_clip and cfg.sfm_batch > 0:
@@ -350,6 +367,24 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
     print(f"{'stopped at time limit' if stopped_early else 'finished'}: step {step}, "
           f"val ordinal accuracy {last_val['all']:.3f}, weights {weights}")
     return weights
+
+
+def _init(net, path: str) -> int:
+    """Start from shipped weights. Into a residual net (prior='rows') from a plain one, load all but
+    the head, which stays zero: the start is exactly the prior. Returns the steps already trained."""
+    from safetensors.torch import load_file
+    from ..checkpoints import read_manifest
+    man = read_manifest(Path(path))
+    if getattr(net, "prior", "none") != "none" and man["config"].get("prior", "none") == "none":
+        state = {k: v.float() for k, v in load_file(str(path)).items() if not k.startswith("head.")}
+        missing, unexpected = net.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not k.startswith("head.") and k != "prior_gain"
+                   and not k.endswith("num_batches_tracked")]
+        if missing or unexpected:
+            raise ValueError(f"--init {path} does not fit this net (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        print(f"initialised the body from {path} (plain net, {man.get('iterations', 0)} steps); head at zero = the prior")
+        return 0
+    return common.init_from_weights(net, path)
 
 
 def _sfm_frames(cfg: DepthConfig):
