@@ -4,29 +4,43 @@ Every function here is stateless and works on (N, C, H, W) float tensors unless 
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 
-def to_input(u8: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """(H, W, 3) or (N, H, W, 3) uint8 RGB tensor -> (1 or N, 3, H, W) ``dtype`` in [0, 1], same device."""
+def to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) or (N, H, W, 3) uint8 RGB array -> (1 or N, 3, H, W) float32 in [0, 1] on the CPU;
+    one frame in one OpenCV pass.
+
+    Not torch's permute/float/div: on the loaded 2-core dev machine those three passes took
+    35 ms for a 640×480 frame (median; torch's 2 threads wait on each other when another process
+    holds a core) against 1 ms here (docs/cpu.md, "The frame path").
+    """
+    if rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype == np.uint8:
+        return torch.from_numpy(cv2.dnn.blobFromImage(rgb, 1.0 / 255.0))
+    return tensor_input(torch.from_numpy(np.ascontiguousarray(rgb)))
+
+
+def to_uint8(y: torch.Tensor) -> np.ndarray:
+    """(N, C, H, W) float -> the first image as an (H, W, C) uint8 array: round(clamp(y, 0, 1) · 255),
+    halves to even, as torch's ``round`` (OpenCV's saturate_cast rounds the same way). 54 ms ->
+    0.6 ms at 640×480 on the dev machine, for the reason in :func:`to_tensor`."""
+    planes = np.clip(y[0].detach().float().cpu().numpy(), 0.0, 1.0)
+    out = [cv2.convertScaleAbs(p, alpha=255.0) for p in planes]
+    return cv2.merge(out) if len(out) > 1 else out[0][..., None]
+
+
+def tensor_input(u8: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The same on tensors, on any device (the CUDA path): (H, W, 3) or (N, H, W, 3) uint8 ->
+    (1 or N, 3, H, W) ``dtype`` in [0, 1]."""
     return (u8[None] if u8.dim() == 3 else u8).permute(0, 3, 1, 2).to(dtype).div_(255.0)
 
 
-def to_uint8(y: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) float in [0, 1] -> the first image as an (H, W, 3) uint8 tensor, clamped and rounded."""
+def tensor_uint8(y: torch.Tensor) -> torch.Tensor:
+    """The same on tensors: (N, 3, H, W) float in [0, 1] -> the first image as an (H, W, 3) uint8 tensor."""
     return y[0].permute(1, 2, 0).float().clamp(0, 1).mul(255.0).round().to(torch.uint8)
-
-
-def image_tensor(rgb: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) or (N, H, W, 3) uint8 RGB array -> (1 or N, 3, H, W) float32 in [0, 1] on the CPU."""
-    return to_input(torch.from_numpy(np.ascontiguousarray(rgb)))
-
-
-def image_array(y: torch.Tensor) -> np.ndarray:
-    """(N, 3, H, W) float in [0, 1] -> the first image as an (H, W, 3) uint8 RGB array."""
-    return to_uint8(y.detach()).cpu().numpy()
 
 
 def gram(x: torch.Tensor) -> torch.Tensor:

@@ -230,7 +230,7 @@ def adain_style_stats(decoder: torch.nn.Module, name: str, short: int | None = N
     read at ``short`` px on its short side if given: two (1, 512, 1, 1) float32 (CPU)."""
     from .io.images import read_image
     from .models.adain import AdaINNet
-    from .ops import image_tensor
+    from .ops import to_tensor
     rgb, _ = read_image(style_image(name))
     if short:
         import cv2
@@ -238,7 +238,7 @@ def adain_style_stats(decoder: torch.nn.Module, name: str, short: int | None = N
         rgb = cv2.resize(rgb, (max(16, round(rgb.shape[1] * f)), max(16, round(rgb.shape[0] * f))),
                          interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
     with torch.no_grad():
-        return AdaINNet(decoder=decoder).style_stats(image_tensor(rgb))
+        return AdaINNet(decoder=decoder).style_stats(to_tensor(rgb))
 
 
 def style_inputs(entry: WeightsEntry, mix: list[tuple[str, float]], model: torch.nn.Module,

@@ -28,10 +28,12 @@ def machine(monkeypatch):
 
 # -- select ------------------------------------------------------------------------------------
 
-def test_auto_on_a_cpu_machine_is_onnxruntime(machine):
+def test_auto_on_a_cpu_machine_is_openvino_then_onnxruntime(machine):
     machine(cuda=False, missing={"tensorrt"})
+    assert backends.select("auto").name == "openvino"
+    machine(cuda=False, missing={"tensorrt", "openvino"})
     assert backends.select("auto").name == "onnxruntime"
-    machine(cuda=False, missing={"tensorrt", "onnxruntime"})
+    machine(cuda=False, missing={"tensorrt", "openvino", "onnxruntime"})
     assert backends.select("auto").name == "torch"
 
 

@@ -1,7 +1,7 @@
 """Pick a runtime by name (``--backend``) and build it for a model.
 
 ``select('auto')`` takes the first available row of :data:`BACKENDS` (tensorrt → torch-cuda →
-onnxruntime → torch); ``create`` exports what that runtime needs (ONNX, TensorRT engine) into a
+openvino → onnxruntime → torch); ``create`` exports what that runtime needs (ONNX, TensorRT engine) into a
 cache folder and returns the loaded :class:`Backend`.
 """
 from __future__ import annotations
@@ -25,12 +25,14 @@ ALIASES = {"cuda": "torch-cuda"}
 _MODULES = {
     "tensorrt": ("tensorrt",),
     "torch-cuda": ("torch",),
+    "openvino": ("openvino", "onnx"),
     "onnxruntime": ("onnxruntime", "onnx"),
     "torch": ("torch",),
 }
 _INSTALL = {
     "tensorrt": "pip install 'rtstyle[trt]', which downloads from NVIDIA's index",
     "onnxruntime": "pip install onnxruntime onnx",
+    "openvino": "pip install openvino onnx",
 }
 
 
@@ -87,17 +89,26 @@ def _unknown(name: str) -> UserError:
     return UserError(f"unknown backend {name!r}{hint} (choose from {', '.join(choices)})")
 
 
-def select(name: str = "auto") -> BackendSpec:
+def select(name: str = "auto", precision: str = "auto") -> BackendSpec:
     """The BackendSpec for a --backend value; ``auto`` = first available row of BACKENDS.
 
-    Raises UserError for an unknown name (with the closest match) or an unavailable backend
-    (saying why).
+    ``precision`` (--precision: auto | bf16 | f32 | int8) other than auto limits ``auto`` to the
+    CPU backends that run it (bf16 / int8: openvino; f32: openvino, onnxruntime, torch).
+    Raises UserError for an unknown name (with the closest match), an unavailable backend
+    (saying why), or a backend that cannot run ``precision``.
     """
+    from .cpu_features import check_precision
     name = name.strip().lower()
+    precision = check_precision(precision)
     if name == "auto":
-        for spec in BACKENDS:
+        rows = [s for s in BACKENDS if precision == "auto" or _runs(s, precision)]
+        for spec in rows:
             if available(spec):
                 return spec
+        if precision != "auto":
+            raise UserError(f"--precision {precision} needs " + " or ".join(f"--backend {s.name}" for s in rows)
+                            + ", and none can run here: " + "; ".join(
+                                f"{s.name}: {unavailable_reason(s)}" for s in rows), exit_code=1)
         raise UserError("no backend can run here: " + "; ".join(
             f"{s.name}: {unavailable_reason(s)}" for s in BACKENDS), exit_code=1)
     spec = spec_named(name)
@@ -106,7 +117,22 @@ def select(name: str = "auto") -> BackendSpec:
         needs = " and ".join([f"the {m} package" for m in _MODULES[spec.name]]
                              + (["a CUDA GPU"] if spec.needs_gpu else []))
         raise UserError(f"backend {spec.name!r} needs {needs}; {reason}; use --backend auto")
+    if precision != "auto" and not _runs(spec, precision):
+        raise _cannot_run(spec, precision)
     return spec
+
+
+def _cannot_run(spec: BackendSpec, precision: str) -> UserError:
+    runs = [s.name for s in BACKENDS if _runs(s, precision)]
+    return UserError(f"--precision {precision} needs --backend {' or '.join(runs)} (or auto); {spec.name} runs "
+                     f"{spec.precision} only; leave out --precision to run it")
+
+
+def _runs(spec: BackendSpec, precision: str) -> bool:
+    """Whether ``spec`` can run at a forced --precision (bf16/int8: openvino; f32: the CPU rows)."""
+    if spec.needs_gpu:
+        return False
+    return spec.precision == "auto" or precision == "f32"
 
 
 def _cached_onnx_problem(path: Path, family: str) -> str | None:
@@ -123,7 +149,7 @@ def _cached_onnx_problem(path: Path, family: str) -> str | None:
 
 def create(spec: BackendSpec, model: nn.Module, family: str, meta: dict | None = None,
            cache_dir: Path | str = "engines", *, profile=None, opset: int | None = None,
-           **options) -> Backend:
+           precision: str = "auto", **options) -> Backend:
     """A loaded Backend running ``model`` on ``spec``'s runtime.
 
     Args:
@@ -136,13 +162,19 @@ def create(spec: BackendSpec, model: nn.Module, family: str, meta: dict | None =
             (an export happens once; a changed model gets a new file).
         profile: TensorRT (min, opt, max) NCHW shapes for ``image`` (default rtstyle.export.tensorrt.DEFAULT_PROFILE).
         opset: ONNX opset (default rtstyle.export.onnx.DEFAULT_OPSET).
+        precision: --precision (auto | bf16 | f32 | int8); openvino runs it, the others only check
+            it (see :func:`select`).
         options: passed to the backend class (e.g. ``cuda_graphs``, ``compile`` for torch;
             ``providers``, ``threads`` for onnxruntime).
     """
     from .. import families
     from ..export.onnx import DEFAULT_OPSET, export_onnx, family_net, model_digest, read_metadata
     from ..export.tensorrt import DEFAULT_PROFILE, build_engine
+    from .cpu_features import check_precision
     families.family(family)  # fail early on an unknown family
+    precision = check_precision(precision)
+    if precision != "auto" and not _runs(spec, precision):
+        raise _cannot_run(spec, precision)
     model = family_net(model, family)   # an AdaIN decoder gets its encoder
     module = importlib.import_module(f"{__name__}.{spec.module}")
     cls = getattr(module, spec.cls)
@@ -171,6 +203,8 @@ def create(spec: BackendSpec, model: nn.Module, family: str, meta: dict | None =
         except OSError as exc:
             raise UserError(f"cannot write the ONNX cache {onnx_path}: {exc.strerror or exc}; set RTSTYLE_CACHE "
                             f"to a folder you can write to", exit_code=1) from exc
+    if spec.precision == "auto":   # openvino: compiled models cached beside the ONNX file
+        return cls(onnx_path, family=family, precision=precision, cache_dir=cache_dir, **options).load()
     if spec.suffix == ".onnx":
         return cls(onnx_path, family=family, **options).load()
     if spec.suffix == ".engine":

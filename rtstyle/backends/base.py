@@ -14,7 +14,7 @@ class BackendSpec:
     name: str          # --backend value
     suffix: str        # file the exporter writes and the loader reads ('' = the torch module itself)
     needs_gpu: bool
-    precision: str     # 'fp32' | 'fp16'
+    precision: str     # 'fp32' | 'fp16'; 'auto' = chosen per CPU at load (openvino: bf16 | f32 | int8)
     module: str        # rtstyle.backends.<module> holds the class
     cls: str
 
@@ -23,6 +23,9 @@ class BackendSpec:
 BACKENDS: tuple[BackendSpec, ...] = (
     BackendSpec("tensorrt", ".engine", True, "fp16", "tensorrt_backend", "TensorRTBackend"),
     BackendSpec("torch-cuda", "", True, "fp16", "torch_backend", "TorchBackend"),
+    # On a CPU, OpenVINO before onnxruntime: same speed at f32 for the lite net, faster for the
+    # full nets, and 1.5-5× with bf16 units (docs/cpu.md).
+    BackendSpec("openvino", ".onnx", False, "auto", "openvino_backend", "OpenVINOBackend"),
     BackendSpec("onnxruntime", ".onnx", False, "fp32", "onnxruntime_backend", "OnnxRuntimeBackend"),
     BackendSpec("torch", "", False, "fp32", "torch_backend", "TorchBackend"),
 )

@@ -61,6 +61,7 @@ def environment() -> dict:
     env = {
         "device": f"CUDA: {gpus[0]['name']}" if gpus else f"CPU: {_cpu_model()}",
         "cpu": _cpu_model(),
+        "cpu_flags": list(_cpu_flags()),
         "cores": os.cpu_count(),
         "cores_usable": usable,
         "torch_threads": torch.get_num_threads(),
@@ -72,6 +73,7 @@ def environment() -> dict:
         "platform": platform.platform(),
         "versions": {"rtstyle": __version__, "torch": torch.__version__,
                      "onnxruntime": module_version("onnxruntime"), "onnx": module_version("onnx"),
+                     "openvino": module_version("openvino"), "nncf": module_version("nncf"),
                      "tensorrt": module_version("tensorrt"), "av (PyAV)": module_version("av"),
                      "numpy": module_version("numpy")},
         "loadavg_1min_at_start": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
@@ -80,12 +82,19 @@ def environment() -> dict:
     return env
 
 
+def _cpu_flags() -> tuple[str, ...]:
+    """The inference-relevant CPU flags (rtstyle.backends.cpu_features: avx512_bf16, amx_bf16, ...)."""
+    from ..backends.cpu_features import detect
+    return detect().flags
+
+
 def environment_lines(env: dict) -> list[str]:
     gpu = "; ".join(f"{g['name']} (sm {g['capability']}, {g['memory_gib']} GiB)" for g in env["gpus"]) or "none"
     versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items())
     return [
         f"device  : {env['device']}",
-        f"cpu     : {env['cpu']}, {env['cores']} cores ({env['cores_usable']} usable), "
+        f"cpu     : {env['cpu']} ({', '.join(env.get('cpu_flags') or []) or 'no bf16/int8 flags'}), "
+        f"{env['cores']} cores ({env['cores_usable']} usable), "
         f"threads: torch {env['torch_threads']}, onnxruntime {env.get('onnxruntime_threads', env['cores'])}; "
         f"load avg {env['loadavg_1min_at_start']} at start",
         f"gpu     : {gpu}; driver {env['driver'] or '-'}, CUDA (torch build) {env['cuda'] or '-'}, "

@@ -74,7 +74,7 @@ def _load(path: Path, size: int) -> torch.Tensor:
     h, w = rgb.shape[:2]
     f = size / min(h, w)
     rgb = cv2.resize(rgb, (max(2, round(w * f)), max(2, round(h * f))), interpolation=cv2.INTER_AREA)
-    return ops.image_tensor(rgb)
+    return ops.to_tensor(rgb)
 
 
 def evaluate(photos: list[Path], style: str, family: str | None = None, size: int = 256,

@@ -112,10 +112,25 @@ class Variant:
     options: dict
 
 
-def backend_variants(names: list[str], compile: bool = False,
-                     threads: int | None = None) -> tuple[list[Variant], list[str]]:
+def openvino_precisions(text: str | None) -> list[str]:
+    """--precisions for the openvino rows: default f32, plus bf16 where the CPU has bf16 units."""
+    from ..backends.cpu_features import check_precision, detect
+    if not text:
+        return ["f32", "bf16"] if detect().bf16 else ["f32"]
+    out = []
+    for t in split_list(text):
+        p = check_precision(t)
+        if p == "auto":
+            raise UserError("--precisions names precisions to time (bf16, f32, int8), not auto")
+        out.append(p)
+    return list(dict.fromkeys(out))
+
+
+def backend_variants(names: list[str], compile: bool = False, threads: int | None = None,
+                     precisions: list[str] | None = None) -> tuple[list[Variant], list[str]]:
     """(rows to time, notes on requested backends that can't run here); ``threads`` caps
-    onnxruntime's intra-op threads (torch's are process-wide: torch.set_num_threads)."""
+    onnxruntime's and OpenVINO's threads (torch's are process-wide: torch.set_num_threads);
+    ``precisions``: the openvino rows (default :func:`openvino_precisions`)."""
     from .. import backends
     out, notes = [], []
     for name in names:
@@ -140,6 +155,13 @@ def backend_variants(names: list[str], compile: bool = False,
             out.append(Variant(spec.name, "fp32", "eager", {}))
         elif spec.name == "onnxruntime":
             out.append(Variant(spec.name, spec.precision, "", {"threads": threads} if threads else {}))
+        elif spec.name == "openvino":
+            from ..backends.cpu_features import detect
+            for p in precisions or openvino_precisions(None):
+                if p == "bf16" and not detect().bf16:
+                    notes.append(f"openvino bf16 skipped: {detect().name} has no bf16 units")
+                    continue
+                out.append(Variant(spec.name, p, "CPU", dict(precision=p, **({"threads": threads} if threads else {}))))
         else:
             out.append(Variant(spec.name, spec.precision, "engine" if spec.suffix == ".engine" else "", {}))
     return _dedupe(out), notes

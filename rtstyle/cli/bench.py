@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..bench.measure import run_bench
 from ..bench.render import render_markdown, render_text, write_output
-from ..bench.specs import DEFAULT_MODELS, DEFAULT_SIZES, MODELS, SAMPLE_CLIP, parse_sizes, split_list
+from ..bench.specs import (DEFAULT_MODELS, DEFAULT_SIZES, MODELS, SAMPLE_CLIP, openvino_precisions, parse_sizes,
+                            split_list)
 from ..bench.timing import Report
 from ..errors import UserError
 
@@ -21,7 +22,11 @@ def register(sub) -> None:
     p.add_argument("--models", default=",".join(DEFAULT_MODELS),
                    help=f"comma-separated: {', '.join(MODELS)}; 'none' for only the Gatys row")
     p.add_argument("--backends", default=None,
-                   help="comma-separated: tensorrt, torch-cuda, onnxruntime, torch (default: all available here)")
+                   help="comma-separated: tensorrt, torch-cuda, openvino, onnxruntime, torch "
+                        "(default: all available here)")
+    p.add_argument("--precisions", default=None,
+                   help="openvino rows: comma-separated bf16, f32, int8 (default f32, and bf16 where the CPU has "
+                        "bf16 units; int8 calibrates once per net, then is cached)")
     p.add_argument("--sizes", default=None,
                    help="square frame sizes, comma-separated (default 256,512,1024; on CPU the slowest "
                         "cells are skipped unless --sizes is given)")
@@ -80,7 +85,8 @@ def run(a) -> int:
 
     report = run_bench(models, split_list(a.backends) or None, sizes, a.iters, a.gatys_iters,
                        a.pipeline, parse_size(a.pipeline_size), frame_limit or None, a.random_init,
-                       a.compile, a.cache_dir, min_time=a.min_time, threads=a.threads, on_row=save, log=log)
+                       a.compile, a.cache_dir, min_time=a.min_time, threads=a.threads, on_row=save, log=log,
+                       precisions=openvino_precisions(a.precisions) if a.precisions else None)
     report.settings["command"] = command
     if not to_stdout:
         sys.stdout.write(render_text(report))
@@ -96,7 +102,7 @@ def _command(a) -> str:
     parts = ["rtstyle", "bench"]
     defaults = {"models": ",".join(DEFAULT_MODELS), "gatys_iters": 0}
     for key in ("models", "backends", "sizes", "iters", "min_time", "frame_limit", "gatys_iters",
-                "pipeline", "pipeline_size", "threads", "random_init", "compile"):
+                "pipeline", "pipeline_size", "threads", "precisions", "random_init", "compile"):
         value = getattr(a, key)
         if value is None or value is False or defaults.get(key) == value:
             continue

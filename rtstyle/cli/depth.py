@@ -30,7 +30,7 @@ def run(a) -> int:
 
     from ..files import atomic_write, check_input, check_output
     from ..io.images import read_image
-    from ..ops import image_tensor, normalize_depth
+    from ..ops import to_tensor, normalize_depth
     from ..pipeline.depth import DepthNet, colorize
     check_input(a.input)
     if a.output.suffix.lower() != ".png":
@@ -39,7 +39,7 @@ def run(a) -> int:
     rgb, _ = read_image(a.input)
     net = DepthNet(a.variant, a.backend, a.size)
     try:
-        x = image_tensor(rgb)
+        x = to_tensor(rgb)
         t0 = time.perf_counter()
         with torch.inference_mode():
             d = net(x.to(net.device)).float().cpu()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..families import STYLIZING
+from ..precision import add_precision_flag
 
 STYLE_SCALE_HELP = ("stroke size: 2 paints the painting's strokes twice as large on the frame, 0.5 half as "
                     "large (default: as the net learnt them, at most 2x its training photos' size, then "
@@ -12,7 +13,7 @@ STYLE_SCALE_HELP = ("stroke size: 2 paints the painting's strokes twice as large
 
 def style_flags(p: argparse.ArgumentParser, video: bool = False, overwrite: bool = True,
                 style_help: str | None = None) -> None:
-    """--style --model --backend --size --scale --strength --preserve-color --style-scale (+ --smooth for video,
+    """--style --model --backend --precision --size --scale --strength --preserve-color --style-scale (+ --smooth for video,
     --overwrite for commands that write files): what image, video, batch and webcam share."""
     p.add_argument("--style", required=True,
                    help=style_help or "style name (rtstyle styles lists them), a painting file (JPEG/PNG, AdaIN), "
@@ -21,7 +22,9 @@ def style_flags(p: argparse.ArgumentParser, video: bool = False, overwrite: bool
     p.add_argument("--model", dest="family", default=None, choices=STYLIZING,
                    help="model family (default: the fastest family with weights for the style)")
     p.add_argument("--backend", default="auto",
-                   help="auto | tensorrt | torch-cuda | onnxruntime | torch (default: auto = fastest available)")
+                   help="auto | tensorrt | torch-cuda | openvino | onnxruntime | torch "
+                        "(default: auto = fastest available)")
+    add_precision_flag(p)
     p.add_argument("--size", default=None,
                    help="processing size: short side in px (512), a name (720p) or WxH (default: input size)")
     p.add_argument("--scale", type=float, default=None, help="resize factor instead of --size (e.g. 0.5)")

@@ -23,5 +23,5 @@ def run(a) -> int:
     from ..sizes import parse_size
     jobs.stylize_images(a.inputs, a.output, a.style, a.family, a.backend, parse_size(a.size), a.scale,
                         a.strength, a.overwrite, a.method, a.iters, depth=depth_options(a),
-                        preserve_color=a.preserve_color, style_scale=a.style_scale)
+                        preserve_color=a.preserve_color, style_scale=a.style_scale, precision=a.precision)
     return 0

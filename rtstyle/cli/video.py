@@ -23,5 +23,5 @@ def run(a) -> int:
     jobs.stylize_video(a.input, a.output, a.style, a.family, a.backend, parse_size(a.size), a.scale,
                        a.strength, a.max_frames, a.overwrite, progress=not a.no_progress,
                        depth=depth_options(a), preserve_color=a.preserve_color, smooth=a.smooth,
-                       style_scale=a.style_scale)
+                       style_scale=a.style_scale, precision=a.precision)
     return 0

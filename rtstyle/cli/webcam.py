@@ -75,7 +75,8 @@ def run(a) -> int:
     depth_opts = depth_options(argparse.Namespace(**{**vars(a), "depth": True}))  # the d key's settings
     names = style_names(a.style, a.family)
     cycle = StyleCycle(names, lambda n: Stylizer(n, a.family, a.backend, a.strength, size, a.scale,
-                                                 preserve_color=a.preserve_color, style_scale=a.style_scale),
+                                                 preserve_color=a.preserve_color, style_scale=a.style_scale,
+                                                 precision=a.precision),
                        key=lambda n: styles.choose(n, a.family).path, smooth=a.smooth,
                        depth=lambda: from_options(depth_opts, video=True), depth_on=a.depth)
     source = (SimulatedCamera(a.simulate, a.fps, (w, h)) if a.simulate

@@ -64,6 +64,13 @@ def engine_key(onnx_sha256: str, profile, gpu_name: str, compute_capability, trt
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def cache_key(parts: dict) -> str:
+    """sha256 (64 hex chars) of the canonical JSON of any key ``parts`` (e.g. an OpenVINO compiled
+    model's: ONNX sha256, precision, OpenVINO version, CPU)."""
+    text = json.dumps(_canonical(parts), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -73,16 +80,20 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 
 class EngineCache:
-    """A folder of ``<key>.engine`` files with ``<key>.json`` sidecars (see module docstring)."""
+    """A folder of ``<key>.engine`` files with ``<key>.json`` sidecars (see module docstring).
 
-    def __init__(self, directory: Path):
+    ``suffix``: the compiled files' suffix (``.engine`` for TensorRT, ``.ovblob`` for OpenVINO).
+    """
+
+    def __init__(self, directory: Path, suffix: str = ENGINE_SUFFIX):
         self.dir = Path(directory)
+        self.suffix = suffix
         self.last_rejection: str | None = None   # why the last lookup threw an entry away
 
     def path_for(self, key: str) -> Path:
         if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
             raise ValueError(f"engine key must be 64 lowercase hex chars (engine_key()), got {key!r}")
-        return self.dir / f"{key}{ENGINE_SUFFIX}"
+        return self.dir / f"{key}{self.suffix}"
 
     def sidecar_for(self, key: str) -> Path:
         return self.path_for(key).with_suffix(SIDECAR_SUFFIX)
@@ -157,7 +168,7 @@ class EngineCache:
         self.sidecar_for(key).unlink(missing_ok=True)
 
     def keys(self) -> Iterable[str]:
-        return sorted(p.stem for p in self.dir.glob(f"*{ENGINE_SUFFIX}"))
+        return sorted(p.stem for p in self.dir.glob(f"*{self.suffix}"))
 
 
 def default_cache_dir() -> Path:

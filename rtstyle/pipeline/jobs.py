@@ -66,7 +66,7 @@ def _image_outputs(inputs: list[Path], out: Path, suffix: str | None) -> list[Pa
 def stylize_images(inputs: list[Path], out: Path, style: str, family=None, backend="auto", size=None,
                    scale=None, strength=1.0, overwrite=False, method="net", iters=500, log=print,
                    depth: dict | None = None, preserve_color: bool = False,
-                   style_scale: float | None = None) -> list[Path]:
+                   style_scale: float | None = None, precision: str = "auto") -> list[Path]:
     """Stylize each image to ``out`` (a file for one input, else a folder); alpha is carried over.
     ``preserve_color``: keep each image's colours, transfer the style's luminance only."""
     from ..io.images import image_size, read_image, write_image
@@ -101,7 +101,7 @@ def stylize_images(inputs: list[Path], out: Path, style: str, family=None, backe
         log(f"{src} -> {dst} ({y.shape[1]}x{y.shape[0]}, {1000 * (time.perf_counter() - t0):.0f} ms)")
 
     with Stylizer(style, family, backend, strength, size, scale, depth=from_options(depth),
-                  preserve_color=preserve_color, style_scale=style_scale) as st:
+                  preserve_color=preserve_color, style_scale=style_scale, precision=precision) as st:
         log(f"style {st.label}")
         stylize_frames(frames(), st, write)   # the frame loop of videos too (CUDA: pinned, overlapped)
     return outs
@@ -113,21 +113,21 @@ def _gatys_images(inputs, outs, style, size, scale, iters, log, preserve_color=F
     from .. import styles
     from .gatys import stylize_gatys
     from ..io.images import read_image, write_image
-    from ..ops import image_array, image_tensor
+    from ..ops import to_uint8, to_tensor
     srgb, _ = read_image(styles.style_image(style))
-    s = image_tensor(srgb)
+    s = to_tensor(srgb)
     for src, dst in zip(inputs, outs):
         rgb, alpha = read_image(src)
         tw, th = target_size(rgb.shape[1], rgb.shape[0], size, scale)
         rgb = cv2.resize(rgb, (tw, th), interpolation=cv2.INTER_AREA) if (tw, th) != rgb.shape[1::-1] else rgb
-        c = image_tensor(rgb)
+        c = to_tensor(rgb)
         t0 = time.perf_counter()
         y = stylize_gatys(c, s, iters=iters)
         y = y.output if hasattr(y, "output") else y
         if preserve_color:
             from ..ops import preserve_color as keep_color
             y = keep_color(y.detach(), c)
-        img = image_array(y)
+        img = to_uint8(y)
         if alpha is not None and alpha.shape[:2] != img.shape[:2]:
             alpha = cv2.resize(alpha, (img.shape[1], img.shape[0]))
         write_image(dst, img, alpha)
@@ -138,7 +138,7 @@ def _gatys_images(inputs, outs, style, size, scale, iters, log, preserve_color=F
 def stylize_video(src: Path, dst: Path, style: str, family=None, backend="auto", size=None, scale=None,
                   strength=1.0, max_frames: int | None = None, overwrite=False, progress=True, log=print,
                   depth: dict | None = None, preserve_color: bool = False, smooth: float = 0.0,
-                  style_scale: float | None = None):
+                  style_scale: float | None = None, precision: str = "auto"):
     """Stylize a video file to an H.264 mp4 with the source's frame rate and audio.
 
     ``preserve_color``: transfer the style's luminance only. ``smooth`` (0..1): temporal
@@ -168,7 +168,7 @@ def stylize_video(src: Path, dst: Path, style: str, family=None, backend="auto",
     out_w, out_h = target_size(info.width, info.height, size, scale)
     from .depth import from_options
     with Stylizer(style, family, backend, strength, size, scale, depth=from_options(depth, video=True),
-                  preserve_color=preserve_color, style_scale=style_scale) as st:
+                  preserve_color=preserve_color, style_scale=style_scale, precision=precision) as st:
         log(f"style {st.label}; {src.name}: {info.width}x{info.height} @ {float(info.fps):.3g} fps"
             f"{', audio' if info.has_audio else ''} -> {out_w}x{out_h}" + (f", smooth {smooth:g}" if smooth else ""))
         bar = tqdm(total=total, unit="frame", desc="stylize", disable=not progress, dynamic_ncols=True)

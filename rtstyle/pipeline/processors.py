@@ -40,7 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..ops import to_input as _plain_input, to_uint8
+from ..ops import tensor_input, tensor_uint8 as to_uint8
 from ..sizes import target_size
 from . import loop
 from .loop import StageTimes
@@ -79,8 +79,8 @@ def to_input(u8_hwc: torch.Tensor, dtype: torch.dtype, size: tuple[int, int] | N
     products), bilinear to grow (INTER_LINEAR)."""
     h, w = u8_hwc.shape[:2]
     if size is None or (size[0], size[1]) == (w, h):
-        return _plain_input(u8_hwc, dtype)
-    x = _plain_input(u8_hwc)  # resize in fp32, then cast
+        return tensor_input(u8_hwc, dtype)
+    x = tensor_input(u8_hwc)  # resize in fp32, then cast
     if size[0] * size[1] < w * h:
         dev = str(x.device)
         x = _area_matrix(h, size[1], dev) @ x @ _area_matrix(w, size[0], dev).T

@@ -12,7 +12,7 @@ from ..export.cache import default_cache_dir
 from ..weights import WeightsError, load_weights
 from ..errors import UserError
 from ..families import ARBITRARY, VECTOR_STYLED
-from ..ops import preserve_color, strength_blend
+from ..ops import preserve_color, strength_blend, to_tensor, to_uint8
 from ..sizes import target_size, working_short
 
 
@@ -26,16 +26,18 @@ class Stylizer:
     the frame's real size).
     ``preserve_color``: keep the input's colours, take only the luminance of the net's output
     (ops.preserve_color), before the ``strength`` blend.
+    ``precision``: --precision (auto | bf16 | f32 | int8), for the CPU backends (backends.select).
     """
 
     def __init__(self, style: str, family: str | None = None, backend: str = "auto", strength: float = 1.0,
                  size=None, scale: float | None = None, cache_dir: Path | None = None, depth=None,
-                 preserve_color: bool = False, style_scale: float | None = None):
+                 preserve_color: bool = False, style_scale: float | None = None,
+                 precision: str = "auto"):
         from .. import backends
         self.depth = depth   # rtstyle.pipeline.depth.DepthModulator or None: depth-aware strength per pixel
         if not 0.0 <= strength <= 1.0:
             raise UserError(f"--strength {strength} is outside [0, 1]; 1 = full style, 0 = the input unchanged")
-        self.spec = backends.select(backend)
+        self.spec = backends.select(backend, precision)
         self.entry = styles.choose(style, family, gpu=self.spec.needs_gpu)
         self.mix = styles.parse_mix(style)   # [(name, weight)], weights sum to 1
         self.style, self.family = style, self.entry.family
@@ -55,7 +57,8 @@ class Stylizer:
         meta = {"style": style if baked else "", "styles": self.entry.styles, "family": self.family,
                 "weights": self.entry.path.name, "config": self.manifest["config"]}
         self.train_short = self.manifest.get("train_photo_short")   # stroke scale of the training photos
-        self.backend = backends.create(self.spec, model, self.family, meta, cache_dir or default_cache_dir())
+        self.backend = backends.create(self.spec, model, self.family, meta, cache_dir or default_cache_dir(),
+                                       precision=precision)
         self.backend.load()
         self.extra = self._extra_on_device(model)
 
@@ -130,10 +133,9 @@ class Stylizer:
         if (ww, wh) != (w, h):
             interp = cv2.INTER_AREA if ww * wh < w * h else cv2.INTER_LINEAR
             rgb = cv2.resize(rgb, (ww, wh), interpolation=interp)
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float().div_(255.0)
         with torch.inference_mode():
-            y = self.tensor(x.to(self.backend.device))
-            out = y[0].permute(1, 2, 0).float().clamp(0, 1).mul(255.0).round().to(torch.uint8).cpu().numpy()
+            y = self.tensor(to_tensor(rgb).to(self.backend.device))
+            out = to_uint8(y)
         if (ww, wh) != (tw, th):
             out = cv2.resize(out, (tw, th), interpolation=cv2.INTER_LINEAR if ww < tw else cv2.INTER_AREA)
         return out

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..ops import image_tensor
+from ..ops import to_tensor
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
@@ -71,7 +71,7 @@ class CropSampler:
 
     def batch(self, n: int) -> torch.Tensor:
         arr = np.stack([self._one() for _ in range(n)])
-        return image_tensor(arr)
+        return to_tensor(arr)
 
     def fixed(self, n: int) -> torch.Tensor:
         """Deterministic centre crops of the first ``n`` images (validation and sample grids)."""
@@ -81,9 +81,9 @@ class CropSampler:
             y, x = (h - self.crop) // 2, (w - self.crop) // 2
             out.append(img[y:y + self.crop, x:x + self.crop])
         arr = np.stack(out)
-        return image_tensor(arr)
+        return to_tensor(arr)
 
 
 def load_style(path: str | Path, short: int) -> torch.Tensor:
     """Style image at ``short`` px on its short side -> (1, 3, H, W) float in [0, 1]."""
-    return image_tensor(_read_rgb(Path(path), short))
+    return to_tensor(_read_rgb(Path(path), short))

@@ -31,7 +31,7 @@ import torch
 from tqdm import tqdm
 
 from .. import losses
-from ..ops import image_tensor
+from ..ops import to_tensor
 from ..weights import save_weights
 from ..depth import pairs as P
 from ..depth import synth
@@ -205,7 +205,7 @@ def predict(net, rgb: np.ndarray, device, autocast, chunk: int = 16) -> np.ndarr
     out = []
     for s in range(0, len(rgb), chunk):
         with autocast:
-            out.append(net(image_tensor(rgb[s:s + chunk]).to(device)).float()[:, 0].cpu().numpy())
+            out.append(net(to_tensor(rgb[s:s + chunk]).to(device)).float()[:, 0].cpu().numpy())
     return np.concatenate(out)
 
 
@@ -220,7 +220,7 @@ def _grid(net, views, device, autocast, path):
     rows = [np.stack([v.rgb for v in views]),
             np.stack([colorize(np.log(v.depth)) for v in views]),
             np.stack([colorize(p) for p in pred])]
-    common.save_grid([image_tensor(r) for r in rows], path)
+    common.save_grid([to_tensor(r) for r in rows], path)
 
 
 def train(cfg: DepthConfig, resume: bool = True) -> Path:
@@ -292,7 +292,7 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
         if sfm is not None:
             pick = rng.integers(len(sfm), size=cfg.sfm_batch)
             imgs.append(np.stack([sfm[i][0] for i in pick]))
-        x = image_tensor(np.concatenate(imgs)).to(device, non_blocking=True)
+        x = to_tensor(np.concatenate(imgs)).to(device, non_blocking=True)
         with autocast:
             z = net(x)
         z = z.float()
