@@ -176,9 +176,7 @@ def choose(style: str, family: str | None = None, gpu: bool = False) -> WeightsE
     style = names[0]
     found = entries_for(style)
     if family is not None:
-        if family not in STYLIZING:
-            raise UserError(f"unknown model family {family!r}; {suggest(family, list(STYLIZING))}"
-                            f"choose one of {', '.join(STYLIZING)}")
+        _check_family(family)
         found = [e for e in found if e.family == family]
         if not found and is_painting_file(style):
             raise UserError(f"--model {family} paints only the styles it was trained on; a painting file "
@@ -197,12 +195,16 @@ def choose(style: str, family: str | None = None, gpu: bool = False) -> WeightsE
     return _best(found, gpu)
 
 
+def _check_family(family: str) -> None:
+    if family not in STYLIZING:
+        raise UserError(f"unknown model family {family!r}; {suggest(family, list(STYLIZING))}"
+                        f"choose one of {', '.join(STYLIZING)}")
+
+
 def _choose_mix(text: str, names: list[str], family: str | None, gpu: bool = False) -> WeightsEntry:
     mixing = [f for f in STYLIZING if can_mix(f)]
     if family is not None:
-        if family not in STYLIZING:
-            raise UserError(f"unknown model family {family!r}; {suggest(family, list(STYLIZING))}"
-                            f"choose one of {', '.join(STYLIZING)}")
+        _check_family(family)
         if not can_mix(family):
             raise UserError(f"--model {family} paints one style per weights file and cannot mix "
                             f"{text!r}; families that mix: {', '.join(mixing)}")

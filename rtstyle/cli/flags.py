@@ -4,11 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..families import STYLIZING
-from ..precision import add_precision_flag
-
-STYLE_SCALE_HELP = ("stroke size: 2 paints the painting's strokes twice as large on the frame, 0.5 half as "
-                    "large (default: as the net learnt them, at most 2x its training photos' size, then "
-                    "scaled to the frame; docs/style_scale.md)")
+from ..precision import PRECISIONS
 
 
 def style_flags(p: argparse.ArgumentParser, video: bool = False, overwrite: bool = True,
@@ -24,14 +20,19 @@ def style_flags(p: argparse.ArgumentParser, video: bool = False, overwrite: bool
     p.add_argument("--backend", default="auto",
                    help="auto | tensorrt | torch-cuda | openvino | onnxruntime | torch "
                         "(default: auto = fastest available)")
-    add_precision_flag(p)
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="CPU precision (openvino): auto = bf16 where the CPU has bf16 units (AMX, AVX512-BF16), "
+                        "else f32; int8 = NNCF-quantized (calibrated once, cached; changes the look a little)")
     p.add_argument("--size", default=None,
                    help="processing size: short side in px (512), a name (720p) or WxH (default: input size)")
     p.add_argument("--scale", type=float, default=None, help="resize factor instead of --size (e.g. 0.5)")
     p.add_argument("--strength", type=float, default=1.0, help="0 = input unchanged .. 1 = full style (default 1)")
     p.add_argument("--preserve-color", action="store_true",
                    help="keep the input's colours: transfer the style's luminance only")
-    p.add_argument("--style-scale", type=float, default=None, help=STYLE_SCALE_HELP)
+    p.add_argument("--style-scale", type=float, default=None,
+                   help="stroke size: 2 paints the painting's strokes twice as large on the frame, 0.5 half as "
+                        "large (default: as the net learnt them, at most 2x its training photos' size, then "
+                        "scaled to the frame; docs/style_scale.md)")
     if video:
         p.add_argument("--smooth", type=float, default=0.0,
                        help="temporal stabiliser 0..1: blend each frame with the previous output warped "

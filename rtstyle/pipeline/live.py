@@ -247,14 +247,16 @@ def run_live(source, styles, sink, *, max_frames: int | None = None, log: Callab
                 return
             yield item
 
+    def failed(what: str, exc: UserError) -> None:
+        log(f"cannot {what}: {exc}")
+        sink.notify(str(exc)[:80])
+
     def apply(action: str) -> None:
         if action in ("next", "prev"):
             try:
                 name = cycle.step(1 if action == "next" else -1)
             except UserError as exc:
-                log(f"cannot switch style: {exc}")
-                sink.notify(str(exc)[:80])
-                return
+                return failed("switch style", exc)
             log(f"style: {cycle.label()}")
             sink.notify(f"style: {name}")
         elif action in ("stronger", "weaker"):
@@ -269,9 +271,7 @@ def run_live(source, styles, sink, *, max_frames: int | None = None, log: Callab
             try:
                 on = cycle.toggle_depth()
             except UserError as exc:
-                log(f"cannot turn depth on: {exc}")
-                sink.notify(str(exc)[:80])
-                return
+                return failed("turn depth on", exc)
             log(f"depth-aware: {'on' if on else 'off'}")
             sink.notify(f"depth {'on' if on else 'off'}")
         elif action == "quit":

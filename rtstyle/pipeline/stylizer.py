@@ -53,7 +53,7 @@ class Stylizer:
         self._model = model if self.family in ARBITRARY else None  # set_style needs it
         # The style goes into the exported file (and so its cache key) only when the weights bake it
         # in; a net that takes the style as an input keeps one export for every style and mixture.
-        baked = not (self._has_style_vector or self.family in ARBITRARY)
+        baked = not (self.family in VECTOR_STYLED or self.family in ARBITRARY)
         meta = {"style": style if baked else "", "styles": self.entry.styles, "family": self.family,
                 "weights": self.entry.path.name, "config": self.manifest["config"]}
         self.train_short = self.manifest.get("train_photo_short")   # stroke scale of the training photos
@@ -61,11 +61,6 @@ class Stylizer:
                                        precision=precision)
         self.backend.load()
         self.extra = self._extra_on_device(model)
-
-    @property
-    def _has_style_vector(self) -> bool:
-        """The net takes a ``style`` mixing vector (families.VECTOR_STYLED: multi-style, lite)."""
-        return self.family in VECTOR_STYLED
 
     def _style_stats(self, model, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         """AdaIN: relu4_1 mean and std of style image ``name``, computed once, from the painting
@@ -86,7 +81,7 @@ class Stylizer:
         if style == self.style or self.family in ARBITRARY:
             return True
         names = [name for name, _ in styles.parse_mix(style)]
-        if self._has_style_vector:
+        if self.family in VECTOR_STYLED:
             return set(names) <= set(self.entry.styles)
         return len(self.mix) == 1 and names == [self.mix[0][0]]
 
