@@ -58,9 +58,11 @@ def depth_flags(p: argparse.ArgumentParser, video: bool = False) -> None:
                        help="temporal EMA of the depth map: weight of the past, 0..<1 (default 0.5)")
 
 
-def depth_options(a) -> dict | None:
-    """The ``depth`` argument of rtstyle.pipeline.jobs.stylize_images / stylize_video (rtstyle.pipeline.depth.from_options) (None = off)."""
-    if not getattr(a, "depth", False):
+def depth_options(a, always: bool = False) -> dict | None:
+    """The ``depth`` argument of rtstyle.pipeline.jobs.stylize_images / stylize_video
+    (rtstyle.pipeline.depth.from_options): None when --depth is off, unless ``always`` (the
+    webcam's d key turns depth on later, with these settings)."""
+    if not (always or getattr(a, "depth", False)):
         return None
     return {"strength": a.depth_strength, "near_style": a.near_style, "size": a.depth_size,
             "variant": a.depth_model, "backend": a.backend, "every": getattr(a, "depth_every", 1),

@@ -72,7 +72,7 @@ def run(a) -> int:
         raise UserError(f"--fps {a.fps} must be above 0; use e.g. 30")
     w, h = capture_size(a.capture_size)
     size = parse_size(a.size)
-    depth_opts = depth_options(argparse.Namespace(**{**vars(a), "depth": True}))  # the d key's settings
+    depth_opts = depth_options(a, always=True)   # the d key's settings
     names = style_names(a.style, a.family)
     cycle = StyleCycle(names, lambda n: Stylizer(n, a.family, a.backend, a.strength, size, a.scale,
                                                  preserve_color=a.preserve_color, style_scale=a.style_scale,
