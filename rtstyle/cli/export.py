@@ -1,4 +1,4 @@
-"""``rtstyle export``: its flags (the job is rtstyle.export.job.export_model)."""
+"""``rtstyle export``: its flags (the job is rtstyle.pipeline.jobs.export_model)."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from ..errors import UserError
-from ..export.job import FORMATS, export_model
+from ..pipeline.jobs import FORMATS, export_model
 from ..families import STYLIZING
 
 

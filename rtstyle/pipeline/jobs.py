@@ -1,17 +1,26 @@
-"""The jobs behind the CLI: stylize images and videos, list styles. No argparse here."""
+"""The jobs behind the CLI: stylize images and videos, list styles, export a net. No argparse here.
+
+An export (``rtstyle export``) carries what the file needs to be used (rtstyle.export.onnx
+metadata: family, styles, config, input/output names and ranges, opset, precision), plus the style
+it was exported for and, for the extra inputs a family takes, their values for that style:
+``style_index`` (multi-style net: the one-hot row to feed) and ``style_mean``/``style_std``
+(AdaIN: the style's relu4_1 statistics, JSON lists of 512 floats, fed as (1, 512, 1, 1)).
+"""
 from __future__ import annotations
 
 import collections
+import json
 import os
+import shutil
 import sys
 import time
 from fractions import Fraction
 from pathlib import Path
 
 from ..errors import UserError
-from ..families import ARBITRARY
-from ..sizes import target_size
+from ..families import ARBITRARY, VECTOR_STYLED
 from ..files import check_input, check_output
+from ..sizes import target_size
 
 IMAGE_OUT_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 # Largest frame stylized (after --size/--scale): the nets' activations grow with the pixels, and
@@ -201,3 +210,131 @@ def stylize_video(src: Path, dst: Path, style: str, family=None, backend="auto",
             bar.close()   # before any error line, so that starts on a line of its own
     log(f"wrote {dst}: {times.summary()}")
     return times
+
+
+# -- rtstyle export ---------------------------------------------------------------------------
+
+FORMATS = {"onnx": ".onnx", "engine": ".engine"}
+
+
+def _default_output(stem: str, fmt: str, fp16: bool, size) -> Path:
+    parts = [stem] + (["fp16"] if fp16 else []) + ([f"{size[0]}x{size[1]}"] if size else [])
+    return Path("-".join(parts) + FORMATS[fmt])
+
+
+def _check_engine_possible() -> None:
+    """A UserError before any work when TensorRT or a CUDA GPU is missing."""
+    from .. import backends
+    reason = backends.unavailable_reason(backends.spec_named("tensorrt"))
+    if reason:
+        raise UserError(f"--format engine needs TensorRT and a CUDA GPU: {reason}. Export --format onnx "
+                        f"here and build the engine on the GPU machine (rtstyle export --format engine "
+                        f"there, or --backend tensorrt builds and caches it on first use)", exit_code=1)
+
+
+def _style_meta(entry, model, style: str) -> dict:
+    """Metadata naming the style and, for multi / AdaIN, the extra input values that paint it."""
+    manifest = entry.manifest
+    meta = {"style": style, "styles": entry.styles, "config": manifest["config"], "weights": entry.path.name}
+    for key in ("iterations", "data", "code_revision"):
+        if key in manifest:
+            meta[f"weights_{key}"] = manifest[key]
+    if entry.family in VECTOR_STYLED:
+        meta["style_index"] = entry.styles.index(style)
+    elif entry.family in ARBITRARY:   # one net paints any style: this file carries the one it was exported for
+        meta["styles"] = [style]
+        from ..styles import adain_style_stats
+        mean, std = adain_style_stats(model, style)
+        meta["style_mean"] = [round(float(v), 6) for v in mean.flatten()]
+        meta["style_std"] = [round(float(v), 6) for v in std.flatten()]
+    return meta
+
+
+def _depth_weights(path: Path | None):
+    """(weights path, manifest) of the depth net to export: --weights FILE, else the one inference uses."""
+    from ..weights import read_manifest
+    from .depth import find_depth_weights
+    if path is not None:
+        return path, read_manifest(path)
+    try:
+        return find_depth_weights()
+    except UserError as exc:
+        raise UserError(f"{exc}; or pass --weights FILE", exit_code=1) from exc
+
+
+def export_model(style: str | None = None, family: str | None = None, fmt: str = "onnx", fp16: bool = False,
+                 size: tuple[int, int] | None = None, output: Path | None = None, overwrite: bool = False,
+                 depth: bool = False, weights: Path | None = None, opset: int | None = None,
+                 cache_dir: Path | None = None, log=print) -> Path:
+    """Export trained weights to ``output``; returns its path.
+
+    Args:
+        style: the style to export for (its trained net, or the AdaIN net with its statistics).
+        family: johnson | compact | multi | adain (default: the fastest family with weights for it).
+        fmt: 'onnx' or 'engine' (TensorRT; needs TensorRT and a CUDA GPU).
+        fp16: ONNX: fp16 weights with float32 inputs/outputs; engine: allow fp16 kernels.
+        size: (H, W) for a fixed-shape graph / engine profile; None = any size (dynamic H, W, N).
+        output: the file (default ``<style>-<family>[-fp16][-HxW].onnx|.engine`` here).
+        depth: export the depth net instead of a style net.
+        weights: a specific weights file (with its ``.json`` manifest) instead of choosing one.
+        cache_dir: engine builds: where the intermediate ONNX and the engine cache live.
+    """
+    from .. import styles
+    from ..export.onnx import DEFAULT_OPSET, export_onnx, model_digest, read_metadata
+    from ..export.tensorrt import DEFAULT_PROFILE, build_engine
+    from ..weights import WeightsError, load_weights, read_manifest
+    if fmt not in FORMATS:
+        raise UserError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    if fmt == "engine":
+        _check_engine_possible()
+    opset = opset or DEFAULT_OPSET
+    try:
+        if depth:
+            path, manifest = _depth_weights(weights)
+            model, manifest = load_weights(path)
+            meta = {"styles": [], "config": manifest["config"], "weights": path.name}
+            stem = f"depth-{manifest['config'].get('variant', 'net')}"
+        else:
+            if not style:
+                raise UserError("rtstyle export needs --style NAME (rtstyle styles lists them), or --depth")
+            if weights is not None:
+                manifest = read_manifest(weights)
+                entry = styles.WeightsEntry(manifest["family"], Path(weights), manifest)
+                styles.check_style(style)
+                if entry.family not in ARBITRARY and style not in entry.styles:
+                    raise UserError(f"weights {weights} paint {', '.join(entry.styles)}, not {style!r}")
+            else:
+                entry = styles.choose(style, family)
+            model, manifest = load_weights(entry.path)
+            meta = _style_meta(entry, model, style)
+            stem = f"{style}-{entry.family}"
+    except WeightsError as exc:
+        raise UserError(str(exc), exit_code=1) from exc
+    family = manifest["family"]
+    out = Path(output) if output else _default_output(stem, fmt, fp16, size)
+    if out.suffix.lower() not in (FORMATS[fmt], ".plan" if fmt == "engine" else FORMATS[fmt]):
+        raise UserError(f"output {out} should end in {FORMATS[fmt]} for --format {fmt}")
+    check_output(out, overwrite)
+
+    if fmt == "onnx":
+        export_onnx(model, family, out, meta, opset=opset, dynamic=size is None, size=size, fp16=fp16)
+        info = read_metadata(out)
+        log(f"wrote {out} ({family}, {info['precision']}, opset {info['opset']}, "
+            f"{'any size' if size is None else f'{size[0]}x{size[1]} (HxW)'}, {out.stat().st_size / 2**20:.1f} MiB)")
+        return out
+
+    from ..export.cache import default_cache_dir
+    cache = Path(cache_dir or default_cache_dir())
+    # fp16: the engine is built strongly typed from an fp16 ONNX file (rtstyle.export.tensorrt.network_plan)
+    fp16_onnx = {"fp16": True} if fp16 else {}
+    digest = model_digest(model, family, meta, opset=opset, **fp16_onnx)
+    onnx_path = cache / f"{family}-{digest[:16]}{'-fp16' if fp16 else ''}.onnx"
+    if not onnx_path.exists():
+        export_onnx(model, family, onnx_path, meta, opset=opset, **fp16_onnx)
+    profile = ((1, 3, *size),) * 3 if size else DEFAULT_PROFILE
+    engine = build_engine(onnx_path, cache, profile, fp16=fp16)
+    from ..files import atomic_write
+    atomic_write(out, lambda tmp: shutil.copyfile(engine, tmp))
+    log(f"wrote {out} (TensorRT {'fp16' if fp16 else 'fp32'}, profile {json.dumps(profile)}; "
+        f"cached as {engine})")
+    return out
