@@ -70,11 +70,12 @@ def _adain_stats(n: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     from .. import styles
     from ..io.images import read_image
     from ..models.adain import AdaINNet
+    from ..ops import to_tensor
     net = AdaINNet().eval()
     out = []
     for name in styles.style_names()[:n]:
         rgb, _ = read_image(styles.style_image(name))
-        img = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
+        img = to_tensor(rgb)
         img = torch.nn.functional.interpolate(img, size=(256, 256), mode="area")
         with torch.no_grad():
             mean, std = net.style_stats(img)
