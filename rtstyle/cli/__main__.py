@@ -1,6 +1,4 @@
 """``python -m rtstyle.cli``: the ``rtstyle`` command."""
-import sys
-
 from . import main
 
-sys.exit(main())
+raise SystemExit(main())

@@ -69,9 +69,14 @@ def depth_options(a, always: bool = False) -> dict | None:
             "smooth": getattr(a, "depth_smooth", 0.0)}
 
 
-def run_flags(t: argparse.ArgumentParser, log_every: int = 25, ckpt_every: int = 250) -> None:
-    """The flags every ``rtstyle train`` subcommand shares: seed, log/checkpoint schedule, time
-    limit, CPU threads, device and resuming (rtstyle.train.loop.TrainLoop)."""
+def run_flags(t: argparse.ArgumentParser, log_every: int = 25, ckpt_every: int = 250, batch: int = 4,
+              iters: int = 1000, lr: float = 1e-3, batch_help: str | None = None) -> None:
+    """The flags every ``rtstyle train`` subcommand shares, with its defaults: batch, steps and
+    learning rate, seed, log/checkpoint schedule, time limit, CPU threads, device, precision and
+    resuming (rtstyle.train.common.RunConfig, rtstyle.train.loop.TrainLoop)."""
+    t.add_argument("--batch", type=int, default=batch, help=batch_help)
+    t.add_argument("--iters", type=int, default=iters)
+    t.add_argument("--lr", type=float, default=lr)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--log-every", type=int, default=log_every, help="steps between loss-log rows (and a validation)")
     t.add_argument("--ckpt-every", type=int, default=ckpt_every, help="steps between checkpoints and sample grids")

@@ -26,14 +26,11 @@ def register(sub) -> None:
     t.add_argument("--downsample", action="store_true", help="compact: the downsampled variant")
     t.add_argument("--crop", type=int, default=256)
     t.add_argument("--style-size", type=int, default=384)
-    t.add_argument("--batch", type=int, default=4)
-    t.add_argument("--iters", type=int, default=10000)
-    t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--content-weight", type=float, default=1.0)
     t.add_argument("--style-weight", type=float, default=5.0)
     t.add_argument("--shift-weight", type=float, default=None, help="spatial-shift loss weight (compact: 1.0)")
     t.add_argument("--tv-weight", type=float, default=1.0)
-    run_flags(t, log_every=25, ckpt_every=250)
+    run_flags(t, log_every=25, ckpt_every=250, batch=4, iters=10000, lr=1e-3)
     t.set_defaults(func=_train_transformer)
     _register_depth(tsub)            # rtstyle train depth
     _register_lite(tsub)             # rtstyle train lite
@@ -45,15 +42,12 @@ def register(sub) -> None:
     t.add_argument("--out", type=Path, default=Path("runs/adain"))
     t.add_argument("--width-scale", type=float, default=1.0, help="decoder channel multiplier")
     t.add_argument("--crop", type=int, default=256)
-    t.add_argument("--batch", type=int, default=8)
-    t.add_argument("--iters", type=int, default=8000)
-    t.add_argument("--lr", type=float, default=1e-4)
     t.add_argument("--style-weight", type=float, default=10.0)
     t.add_argument("--hold-out", default="", help="comma-separated paintings (file stems) kept out of training")
     t.add_argument("--recon-steps", type=int, default=0,
                    help="first steps train the decoder to invert the encoder (style = the photo, + pixel L1)")
     t.add_argument("--jitter", type=float, default=0.2, help="colour jitter of the style crops (0 = off)")
-    run_flags(t, log_every=50, ckpt_every=500)
+    run_flags(t, log_every=50, ckpt_every=500, batch=8, iters=8000, lr=1e-4)
     t.set_defaults(func=_train_adain)
 
 
@@ -69,14 +63,11 @@ def _register_lite(tsub) -> None:
     t.add_argument("--width", type=int, default=16, help="base channel width")
     t.add_argument("--n-res", type=int, default=4, help="residual blocks at 1/4 resolution")
     t.add_argument("--crop", type=int, default=128)
-    t.add_argument("--batch", type=int, default=4)
-    t.add_argument("--iters", type=int, default=4000)
-    t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--feature-weight", type=float, default=0.5, help="VGG relu2_2 feature term")
     t.add_argument("--consistency-weight", type=float, default=0.0,
                    help="temporal consistency under small shifts + noise (0 = off; 0.5 cut flicker ~20%% "
                         "but also texture, docs/cpu.md)")
-    run_flags(t, log_every=25, ckpt_every=250)
+    run_flags(t, log_every=25, ckpt_every=250, batch=4, iters=4000, lr=2e-3)
     t.set_defaults(func=_train_lite)
 
 
@@ -90,10 +81,7 @@ def _register_depth(tsub) -> None:
                         "none: plain Chen et al. head")
     t.add_argument("--out", type=Path, default=None, help="run folder (default runs/depth-<variant>)")
     t.add_argument("--size", default="128x96", help="training size WxH (multiples of 16)")
-    t.add_argument("--batch", type=int, default=8, help="synthetic views per step")
     t.add_argument("--real-batch", type=int, default=4, help="real photos per step (weak pairs)")
-    t.add_argument("--iters", type=int, default=3000)
-    t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--pairs", type=int, default=800, help="pairs per synthetic view")
     t.add_argument("--tau", type=float, default=0.02, help="equal-pair tolerance on the depth ratio")
     t.add_argument("--si-weight", type=float, default=0.5, help="dense scale-invariant loss weight (0 = off)")
@@ -108,7 +96,7 @@ def _register_depth(tsub) -> None:
     t.add_argument("--fresh", type=int, default=2, help="new views rendered per step")
     t.add_argument("--workers", type=int, default=0, help="render processes (0 = in the training process)")
     t.add_argument("--val-views", type=int, default=48)
-    run_flags(t, log_every=25, ckpt_every=200)
+    run_flags(t, log_every=25, ckpt_every=200, batch=8, iters=3000, lr=1e-3, batch_help="synthetic views per step")
     t.set_defaults(func=_train_depth)
 
 

@@ -305,5 +305,3 @@ def run_live(source, styles, sink, *, max_frames: int | None = None, log: Callab
     stats.dropped_source = getattr(source, "dropped", 0) - dropped0
     return stats
 
-
-__all__ = ["StyleCycle", "LiveStats", "run_live"]

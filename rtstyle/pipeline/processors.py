@@ -377,7 +377,3 @@ def video_codec(stylizer, width: int, height: int, fps) -> str:
         w, h = width + width % 2, height + height % 2
         return "h264_nvenc" if pick_codec("h264_nvenc", w, h, Fraction(fps)) == "h264_nvenc" else "libx264"
 
-
-__all__ = ["CpuFrameProcessor", "CudaFrameProcessor", "PendingFrame", "SmoothingProcessor", "make_processor",
-           "stylize_frames",
-           "to_input", "video_codec", "is_cuda"]
