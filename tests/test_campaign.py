@@ -109,3 +109,27 @@ def test_precision_choice_is_recorded_and_forced(monkeypatch):
     assert p.name == "fp32" and "no bf16 units" in p.why and not p.autocast._enabled
     with pytest.raises(ValueError, match="choose auto, bf16 or fp32"):
         common.choose_precision(dev, "fp16")
+
+
+def test_multi_style_losses_are_normalised_per_style(photos):
+    """One painting far above the others (mosaic) must not dominate a multi-style net: with
+    per-style scales, plain photos score 1 per tap for *every* style."""
+    from rtstyle import losses
+    from rtstyle.models.vgg import load_vgg19
+    from rtstyle.train.data import CropSampler, list_images
+    from rtstyle.train.transformer import _Targets
+    cfg = _cfg(photos, "unused", styles=["mosaic", "starry_night", "poppies"])
+    vgg = load_vgg19("relu4_1")
+    t = _Targets(vgg, cfg, torch.device("cpu"))
+    x = CropSampler(list_images(photos)[:4], 48, short=72).fixed(4)
+    t.calibrate(vgg, cfg, x)
+    f = vgg(x, cfg.style_taps)
+    for i in range(3):
+        scales, _ = t.style_scales(i)
+        per_tap = [losses.style_loss(t.grams[i], f, [tap], scales).item() for tap in cfg.style_taps]
+        assert per_tap == pytest.approx([1.0] * 4, rel=1e-3)
+    saved = t.scales()
+    assert len(saved["style_per_style"]) == 3 and set(saved["style"]) == set(cfg.style_taps)
+    t2 = _Targets(vgg, cfg, torch.device("cpu"))
+    t2.load_scales(saved)
+    assert t2.style_scales(2) == t.style_scales(2)

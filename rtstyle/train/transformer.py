@@ -60,6 +60,11 @@ class _Targets:
         self.grams, self.shift = [], []
         self.style_scale = {t: 1.0 for t in cfg.style_taps}
         self.shift_scale = {t: 1.0 for t in cfg.style_taps}
+        # per style (multi-style): each painting's loss is normalised on its own, since one
+        # painting can score far above the others (mosaic's relu3_1/relu4_1 terms are 7-9x the
+        # mean of the other 19) and would otherwise dominate the shared body's gradients
+        self.per_style: list[dict] | None = None
+        self.per_style_shift: list[dict] | None = None
         self.content_scale = 1.0
         for name in cfg.styles:
             path = Path(cfg.style_dir) / f"{name}.jpg"
@@ -77,20 +82,33 @@ class _Targets:
         """Set per-tap scales so that plain photos score 1 per tap (averaged over styles)."""
         f = vgg(photos, cfg.style_taps)
         n = len(self.grams)
-        for t in cfg.style_taps:
-            s = sum(losses.style_loss(g, f, [t]).item() for g in self.grams) / n
-            d = sum(losses.shift_loss(g, f, [t], cfg.shift_delta).item() for g in self.shift) / n
-            self.style_scale[t] = 1.0 / max(s, 1e-12)
-            self.shift_scale[t] = 1.0 / max(d, 1e-12)
+        per = [{t: 1.0 / max(losses.style_loss(g, f, [t]).item(), 1e-12) for t in cfg.style_taps} for g in self.grams]
+        per_d = [{t: 1.0 / max(losses.shift_loss(g, f, [t], cfg.shift_delta).item(), 1e-12) for t in cfg.style_taps}
+                 for g in self.shift]
+        for t in cfg.style_taps:   # the mean over styles (what one-style runs and older manifests use)
+            self.style_scale[t] = n / sum(1.0 / p[t] for p in per)
+            self.shift_scale[t] = n / sum(1.0 / p[t] for p in per_d)
+        if n > 1:
+            self.per_style, self.per_style_shift = per, per_d
         fx = vgg(photos, [cfg.content_tap])[cfg.content_tap]
         fn = vgg(torch.rand_like(photos), [cfg.content_tap])[cfg.content_tap]
         self.content_scale = 1.0 / max(losses.content_loss(fn, fx).item(), 1e-12)
 
     def scales(self) -> dict:
-        return {"content": self.content_scale, "style": self.style_scale, "shift": self.shift_scale}
+        out = {"content": self.content_scale, "style": self.style_scale, "shift": self.shift_scale}
+        if self.per_style:
+            out.update(style_per_style=self.per_style, shift_per_style=self.per_style_shift)
+        return out
 
     def load_scales(self, scales: dict) -> None:
         self.content_scale, self.style_scale, self.shift_scale = scales["content"], scales["style"], scales["shift"]
+        self.per_style, self.per_style_shift = scales.get("style_per_style"), scales.get("shift_per_style")
+
+    def style_scales(self, sidx: int) -> tuple[dict, dict]:
+        """(style, shift) per-tap scales for style ``sidx``."""
+        if self.per_style:
+            return self.per_style[sidx], self.per_style_shift[sidx]
+        return self.style_scale, self.shift_scale
 
 
 def _run(net, x, family, style_idx):
@@ -104,12 +122,12 @@ def _losses(cfg, vgg, targets, y, x, sidx) -> dict[str, torch.Tensor]:
         fx = vgg(x, [cfg.content_tap])[cfg.content_tap].float()
     parts = {
         "content": targets.content_scale * losses.content_loss(fy[cfg.content_tap], fx),
-        "style": losses.style_loss(targets.grams[sidx], fy, cfg.style_taps, targets.style_scale),
+        "style": losses.style_loss(targets.grams[sidx], fy, cfg.style_taps, targets.style_scales(sidx)[0]),
         "tv": losses.tv_loss(y.float()),
     }
     if cfg.shift_weight > 0:
         parts["shift"] = losses.shift_loss(targets.shift[sidx], fy, cfg.style_taps, cfg.shift_delta,
-                                           targets.shift_scale)
+                                           targets.style_scales(sidx)[1])
     return parts
 
 
