@@ -43,6 +43,18 @@ def out_of_memory(what: str, shape=None, exc: BaseException | None = None) -> Us
                        "or run on the CPU with --backend onnxruntime", exit_code=1)
 
 
+def onnx_family(path, meta: dict, expected: str | None) -> str:
+    """The family an exported ONNX file's rtstyle metadata names, checked against the one asked
+    for; a one-line UserError for a file without metadata or of another family."""
+    family = meta.get("family")
+    if family is None:
+        raise UserError(f"ONNX file {path} has no rtstyle metadata (family); re-export it with rtstyle export")
+    if expected is not None and family != expected:
+        raise UserError(f"ONNX file {path} holds a {family!r} net, but a {expected!r} net was "
+                        f"asked for; pick the matching file or style")
+    return family
+
+
 class Backend(ABC):
     """Runs one exported or in-memory network.
 

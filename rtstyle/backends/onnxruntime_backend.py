@@ -15,7 +15,7 @@ import torch
 from ..errors import UserError
 from ..export.onnx import decode_metadata, family_inputs, pad_min_size
 from ..families import family as family_io
-from .base import BACKENDS, Backend, out_of_memory
+from .base import BACKENDS, Backend, onnx_family, out_of_memory
 
 _SPEC = next(s for s in BACKENDS if s.name == "onnxruntime")
 _ORT_TYPES = {"tensor(float)": (torch.float32, np.float32), "tensor(float16)": (torch.float16, np.float16)}
@@ -86,12 +86,7 @@ class OnnxRuntimeBackend(Backend):
 
     def _check_metadata(self, session) -> str:
         where = f"ONNX file {self.path}"
-        family = self.meta.get("family")
-        if family is None:
-            raise UserError(f"{where} has no rtstyle metadata (family); re-export it with rtstyle export")
-        if self.expected_family is not None and family != self.expected_family:
-            raise UserError(f"{where} holds a {family!r} net, but a {self.expected_family!r} net was "
-                            f"asked for; pick the matching file or style")
+        family = onnx_family(self.path, self.meta, self.expected_family)
         want = list(family_io(family).inputs)
         have = [i.name for i in session.get_inputs()]
         if have != want:

@@ -23,7 +23,7 @@ from ..errors import UserError
 from ..export.onnx import family_inputs, pad_min_size, read_metadata
 from ..families import family as family_io
 from . import cpu_features
-from .base import BACKENDS, Backend
+from .base import BACKENDS, Backend, onnx_family
 
 _SPEC = next(s for s in BACKENDS if s.name == "openvino")
 BLOB_SUFFIX = ".ovblob"
@@ -81,7 +81,7 @@ class OpenVINOBackend(Backend):
         except Exception as exc:  # protobuf raises several types for damaged files
             raise UserError(f"cannot read {self.path} ({type(exc).__name__}); re-export it (rtstyle export)",
                             exit_code=1) from exc
-        self.family = self._check_family()
+        self.family = onnx_family(self.path, self.meta, self.expected_family)
         self.precision, self.reason = cpu_features.choose_precision(self.requested)
         self._core = ov.Core()
         try:
@@ -99,15 +99,6 @@ class OpenVINOBackend(Backend):
         if self.precision != "int8":   # compiles the file once now: a bad file fails at load, not mid-stream
             self._compiled[None] = self._compile(None)
         return self
-
-    def _check_family(self) -> str:
-        family = self.meta.get("family")
-        if family is None:
-            raise UserError(f"ONNX file {self.path} has no rtstyle metadata (family); re-export it with rtstyle export")
-        if self.expected_family is not None and family != self.expected_family:
-            raise UserError(f"ONNX file {self.path} holds a {family!r} net, but a {self.expected_family!r} net "
-                            f"was asked for; pick the matching file or style")
-        return family
 
     def _config(self) -> dict:
         import openvino.properties as props
