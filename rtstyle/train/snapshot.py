@@ -52,6 +52,17 @@ def describe(run: Path) -> dict:
             "stem": "lite-" + (styles[0] if len(styles) == 1 else "multi"), "cfg": cfg}
 
 
+def _revision(run: Path) -> str:
+    """The git revision of the checkout the run folder is in (the training worktree), or 'unknown'."""
+    import subprocess
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=run, capture_output=True, text=True,
+                             timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
 def snapshot(run: Path, dest: Path, extra: dict | None = None) -> tuple[Path, dict]:
     """Write ``dest/<stem>.safetensors`` + manifest from ``run/ckpt.pt``; returns (path, manifest)."""
     run = Path(run)
@@ -71,6 +82,9 @@ def snapshot(run: Path, dest: Path, extra: dict | None = None) -> tuple[Path, di
         "val_loss": round(last.get("val_total", float("nan")), 6), "logged_at_step": int(last.get("step", 0)),
         "wall_time_s": round(float(saved["wall"]), 1), "snapshot_of": run.name,
         "train_photo_short": int(cfg["crop"] * 1.5),
+        "device": f"cpu ({cfg.get('threads') or 'default'} threads)" if cfg.get("device") in ("cpu", "auto") and
+                  not torch.cuda.is_available() else str(cfg.get("device")),
+        "code_revision": _revision(run),
         "cpu": common.cpu_info()["model"], **saved.get("extra", {}).get("precision", {}),
         **(extra or {}),
     }
