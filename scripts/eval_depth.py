@@ -239,8 +239,15 @@ def main():
                     help="time the exported ONNX on onnxruntime and OpenVINO (bf16 hint), 2 threads")
     ap.add_argument("--only-speed", action="store_true", help="with --speed-backends: skip the accuracy sets")
     ap.add_argument("--no-synth", action="store_true", help="skip the synthetic views (slow to render)")
+    ap.add_argument("--cues", type=json.loads, default=None, metavar="JSON",
+                    help='score rtstyle.depth.cues with this CueConfig instead of a net, e.g. \'{"sky": 1.0}\'')
     a = ap.parse_args()
-    net, manifest = load_weights(a.weights)
+    if a.cues is not None:
+        from rtstyle.depth.cues import CueDepth
+        net = CueDepth(**a.cues)
+        manifest, a.weights = {"config": net.config}, Path("cues")
+    else:
+        net, manifest = load_weights(a.weights)
     w, h = (int(v) for v in a.synth_size.split("x"))
     if a.only_speed:
         print(json.dumps({"weights": a.weights.name, "backend_speed": backend_speed(net)}, indent=2))

@@ -1,0 +1,122 @@
+"""Relative depth from cheap geometric cues on top of the prior "lower in the frame is nearer".
+
+No net, no training: numpy + OpenCV, deterministic, a few ms at 320×240. Larger = farther, as the
+depth nets. Every term is zero at its default weight, so ``cue_depth(rgb)`` with no options *is*
+the row prior (``rows_prior``: +1 at the top row, −1 at the bottom), exactly.
+
+Terms (weights chosen on validation data only, see docs/depth.md):
+
+- ``contact``: ground contact. An upright object stands where its lowest point touches the ground,
+  so it has the depth of that point. Per column, from the bottom up, a run of pixels without a
+  strong horizontal edge (vertical gradient above ``edge`` × its 90th percentile) keeps the prior
+  value of the run's lowest row. ``contact`` blends that held map into the prior (0 = prior, 1 = held).
+- ``sky``: where :func:`rtstyle.depth.pairs.sky_mask` finds a sky, it is put behind everything.
+- ``centre``: photos put their subject in the middle: + ``centre`` × squared distance from the centre.
+- ``sharp``: shallow depth of field: − ``sharp`` × local sharpness (Laplacian energy, rank-normalised).
+- ``smooth``: edge-aware smoothing (a guided filter with the grey image, radius ``smooth`` px at the
+  working size) of the result.
+
+The map is computed at ``work`` px on the short side and resized to the input.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CueConfig:
+    contact: float = 0.0
+    edge: float = 1.0
+    sky: float = 0.0
+    centre: float = 0.0
+    sharp: float = 0.0
+    smooth: int = 0
+    work: int = 120
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def rows_prior(h: int, w: int) -> np.ndarray:
+    """+1 (top, far) .. −1 (bottom, near): 1 − 2 (y + ½) / H, the ramp of the residual depth nets."""
+    y = (np.arange(h, dtype=np.float32) + 0.5) / h
+    return np.repeat((1.0 - 2.0 * y)[:, None], w, 1)
+
+
+def run_bottom(edges: np.ndarray) -> np.ndarray:
+    """(H, W) bool edge map -> (H, W) int: for each pixel, the row of the nearest edge at or below it
+    in its column (H − 1 where there is none), i.e. the lowest row of its vertical run."""
+    h = edges.shape[0]
+    flipped = edges[::-1]
+    idx = np.where(flipped, np.arange(h)[:, None], 0)
+    last = np.maximum.accumulate(idx, axis=0)
+    return (h - 1 - last)[::-1]
+
+
+def _guided(guide: np.ndarray, src: np.ndarray, r: int, eps: float = 1e-3) -> np.ndarray:
+    k = (2 * r + 1, 2 * r + 1)
+    mi, mp = cv2.blur(guide, k), cv2.blur(src, k)
+    cov = cv2.blur(guide * src, k) - mi * mp
+    var = cv2.blur(guide * guide, k) - mi * mi
+    a = cov / (var + eps)
+    b = mp - a * mi
+    return cv2.blur(a, k) * guide + cv2.blur(b, k)
+
+
+def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (H, W) float32 relative depth (larger = farther)."""
+    cfg = cfg or CueConfig(**kw)
+    H, W = rgb.shape[:2]
+    plain = cfg.contact == 0 and cfg.sky == 0 and cfg.centre == 0 and cfg.sharp == 0 and cfg.smooth == 0
+    if plain:
+        return rows_prior(H, W)
+    s = min(1.0, cfg.work / min(H, W))
+    h, w = max(8, int(round(H * s))), max(8, int(round(W * s)))
+    small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA) if (h, w) != (H, W) else rgb
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    prior = rows_prior(h, w)
+    z = prior.copy()
+    if cfg.contact:
+        g = cv2.GaussianBlur(grey, (5, 5), 1.0)
+        gy = np.abs(cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3))
+        thr = cfg.edge * max(float(np.percentile(gy, 90)), 1e-4)
+        bottom = run_bottom(gy > thr)
+        held = prior[bottom, np.arange(w)[None, :]]
+        z = z + cfg.contact * (held - prior)
+    if cfg.centre:
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        r2 = ((xx + 0.5) / w - 0.5) ** 2 + ((yy + 0.5) / h - 0.5) ** 2
+        z = z + cfg.centre * 4.0 * r2          # 0 at the centre, 2 at a corner
+    if cfg.sharp:
+        lap = np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=3))
+        e = cv2.blur(lap, (max(3, w // 16) | 1,) * 2)
+        rank = np.argsort(np.argsort(e.reshape(-1))).reshape(h, w).astype(np.float32) / max(1, h * w - 1)
+        z = z - cfg.sharp * 2.0 * rank
+    if cfg.smooth:
+        z = _guided(grey, z.astype(np.float32), int(cfg.smooth))
+    if cfg.sky:
+        from .pairs import sky_mask
+        m = sky_mask(small)
+        if m is not None:
+            top = float(z.max())
+            z = np.where(m, (1 - cfg.sky) * z + cfg.sky * (top + 0.1), z)
+    z = z.astype(np.float32)
+    return cv2.resize(z, (W, H), interpolation=cv2.INTER_LINEAR) if (h, w) != (H, W) else z
+
+
+class CueDepth:
+    """The cue map behind the depth nets' interface: ``(N, 3, H, W)`` float [0, 1] tensor ->
+    ``(N, 1, H, W)`` float32 tensor, larger = farther. For scripts/eval_depth.py --cues and tests."""
+
+    def __init__(self, cfg: CueConfig | None = None, **kw):
+        self.cfg = cfg or CueConfig(**kw)
+        self.config = {"cues": self.cfg.to_dict()}
+
+    def __call__(self, x):
+        import torch
+        imgs = (x.detach().float().clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        out = np.stack([cue_depth(np.ascontiguousarray(im), self.cfg) for im in imgs])[:, None]
+        return torch.from_numpy(out)

@@ -1,0 +1,117 @@
+"""Choose the settings of rtstyle.depth.cues on VALIDATION data only (never the test sets).
+
+    python scripts/validate_depth_cues.py [--grid] [--json FILE]
+
+Validation sets:
+- ``val_pairs``: 48 pairs we marked by eye on 27 *training* photos of shared/data/content
+  (rtstyle/depth/val_pairs.json; none of the held-out DIW photos), ordered accuracy, no equal band;
+- ``sfm_val``: structure-from-motion points on big_buck_bunny_20s with both frames < 300 (the
+  training range; the test set uses first frames >= 300), gaps 18/24/30/36, stride 3;
+- ``synthetic``: 32 rendered views (seeds 2e9.., not the 1e9.. of scripts/eval_depth.py).
+Each configuration is scored on all three with the prior beside it.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import pickle
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from rtstyle.depth import heldout
+from rtstyle.depth import pairs as P
+from rtstyle.depth.cues import CueConfig, cue_depth
+from rtstyle.depth.metrics import merge, ordinal_accuracy
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("RTSTYLE_DATA", ROOT.parent / "shared" / "data"))
+VAL_PAIRS = ROOT / "rtstyle" / "depth" / "val_pairs.json"
+CACHE = Path(os.environ.get("RTSTYLE_VAL_CACHE", "/tmp/rtstyle_depth_val.pkl"))
+BUNNY = DATA / "video" / "big_buck_bunny_20s.mp4"
+
+
+def load_sets():
+    if CACHE.exists():
+        return pickle.loads(CACHE.read_bytes())
+    from rtstyle.depth import synth
+    photos = []
+    bases = heldout.heldout_bases()
+    for e in heldout.load(VAL_PAIRS):
+        assert heldout.base_name(e["photo"]) not in bases, e["photo"]
+        rgb = cv2.cvtColor(cv2.imread(str(DATA / "content" / e["photo"])), cv2.COLOR_BGR2RGB)
+        photos.append((rgb, e))
+    sfm = []
+    for gap in (18, 24, 30, 36):
+        sfm += P.clip_sfm_points(BUNNY, gap=gap, stride=3, frames=(0, 300 - gap))
+    views = [synth.render_view(2_000_000_000 + i, 96, 128) for i in range(32)]
+    sets = {"photos": photos, "sfm": sfm, "views": views}
+    CACHE.write_bytes(pickle.dumps(sets))
+    return sets
+
+
+def score(fn, sets) -> dict:
+    out = {}
+    right = {"all": [0, 0]}
+    for rgb, e in sets["photos"]:
+        h, w = rgb.shape[:2]
+        d = fn(rgb)
+        for q in e["pairs"]:
+            ok = ordinal_accuracy(d, heldout.pairs_for({"pairs": [q]}, h, w), equal_tol=0.0)["ordered"]
+            for k in ("all", q["kind"]):
+                right.setdefault(k, [0, 0])
+                right[k][0] += int(ok)
+                right[k][1] += 1
+    out["val_pairs"] = {k: f"{r}/{n}" for k, (r, n) in right.items()}
+    out["val_pairs_acc"] = right["all"][0] / right["all"][1]
+    rng = np.random.default_rng(3)
+    res = []
+    for fr, xy, z in sets["sfm"]:
+        res.append(ordinal_accuracy(fn(fr), P.point_pairs(xy, z, fr.shape[:2], 400, rng, tau=0.05)))
+    out["sfm_val"] = merge(res)["ordered"] if res else float("nan")
+    rng = np.random.default_rng(12345)
+    res = [ordinal_accuracy(fn(v.rgb), P.dense_pairs(v.depth, 2000, rng, 0.02, local_frac=0.0)) for v in sets["views"]]
+    out["synthetic"] = merge(res)["ordered"]
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--grid", action="store_true", help="search the grid below (else: prior + one config per term)")
+    ap.add_argument("--config", type=json.loads, default=None, help='one CueConfig as JSON, e.g. {"contact": 0.5}')
+    ap.add_argument("--json", type=Path, default=None)
+    a = ap.parse_args()
+    cv2.setNumThreads(1)
+    sets = load_sets()
+    print(f"validation: {len(sets['photos'])} photos / {sum(len(e['pairs']) for _, e in sets['photos'])} pairs, "
+          f"{len(sets['sfm'])} SfM frame pairs ({sum(len(z) for *_, z in sets['sfm'])} points), {len(sets['views'])} views",
+          flush=True)
+    if a.config is not None:
+        configs = [CueConfig(), CueConfig(**a.config)]
+    elif a.grid:
+        configs = [CueConfig(contact=c, sky=s, sharp=sh, centre=ce)
+                   for c, s, sh, ce in itertools.product((0, 0.25), (0, 1.0), (0, 0.1, 0.25, 0.5), (0, 0.25))]
+    else:
+        configs = [CueConfig()] + [CueConfig(contact=c, edge=e) for c in (0.5, 1.0) for e in (1.0, 2.0, 3.0)] + \
+                  [CueConfig(sky=1.0), CueConfig(centre=0.25), CueConfig(centre=0.5), CueConfig(sharp=0.25),
+                   CueConfig(sharp=0.5), CueConfig(smooth=4)]
+    rows = []
+    for cfg in configs:
+        t0 = time.time()
+        r = score(lambda rgb: cue_depth(rgb, cfg), sets)
+        r["config"] = cfg.to_dict()
+        r["seconds"] = round(time.time() - t0, 1)
+        rows.append(r)
+        print(json.dumps({k: v for k, v in r.items() if k != "config"} | {"cfg": {k: v for k, v in cfg.to_dict().items()
+                                                                                 if v != getattr(CueConfig(), k)}}),
+              flush=True)
+    if a.json:
+        a.json.write_text(json.dumps(rows, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
