@@ -82,6 +82,7 @@ def score(fn, sets) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--grid", action="store_true", help="search the grid below (else: prior + one config per term)")
+    ap.add_argument("--grid1", action="store_true", help="the first grid (contact x sky x sharp x centre, no gate)")
     ap.add_argument("--config", type=json.loads, default=None, help='one CueConfig as JSON, e.g. {"contact": 0.5}')
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
@@ -92,9 +93,13 @@ def main():
           flush=True)
     if a.config is not None:
         configs = [CueConfig(), CueConfig(**a.config)]
-    elif a.grid:
+    elif a.grid1:
         configs = [CueConfig(contact=c, sky=s, sharp=sh, centre=ce)
                    for c, s, sh, ce in itertools.product((0, 0.25), (0, 1.0), (0, 0.1, 0.25, 0.5), (0, 0.25))]
+    elif a.grid:
+        configs = [CueConfig()] + [CueConfig(sky=s, sharp=sh, centre=ce, gate=g)
+                                   for s, sh, ce, g in itertools.product((0, 1.0), (0.25, 0.5, 1.0), (0, 0.25, 0.5),
+                                                                        (0, 1.2, 1.5, 1.8))]
     else:
         configs = [CueConfig()] + [CueConfig(contact=c, edge=e) for c in (0.5, 1.0) for e in (1.0, 2.0, 3.0)] + \
                   [CueConfig(sky=1.0), CueConfig(centre=0.25), CueConfig(centre=0.5), CueConfig(sharp=0.25),

@@ -13,10 +13,13 @@ Terms (weights chosen on validation data only, see docs/depth.md):
 - ``sky``: where :func:`rtstyle.depth.pairs.sky_mask` finds a sky, it is put behind everything.
 - ``centre``: photos put their subject in the middle: + ``centre`` × squared distance from the centre.
 - ``sharp``: shallow depth of field: − ``sharp`` × local sharpness (Laplacian energy, rank-normalised).
+- ``gate``: apply ``centre`` and ``sharp`` only to photos with a shallow depth of field: their weight is
+  multiplied by clip((r − ``gate``) / 0.5, 0, 1), r = log(q90 / q50) of the local sharpness (0 = always).
 - ``smooth``: edge-aware smoothing (a guided filter with the grey image, radius ``smooth`` px at the
   working size) of the result.
 
-The map is computed at ``work`` px on the short side and resized to the input.
+The cues are computed at ``work`` px on the short side; their correction is resized and added to the
+prior at the input's size.
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ class CueConfig:
     centre: float = 0.0
     sharp: float = 0.0
     smooth: int = 0
+    gate: float = 0.0
     work: int = 120
 
     def to_dict(self) -> dict:
@@ -86,15 +90,24 @@ def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray
         bottom = run_bottom(gy > thr)
         held = prior[bottom, np.arange(w)[None, :]]
         z = z + cfg.contact * (held - prior)
-    if cfg.centre:
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        r2 = ((xx + 0.5) / w - 0.5) ** 2 + ((yy + 0.5) / h - 0.5) ** 2
-        z = z + cfg.centre * 4.0 * r2          # 0 at the centre, 2 at a corner
-    if cfg.sharp:
+    lap = e = None
+    g_photo = 1.0
+    if (cfg.centre or cfg.sharp) and cfg.gate:
         lap = np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=3))
         e = cv2.blur(lap, (max(3, w // 16) | 1,) * 2)
+        q50, q90 = np.percentile(e, [50, 90])
+        r = float(np.log((q90 + 1e-3) / (q50 + 1e-3)))
+        g_photo = float(np.clip((r - cfg.gate) / 0.5, 0.0, 1.0))
+    if cfg.centre and g_photo > 0:
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        r2 = ((xx + 0.5) / w - 0.5) ** 2 + ((yy + 0.5) / h - 0.5) ** 2
+        z = z + g_photo * cfg.centre * 4.0 * r2          # 0 at the centre, 2 at a corner
+    if cfg.sharp and g_photo > 0:
+        if e is None:
+            lap = np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=3))
+            e = cv2.blur(lap, (max(3, w // 16) | 1,) * 2)
         rank = np.argsort(np.argsort(e.reshape(-1))).reshape(h, w).astype(np.float32) / max(1, h * w - 1)
-        z = z - cfg.sharp * 2.0 * rank
+        z = z - g_photo * cfg.sharp * 2.0 * rank
     if cfg.smooth:
         z = _guided(grey, z.astype(np.float32), int(cfg.smooth))
     if cfg.sky:
@@ -103,8 +116,11 @@ def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray
         if m is not None:
             top = float(z.max())
             z = np.where(m, (1 - cfg.sky) * z + cfg.sky * (top + 0.1), z)
-    z = z.astype(np.float32)
-    return cv2.resize(z, (W, H), interpolation=cv2.INTER_LINEAR) if (h, w) != (H, W) else z
+    # Only the correction is resampled, so that a map no cue changed is the prior at (H, W), exactly.
+    corr = (z - prior).astype(np.float32)
+    if (h, w) != (H, W):
+        corr = cv2.resize(corr, (W, H), interpolation=cv2.INTER_LINEAR)
+    return rows_prior(H, W) + corr
 
 
 class CueDepth:
