@@ -1,0 +1,84 @@
+"""rtstyle.depth.cues: cheap geometric cues on the row prior, and the validation pairs they were chosen on."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from rtstyle.depth import heldout
+from rtstyle.depth.cues import CueConfig, CueDepth, cue_depth, rows_prior, run_bottom
+from rtstyle.depth.metrics import ordinal_accuracy
+from rtstyle.depth.pairs import Pairs
+
+VAL = heldout.PAIRS_FILE.with_name("val_pairs.json")
+
+
+def _photo(h=96, w=128, seed=0):
+    """A sharp, textured subject in the middle of a blurred background: shallow depth of field."""
+    rng = np.random.default_rng(seed)
+    bg = cv2.GaussianBlur(rng.integers(0, 255, (h, w, 3), dtype=np.uint8), (0, 0), 6)
+    img = bg.copy()
+    y0, y1, x0, x1 = h // 4, 3 * h // 4, 3 * w // 8, 5 * w // 8
+    img[y0:y1, x0:x1] = rng.integers(0, 255, (y1 - y0, x1 - x0, 3), dtype=np.uint8)
+    return img, (y0, y1, x0, x1)
+
+
+def test_no_cue_is_the_prior_exactly_and_maps_are_deterministic():
+    rgb, _ = _photo()
+    assert np.array_equal(cue_depth(rgb), rows_prior(96, 128))
+    assert cue_depth(rgb).dtype == np.float32 and cue_depth(rgb).shape == (96, 128)
+    p = rows_prior(4, 3)
+    assert p[0, 0] > p[-1, 0] and np.allclose(p[:, 0], p[:, 2]) and np.isclose(p[0, 0], -p[-1, 0])
+    # Photo cues gated off (an all-blurred frame has no sharp subject): exactly the prior too.
+    flat = cv2.GaussianBlur(rgb, (0, 0), 8)
+    assert np.array_equal(cue_depth(flat, CueConfig(centre=0.25, sharp=0.5, gate=1.8)), rows_prior(96, 128))
+    cfg = CueConfig(contact=0.25, sky=1.0, centre=0.25, sharp=0.5, smooth=2)
+    a, b = cue_depth(rgb, cfg), cue_depth(rgb, cfg)
+    assert np.array_equal(a, b) and a.shape == (96, 128) and np.isfinite(a).all()
+
+
+def test_run_bottom_finds_the_nearest_edge_below():
+    e = np.zeros((6, 2), bool)
+    e[3, 0] = True
+    rb = run_bottom(e)
+    assert rb[:, 0].tolist() == [3, 3, 3, 3, 5, 5] and rb[:, 1].tolist() == [5] * 6
+
+
+def test_focus_cue_orders_a_sharp_subject_before_the_lower_blurred_background():
+    rgb, (y0, y1, x0, x1) = _photo()
+    h, w = rgb.shape[:2]
+    # the subject's centre vs blurred background lower in the frame: the prior gets this pair wrong.
+    a, b = ((y0 + y1) // 2) * w + (x0 + x1) // 2, (y1 + 8) * w + 8
+    pr = Pairs(np.array([a]), np.array([b]), np.array([-1], np.int8))   # a nearer
+    assert ordinal_accuracy(rows_prior(h, w), pr, equal_tol=0.0)["ordered"] == 0.0
+    for cfg in (CueConfig(centre=0.25, sharp=0.5), CueConfig(sharp=1.0, gate=1.0)):
+        assert ordinal_accuracy(cue_depth(rgb, cfg), pr, equal_tol=0.0)["ordered"] == 1.0
+
+
+def test_sky_goes_behind_everything():
+    h, w = 96, 128
+    rgb = np.full((h, w, 3), (150, 110, 70), np.uint8)          # brown, textured ground and wall
+    rgb = np.clip(rgb + np.random.default_rng(1).integers(-40, 40, rgb.shape), 0, 255).astype(np.uint8)
+    rgb[: h // 2, : w // 2] = (135, 180, 235)                      # clear sky, top left, down to mid-height
+    z = cue_depth(rgb, CueConfig(sky=1.0))
+    assert z[h // 2 - 6, 10] > z[2, w - 10]                        # low sky farther than the top of the wall
+    assert ordinal_accuracy(rows_prior(h, w), Pairs(np.array([(h // 2 - 6) * w + 10]), np.array([2 * w + w - 10]),
+                                                    np.array([1], np.int8)), equal_tol=0.0)["ordered"] == 0.0
+
+
+def test_cue_depth_behind_the_depth_net_interface():
+    x = torch.rand(2, 3, 48, 64)
+    d = CueDepth(sky=1.0)(x)
+    assert d.shape == (2, 1, 48, 64) and d.dtype == torch.float32
+    assert torch.equal(CueDepth()(x)[0, 0], torch.from_numpy(rows_prior(48, 64)))
+
+
+def test_validation_pairs_are_on_training_photos_only():
+    photos = heldout.load(VAL)
+    held = heldout.heldout_bases()
+    assert len(photos) >= 50 and sum(len(p["pairs"]) for p in photos) >= 90
+    assert not any(heldout.base_name(p["photo"]) in held for p in photos)
+    for p in photos:
+        for q in p["pairs"]:
+            assert q["nearer"] in ("a", "b") and q["kind"] in ("subject-vs-background", "lowest-background", "random")
+            assert all(0 <= v <= 1 for v in q["a"] + q["b"])
