@@ -97,7 +97,7 @@ def cache_lines(cache_dir: Path) -> list[str]:
 
 def weights_lines() -> list[str]:
     from .weights import shipped_manifests
-    from .models.vgg import SHIPPED
+    from .vgg_weights import SHIPPED
     from .styles import weights_dirs
     lines = []
     for d in weights_dirs():

@@ -93,12 +93,12 @@ def test_slow_sizes_are_skipped_and_said(tiny_models, monkeypatch):
 
 def test_gatys_row_measures_or_extrapolates(monkeypatch):
     import rtstyle.pipeline.gatys
-    import rtstyle.models.vgg
+    import rtstyle.weights
 
     def fake_gatys(content, style, iters=500, vgg=None, **kw):
         return GatysResult(content, [], [0.5] + [0.1] * (iters - 1), 1.0)
     monkeypatch.setattr(rtstyle.pipeline.gatys, "gatys", fake_gatys)
-    monkeypatch.setattr(rtstyle.models.vgg, "load_vgg19", lambda last: torch.nn.Identity())
+    monkeypatch.setattr(rtstyle.weights, "load_vgg19", lambda last: torch.nn.Identity())
     row = bench.time_gatys([32], 4, None, log=lambda m: None)
     info = row.cells[32].gatys
     assert info["total_500_s"] == pytest.approx(1.0 + 0.5 + 499 * 0.1)

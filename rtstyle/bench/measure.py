@@ -105,7 +105,7 @@ def time_gatys(sizes: list[int], k: int, frame_limit: float | None, log=print) -
 
     from .. import styles
     from ..pipeline.gatys import gatys
-    from ..models.vgg import load_vgg19
+    from ..weights import load_vgg19
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     row = Row("gatys", "gatys", {"optimizer": "adam", "net": "VGG19 to relu5_1", "iters": k}, "ImageNet VGG19",
               "torch-cuda" if device.type == "cuda" else "torch", "fp32", "adam",

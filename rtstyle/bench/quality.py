@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .. import losses, ops, styles
-from ..models.vgg import load_vgg19
+from ..weights import load_vgg19
 
 STYLE_TAPS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1"]
 CONTENT_TAP = "relu2_2"

@@ -13,7 +13,8 @@ import torch
 import torch.nn as nn
 
 from .. import ops
-from .vgg import load_vgg19
+from ..vgg_weights import vgg19_state
+from .vgg import VGG19Features
 
 Stats = tuple[torch.Tensor, torch.Tensor]
 
@@ -90,7 +91,7 @@ class AdaINNet(nn.Module):
 
     def __init__(self, decoder: AdaINDecoder | None = None, encoder: nn.Module | None = None):
         super().__init__()
-        self.encoder = encoder if encoder is not None else load_vgg19("relu4_1")
+        self.encoder = encoder if encoder is not None else VGG19Features("relu4_1").load_quantized(vgg19_state())
         self.encoder.eval().requires_grad_(False)
         self.decoder = decoder if decoder is not None else AdaINDecoder()
 
