@@ -6,7 +6,7 @@ Sets: held-out synthetic views (seeds no training run uses), the ground-truth di
 Middlebury stereo scenes (Aloe, from OpenCV's samples; motorcycle, Middlebury 2014, bundled in the
 scikit-image wheel), structure-from-motion pairs from the clips (for big_buck_bunny_20s only first
 frames >= 300: training may use frames 0..299), and our human-judged DIW-style pairs
-(rtstyle/depth/diw_pairs.json, photos kept out of training). Baselines on the same pairs:
+(rtstyle/bench/depth/diw_pairs.json, photos kept out of training). Baselines on the same pairs:
 "lower = nearer" (depth = −row), and for Aloe, OpenCV StereoSGBM's own disparity.
 None of these sets is used for training or for choosing training settings.
 Also scored: how often the weak training cues are right on synthetic views (ground-pair labels,
@@ -26,9 +26,9 @@ import torch
 import torch.nn.functional as F
 
 from rtstyle.weights import load_weights
-from rtstyle.depth import pairs as P
-from rtstyle.depth import synth
-from rtstyle.depth.metrics import merge, ordinal_accuracy
+from rtstyle.bench.depth.metrics import merge, ordinal_accuracy
+from rtstyle.train.depth_data import pairs as P
+from rtstyle.train.depth_data import synth
 
 DATA = Path(os.environ.get("RTSTYLE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,8 +127,8 @@ def motorcycle(net, short: int, grid: int = 2):
 
 
 def diw(net, short: int):
-    """Our human-judged pairs (rtstyle/depth/diw_pairs.json): ordered accuracy, all and per kind."""
-    from rtstyle.depth import heldout
+    """Our human-judged pairs (rtstyle/bench/depth/diw_pairs.json): ordered accuracy, all and per kind."""
+    from rtstyle.bench.depth import heldout
     kinds: dict[str, list] = {}
     for e in heldout.load():
         rgb = cv2.cvtColor(cv2.imread(str(DATA / "content" / e["photo"])), cv2.COLOR_BGR2RGB)
