@@ -17,9 +17,6 @@ import torch.nn as nn
 from ..errors import UserError
 from .base import BACKENDS, Backend, BackendSpec
 
-__all__ = ["BACKENDS", "Backend", "BackendSpec", "available", "create", "names", "select",
-           "spec_named", "unavailable_reason"]
-
 ALIASES = {"cuda": "torch-cuda"}
 # Python modules each runtime imports (a GPU is spec.needs_gpu).
 _MODULES = {

@@ -22,7 +22,6 @@ from ..files import atomic_write
 
 ENGINE_SUFFIX = ".engine"
 SIDECAR_SUFFIX = ".json"
-_KEY_PARTS = ("onnx_sha256", "profile", "gpu_name", "compute_capability", "trt_version", "precision")
 
 
 def _canonical(value):

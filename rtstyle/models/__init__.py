@@ -7,5 +7,3 @@ from .transformer import CompactNet, JohnsonNet, MultiStyleNet
 # family (rtstyle.families) -> the constructor its manifest's ``config`` goes to
 NETS = {"johnson": JohnsonNet, "compact": CompactNet, "multi": MultiStyleNet, "lite": LiteNet,
         "adain": AdaINDecoder, "depth": build_depth_net}
-
-__all__ = ["CompactNet", "JohnsonNet", "MultiStyleNet", "LiteNet", "AdaINDecoder", "build_depth_net", "NETS"]
