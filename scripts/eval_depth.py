@@ -170,18 +170,23 @@ def sfm(net, short: int):
     return res
 
 
+def times_ms(run, x, warmup: int, reps: int) -> list[float]:
+    """Milliseconds of ``reps`` calls of ``run(x)`` after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        run(x)
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        run(x)
+        ts.append(1000 * (time.perf_counter() - t0))
+    return ts
+
+
 def speed(net, sizes=((96, 128), (192, 256), (240, 320)), reps=10):
     out = {}
     with torch.no_grad():
         for h, w in sizes:
-            x = torch.rand(1, 3, h, w)
-            for _ in range(2):
-                net(x)
-            ts = []
-            for _ in range(reps):
-                t0 = time.perf_counter()
-                net(x)
-                ts.append(1000 * (time.perf_counter() - t0))
+            ts = times_ms(net, torch.rand(1, 3, h, w), 2, reps)
             out[f"{w}x{h}"] = {"p50_ms": round(float(np.median(ts)), 1), "fps": round(1000 / float(np.median(ts)), 1)}
     return out
 
@@ -214,14 +219,7 @@ def backend_speed(net, sizes=((240, 320), (128, 176), (112, 160)), reps=15, thre
         for key, run in runners.items():
             out[key] = {}
             for h, w in sizes:
-                x = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
-                for _ in range(3):
-                    run(x)
-                ts = []
-                for _ in range(reps):
-                    t0 = time.perf_counter()
-                    run(x)
-                    ts.append(1000 * (time.perf_counter() - t0))
+                ts = times_ms(run, np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32), 3, reps)
                 out[key][f"{w}x{h}"] = {"p50_ms": round(float(np.median(ts)), 1),
                                         "min_ms": round(float(np.min(ts)), 1)}
     return out
