@@ -285,7 +285,7 @@ def test_every_shipped_model_matches_torch_through_onnxruntime(path, manifest, t
                             {"styles": manifest["styles"], "config": manifest["config"]})
     backend = OnnxRuntimeBackend(onnx_path, family=family, threads=1).load()
     x = torch.rand(1, 3, 67, 91, generator=torch.Generator().manual_seed(0))
-    from rtstyle.bench import extra_inputs
+    from rtstyle.bench.specs import extra_inputs
     from rtstyle.export.onnx import FamilySignature, family_inputs
     extra = extra_inputs(family, manifest["config"], "cpu") or {}   # a style row / AdaIN statistics
     got = backend(x, **extra)
