@@ -1,4 +1,4 @@
-"""Pick a runtime by name (``--backend``) and build it for a model.
+"""Runtimes behind ``--backend``: the Backend interface and table (base), a module per runtime, select/create.
 
 ``select('auto')`` takes the first available row of :data:`BACKENDS` (tensorrt → torch-cuda →
 openvino → onnxruntime → torch); ``create`` exports what that runtime needs (ONNX, TensorRT engine) into a

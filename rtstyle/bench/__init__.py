@@ -1,4 +1,4 @@
-"""Latency and quality: ``rtstyle bench``'s latency tables, ``rtstyle eval``'s style scores, depth accuracy.
+"""Measurement: latency tables (timing, specs, measure, render, machine), style scores (quality), depth (depth).
 
 The latency table (``rtstyle bench``): model × backend × precision rows, frame sizes as columns.
 

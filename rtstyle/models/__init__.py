@@ -1,4 +1,6 @@
-"""Networks: plain nn.Modules, no IO. :data:`NETS` builds each family's net from its manifest config."""
+"""Networks, plain nn.Modules: transformer (Johnson, compact, multi), lite, adain, depth, vgg; cost (MACs).
+
+:data:`NETS` builds a family's net from its manifest config (AdaINNet given no encoder reads the VGG19 file)."""
 from .adain import AdaINDecoder
 from .depth import build_depth_net
 from .lite import LiteNet

@@ -1,2 +1,1 @@
-"""Depth quality: ordinal accuracy on point pairs (metrics) and the human-judged test set kept out
-of training (heldout, diw_pairs.json); scripts/eval_depth.py scores a depth net with them."""
+"""Depth quality: ordinal accuracy (metrics) and the held-out human-judged pairs in diw_pairs.json (heldout)."""
