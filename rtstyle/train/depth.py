@@ -31,7 +31,7 @@ import torch
 from tqdm import tqdm
 
 from .. import losses
-from ..ops import to_tensor
+from ..ops import colorize, to_tensor
 from ..weights import save_weights
 from ..bench.depth.metrics import merge, ordinal_accuracy
 from .depth_data import pairs as P
@@ -215,7 +215,6 @@ def evaluate(net, views, pairs, device, autocast) -> dict:
 
 
 def _grid(net, views, device, autocast, path):
-    from ..pipeline.depth import colorize
     pred = predict(net, np.stack([v.rgb for v in views]), device, autocast)
     rows = [np.stack([v.rgb for v in views]),
             np.stack([colorize(np.log(v.depth)) for v in views]),
