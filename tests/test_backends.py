@@ -129,7 +129,7 @@ def test_torch_and_onnxruntime_agree_on_style_mixing(tmp_path):
 def test_create_adain_from_its_decoder(tmp_path):
     adain = pytest.importorskip("rtstyle.models.adain")
     torch.manual_seed(3)
-    decoder = adain.AdaINDecoder(width_scale=0.125).eval()   # what an adain weights file holds
+    decoder = adain.AdaINDecoder(width_scale=0.125, in_scale=1.0).eval()   # what an adain weights file holds
     ort_b = backends.create(backends.spec_named("onnxruntime"), decoder, "adain", {}, tmp_path, threads=1)
     torch_b = backends.create(backends.spec_named("torch"), decoder, "adain", {}, tmp_path)
     mean, std = torch.rand(1, 512) * 2, torch.rand(1, 512) + 0.5            # (N, 512) is accepted

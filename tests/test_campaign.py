@@ -84,7 +84,7 @@ def test_ledger_keeps_rows_in_order(tmp_path):
                                                          "val_loss": 1.6}))
     lines = doc.read_text().splitlines()
     rows = [ln for ln in lines if ln.startswith("| 20")]
-    assert len(rows) == 2 and "100 / 8000" in rows[0] and "200 / 8000" in rows[1]
+    assert len(rows) == 2 and f"100 / {stage.iters}" in rows[0] and f"200 / {stage.iters}" in rows[1]
     assert lines.count(camp.LEDGER_HEAD) == 1
 
 

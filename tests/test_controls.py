@@ -44,8 +44,8 @@ def weights(tmp_path, monkeypatch):
             if name.endswith((".gamma", ".beta")):
                 param.normal_(1.0 if name.endswith("gamma") else 0.0, 0.5)
     save_weights(lite, d / "lite-two.safetensors", {"family": "lite", "styles": MIX, "config": lite.config})
-    save_weights(AdaINDecoder(width_scale=0.0625), d / "adain-tiny.safetensors",
-                 {"family": "adain", "styles": [], "config": {"width_scale": 0.0625}})
+    dec = AdaINDecoder(width_scale=0.0625, in_scale=1.0)   # untrained: the reference scale keeps it input-sensitive
+    save_weights(dec, d / "adain-tiny.safetensors", {"family": "adain", "styles": [], "config": dec.config})
     paintings = tmp_path / "paintings"
     paintings.mkdir()
     rng = np.random.default_rng(1)

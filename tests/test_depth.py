@@ -220,7 +220,7 @@ def test_adain_depth_alpha_map_zero_keeps_content_features():
     from rtstyle.models.adain import AdaINDecoder, AdaINNet
     from rtstyle.models.vgg import VGG19Features
     torch.manual_seed(0)
-    net = AdaINNet(decoder=AdaINDecoder(0.125), encoder=VGG19Features("relu4_1")).eval()
+    net = AdaINNet(decoder=AdaINDecoder(0.125, in_scale=1.0), encoder=VGG19Features("relu4_1")).eval()
     x = torch.rand(1, 3, 16, 16)
     mean, std = torch.rand(1, 512, 1, 1), torch.rand(1, 512, 1, 1) + 0.5
     with torch.no_grad():

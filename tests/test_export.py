@@ -191,7 +191,7 @@ def test_build_engine_without_tensorrt_says_how_to_get_it(tmp_path):
 def test_adain_parity_with_strength_and_depth_map(tmp_path):
     adain = pytest.importorskip("rtstyle.models.adain")
     torch.manual_seed(0)
-    net = adain.AdaINNet(adain.AdaINDecoder(width_scale=0.125)).eval()
+    net = adain.AdaINNet(adain.AdaINDecoder(width_scale=0.125, in_scale=1.0)).eval()
     path = export_onnx(net, "adain", tmp_path / "adain.onnx", {"styles": ["s"], "config": net.decoder.config})
     backend = OnnxRuntimeBackend(path, family="adain", threads=1).load()
     with torch.no_grad():

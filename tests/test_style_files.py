@@ -28,8 +28,8 @@ def weights(tmp_path, monkeypatch):
 
 
 def _adain(d):
-    save_weights(AdaINDecoder(width_scale=0.0625), d / "adain-tiny.safetensors",
-                 {"family": "adain", "styles": [], "config": {"width_scale": 0.0625}})
+    dec = AdaINDecoder(width_scale=0.0625, in_scale=1.0)   # untrained: the reference scale keeps it input-sensitive
+    save_weights(dec, d / "adain-tiny.safetensors", {"family": "adain", "styles": [], "config": dec.config})
 
 
 @pytest.fixture

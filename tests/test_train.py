@@ -70,6 +70,34 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(photos, tmp_path):
     assert [r.split(",")[0] for r in rows] == ["1", "2", "3", "4"]
 
 
+def test_a_resumed_multi_style_run_draws_the_same_per_image_styles(photos, tmp_path):
+    kw = dict(family="multi", styles=["mosaic", "starry_night", "great_wave"], batch=2)
+    straight = train_transformer(_tiny(photos, tmp_path / "a", iters=4, **kw))
+    train_transformer(_tiny(photos, tmp_path / "b", iters=2, **kw))
+    resumed = train_transformer(_tiny(photos, tmp_path / "b", iters=4, **kw))
+    a, b = load_file(straight), load_file(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_per_image_styles_score_each_image_against_its_own_painting():
+    from rtstyle.train.transformer import _Targets, _style_terms
+    cfg = TransformerConfig(family="multi", styles=["a", "b"], shift_weight=0.5)
+    taps = cfg.style_taps
+    targets = _Targets.__new__(_Targets)
+    g = torch.Generator().manual_seed(0)
+    targets.grams = [{t: torch.rand(1, 4, 4, generator=g) for t in taps} for _ in range(2)]
+    targets.shift = [{t: (torch.rand(1, 4, 4, generator=g), torch.rand(1, 4, 4, generator=g)) for t in taps}
+                     for _ in range(2)]
+    targets.per_style = [{t: 1.0 + i for t in taps} for i in range(2)]
+    targets.per_style_shift = [{t: 2.0 + i for t in taps} for i in range(2)]
+    fy = {t: torch.rand(3, 4, 8, 8, generator=g) for t in taps}
+    mixed = _style_terms(cfg, targets, fy, [1, 0, 1])
+    one = [_style_terms(cfg, targets, {t: fy[t][i:i + 1] for t in taps}, s) for i, s in enumerate([1, 0, 1])]
+    for k in ("style", "shift"):
+        assert torch.allclose(mixed[k], sum(o[k] for o in one) / 3)
+    assert not torch.allclose(mixed["style"], _style_terms(cfg, targets, fy, 0)["style"])
+
+
 def test_time_limit_stops_with_a_checkpoint_and_an_incomplete_manifest(photos, tmp_path):
     weights = train_transformer(_tiny(photos, tmp_path / "t", iters=1000, max_minutes=1e-6))
     manifest = json.loads(weights.with_suffix(".json").read_text())

@@ -36,11 +36,16 @@ class AdaINDecoder(nn.Module):
     that takes RGB [0, 1], so it ends in 0.5·(tanh + 1) like the feed-forward nets (a rescaled
     sigmoid: bounded, no clamp at inference, and the same output convention across families).
 
+    The input is multiplied by ``in_scale`` first: relu4_1 of the Caffe-scaled VGG19 has mean ≈ 450
+    and std ≈ 740 on our photos, so without it one Adam step of 3e-4 on the first conv's 4 608
+    inputs moves its outputs by tens and saturates the tanh within a few dozen steps.
+
     Args:
         width_scale: multiplier on the 256/128/64 channel counts (the 512 input stays).
+        in_scale: fixed factor on the input features (1 = the reference decoder).
     """
 
-    def __init__(self, width_scale: float = 1.0):
+    def __init__(self, width_scale: float = 1.0, in_scale: float = 1e-3):
         super().__init__()
         if width_scale <= 0:
             raise ValueError(f"width_scale must be positive, got {width_scale}")
@@ -53,10 +58,11 @@ class AdaINDecoder(nn.Module):
         layers += [*_conv(c128, c128), nn.ReLU(), *_conv(c128, c64), nn.ReLU(), _up()]  # relu2_2, 2_1
         layers += [*_conv(c64, c64), nn.ReLU(), *_conv(c64, 3)]                           # relu1_2, conv1_1
         self.layers = nn.Sequential(*layers)
-        self.config = {"width_scale": width_scale}
+        self.in_scale = float(in_scale)
+        self.config = {"width_scale": width_scale, "in_scale": self.in_scale}
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        return 0.5 * (torch.tanh(self.layers(feats)) + 1.0)
+        return 0.5 * (torch.tanh(self.layers(feats * self.in_scale)) + 1.0)
 
 
 def mix_stats(stats: Sequence[Stats], weights: Sequence[float] | torch.Tensor) -> Stats:

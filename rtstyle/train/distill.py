@@ -5,7 +5,7 @@ paints every style with one net; single-style Johnson/compact nets or AdaIN work
 teacher per style). No Gram matrices and no deep VGG pass per step, so a step costs about a
 teacher forward plus a shallow VGG pass — cheap enough for a CPU.
 
-Loss per step, for the style ``k = step mod S`` of this batch:
+Loss per step, each image of the batch with its own random style ``k``:
 
     L = w_pix·|S(x) − T_k(x)|₁ + w_feat·c·‖φ(S(x)) − φ(T_k(x))‖² + w_cons·|S(x′) − shift(S(x))|₁
 
@@ -18,6 +18,7 @@ noise, the two things that change between neighbouring video frames; its target 
 from __future__ import annotations
 
 import dataclasses
+import random
 from pathlib import Path
 
 import torch
@@ -110,9 +111,10 @@ def _shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     return xp[..., p - dy:p - dy + h, p - dx:p - dx + w]
 
 
-def consistency_loss(net, x: torch.Tensor, y: torch.Tensor, style: int, noise: float,
+def consistency_loss(net, x: torch.Tensor, y: torch.Tensor, style, noise: float,
                      gen: torch.Generator) -> torch.Tensor:
-    """|net(shift(x) + n) − shift(y)|₁ on the interior (borders excluded), y = net(x) detached."""
+    """|net(shift(x) + n) − shift(y)|₁ on the interior (borders excluded), y = net(x) detached;
+    ``style``: what ``net`` takes (an index or (N, S) weights)."""
     d = torch.randint(1, 4, (2,), generator=gen) * (torch.randint(0, 2, (2,), generator=gen) * 2 - 1)
     dy, dx = int(d[0]), int(d[1])
     xs = _shift(x, dy, dx) + noise * torch.randn(x.shape, generator=gen).to(x.device)
@@ -135,10 +137,11 @@ def train(cfg: DistillConfig, resume: bool = True) -> Path:
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.iters, eta_min=cfg.lr * 0.05)
     gen = torch.Generator().manual_seed(cfg.seed)
+    style_rng = random.Random(cfg.seed + 3)
     fields = ["total", "pixel", "feature"] + (["consistency"] if cfg.consistency_weight > 0 else [])
     loop = TrainLoop(out, iters=cfg.iters, log_every=cfg.log_every, ckpt_every=cfg.ckpt_every,
                      max_minutes=cfg.max_minutes, fields=fields, state={"net": net, "opt": opt, "sched": sched},
-                     rngs={"sampler": sampler.rng}, desc=f"lite:{','.join(cfg.styles)[:30]}",
+                     rngs={"sampler": sampler.rng, "styles": style_rng}, desc=f"lite:{','.join(cfg.styles)[:30]}",
                      title=f"lite distilled from {', '.join(sorted(set(teachers.describe().values())))}"[:80])
     def feats(img):
         return vgg(F.avg_pool2d(img, 2), [FEATURE_TAP])[FEATURE_TAP]
@@ -165,9 +168,13 @@ def train(cfg: DistillConfig, resume: bool = True) -> Path:
 
     def step_fn(step: int) -> dict:
         net.train()
-        k = step % len(cfg.styles)
+        # each image its own style, as in the multi-style trainer (one style per step pulls the
+        # shared body towards one painting at a time)
+        ks = [style_rng.randrange(len(cfg.styles)) for _ in range(cfg.batch)]
+        k = torch.zeros(cfg.batch, len(cfg.styles), device=device)
+        k[torch.arange(cfg.batch), torch.as_tensor(ks)] = 1.0
         x = sampler.batch(cfg.batch).to(device)
-        t = teachers(x, cfg.styles[k])
+        t = torch.cat([teachers(x[i:i + 1], cfg.styles[s]) for i, s in enumerate(ks)])
         with prec.autocast:
             y = net(x, k)
             pix, feat = parts(y, t)
