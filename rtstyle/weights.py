@@ -99,6 +99,13 @@ def shipped_manifests(folder: Path = WEIGHTS_DIR) -> list[tuple[Path, dict]]:
     return out
 
 
+def adain_net(decoder: nn.Module | None = None) -> nn.Module:
+    """rtstyle.models.adain.AdaINNet: ``decoder`` (a new one when None) behind the shipped frozen
+    VGG19 encoder (relu4_1)."""
+    from .models.adain import AdaINDecoder, AdaINNet
+    return AdaINNet(decoder if decoder is not None else AdaINDecoder(), load_vgg19("relu4_1"))
+
+
 def load_vgg19(last: str = "relu4_1", source: str | Path | None = None) -> nn.Module:
     """rtstyle.models.vgg.VGG19Features up to ``last`` with ImageNet weights, frozen and in eval mode.
 

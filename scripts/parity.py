@@ -62,11 +62,11 @@ def extra_for(family: str, model, n: int) -> dict:
         return {"style": style}
     if family == "adain":
         from rtstyle import styles
-        from rtstyle.models.adain import AdaINNet
+        from rtstyle.weights import adain_net
         rgb, _ = read_image(styles.style_image("mosaic"))
         img = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
         with torch.no_grad():
-            mean, std = AdaINNet(decoder=model).style_stats(img)
+            mean, std = adain_net(model).style_stats(img)
         return {"style_mean": mean.expand(n, -1, -1, -1), "style_std": std.expand(n, -1, -1, -1),
                 "alpha": torch.ones(n, 1, 1, 1)}
     return {}

@@ -13,8 +13,6 @@ import torch
 import torch.nn as nn
 
 from .. import ops
-from ..vgg_weights import vgg19_state
-from .vgg import VGG19Features
 
 Stats = tuple[torch.Tensor, torch.Tensor]
 
@@ -95,11 +93,11 @@ class AdaINNet(nn.Module):
     multiple = 8   # three 2× poolings in the encoder
     min_size = 16  # relu4_1 needs 2 px for the decoder's reflection padding
 
-    def __init__(self, decoder: AdaINDecoder | None = None, encoder: nn.Module | None = None):
+    def __init__(self, decoder: AdaINDecoder, encoder: nn.Module):
         super().__init__()
-        self.encoder = encoder if encoder is not None else VGG19Features("relu4_1").load_quantized(vgg19_state())
+        self.encoder = encoder   # rtstyle.weights.adain_net gives the shipped VGG19 encoder
         self.encoder.eval().requires_grad_(False)
-        self.decoder = decoder if decoder is not None else AdaINDecoder()
+        self.decoder = decoder
 
     def train(self, mode: bool = True):
         super().train(mode)
