@@ -117,6 +117,20 @@ def normalize_depth(depth: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     return (depth - lo) / (hi - lo).clamp_min(eps)
 
 
+def colorize(depth: np.ndarray, near_bright: bool = True) -> np.ndarray:
+    """(H, W) depth (larger = farther) -> (H, W, 3) uint8 RGB with the inferno colour map.
+
+    Normalised by the 2nd–98th percentiles; near is bright when ``near_bright``.
+    """
+    d = np.asarray(depth, np.float32)
+    lo, hi = np.percentile(d, [2, 98])
+    n = np.clip((d - lo) / max(hi - lo, 1e-6), 0, 1)
+    if near_bright:
+        n = 1 - n
+    bgr = cv2.applyColorMap((n * 255 + 0.5).astype(np.uint8), cv2.COLORMAP_INFERNO)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
 def strength_blend(stylized: torch.Tensor, original: torch.Tensor, alpha: torch.Tensor | float) -> torch.Tensor:
     """α⊙stylized + (1−α)⊙original; α a scalar or a map broadcastable after resizing to H, W."""
     if isinstance(alpha, torch.Tensor) and alpha.dim() == 4 and alpha.shape[-2:] != stylized.shape[-2:]:

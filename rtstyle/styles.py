@@ -231,7 +231,7 @@ def adain_style_stats(decoder: torch.nn.Module, name: str, short: int | None = N
     """AdaIN: the relu4_1 mean and std of style image ``name`` (a bundled name or a painting file),
     read at ``short`` px on its short side if given: two (1, 512, 1, 1) float32 (CPU)."""
     from .io.images import read_image
-    from .models.adain import AdaINNet
+    from .weights import adain_net
     from .ops import to_tensor
     rgb, _ = read_image(style_image(name))
     if short:
@@ -240,7 +240,7 @@ def adain_style_stats(decoder: torch.nn.Module, name: str, short: int | None = N
         rgb = cv2.resize(rgb, (max(16, round(rgb.shape[1] * f)), max(16, round(rgb.shape[0] * f))),
                          interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
     with torch.no_grad():
-        return AdaINNet(decoder=decoder).style_stats(to_tensor(rgb))
+        return adain_net(decoder).style_stats(to_tensor(rgb))
 
 
 def style_inputs(entry: WeightsEntry, mix: list[tuple[str, float]], model: torch.nn.Module,

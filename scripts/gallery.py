@@ -32,11 +32,13 @@ def fit(rgb: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(rgb[y:y + s, x:x + s], (size, size), interpolation=cv2.INTER_AREA)
 
 
-def label(tile: np.ndarray, text: str) -> np.ndarray:
+def label(tile: np.ndarray, text: str, bar: int = 18, font: float = 0.42) -> np.ndarray:
+    """``text`` in white on a black bar ``bar`` px high across the top of a copy of ``tile``."""
     tile = tile.copy()
-    cv2.rectangle(tile, (0, 0), (tile.shape[1], 18), (0, 0, 0), -1)
-    scale = min(0.42, (tile.shape[1] - 8) / (len(text) * 19))   # long names shrink to fit the tile
-    cv2.putText(tile, text, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    cv2.rectangle(tile, (0, 0), (tile.shape[1], bar), (0, 0, 0), -1)
+    scale = min(font, (tile.shape[1] - 8) / (len(text) * 19))   # long names shrink to fit the tile
+    x = bar // 4
+    cv2.putText(tile, text, (x, bar - x - 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
     return tile
 
 

@@ -5,7 +5,7 @@
 # pipeline), which leaves no time for depth. Kept for a session given to depth alone. Caveat: the
 # depth trainer keeps its own clock and starts it after its render buffer is full, so
 # --max-minutes 8.5 here does not bound the command (rtstyle.train.loop.process_start() is the fix).
-# Training data is rendered on the fly by rtstyle.depth.synth (12 render processes feed a replay
+# Training data is rendered on the fly by rtstyle.train.depth_data.synth (12 render processes feed a replay
 # buffer), textured with our photos, plus weak pairs on the photos: nothing large is carried.
 #
 #   here:   ../shared/tools/gpu-kit                      # .gpukit/: photos (+ safetensors wheel)

@@ -30,7 +30,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rtstyle import backends, bench  # noqa: E402
+from rtstyle import backends  # noqa: E402
+from rtstyle.bench.machine import environment, environment_lines  # noqa: E402
+from rtstyle.bench.specs import DEFAULT_MODELS, ModelSpec, model_specs, shipped, split_list  # noqa: E402
 from rtstyle.export.onnx import export_onnx, family_net  # noqa: E402
 from rtstyle.backends.torch_backend import TorchBackend  # noqa: E402
 from rtstyle.families import VECTOR_STYLED  # noqa: E402
@@ -60,11 +62,11 @@ def extra_for(family: str, model, n: int) -> dict:
         return {"style": style}
     if family == "adain":
         from rtstyle import styles
-        from rtstyle.models.adain import AdaINNet
+        from rtstyle.weights import adain_net
         rgb, _ = read_image(styles.style_image("mosaic"))
         img = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
         with torch.no_grad():
-            mean, std = AdaINNet(decoder=model).style_stats(img)
+            mean, std = adain_net(model).style_stats(img)
         return {"style_mean": mean.expand(n, -1, -1, -1), "style_std": std.expand(n, -1, -1, -1),
                 "alpha": torch.ones(n, 1, 1, 1)}
     return {}
@@ -112,11 +114,11 @@ def runtimes(model, family: str, meta: dict, work: Path) -> tuple[dict, dict]:
     return out, why
 
 
-def models(architectures: bool) -> list[bench.ModelSpec]:
-    specs = [bench.ModelSpec(m["family"], m["family"], m["config"], p)
-             for fam in ("johnson", "compact", "multi", "lite", "adain", "depth") for p, m in bench.shipped(fam)]
+def models(architectures: bool) -> list[ModelSpec]:
+    specs = [ModelSpec(m["family"], m["family"], m["config"], p)
+             for fam in ("johnson", "compact", "multi", "lite", "adain", "depth") for p, m in shipped(fam)]
     if architectures:
-        specs += bench.model_specs(list(bench.DEFAULT_MODELS) + ["compact-down", "depth-rt"], random_init=True)
+        specs += model_specs(list(DEFAULT_MODELS) + ["compact-down", "depth-rt"], random_init=True)
     return specs
 
 
@@ -124,7 +126,7 @@ def save(a, env: dict, rows: list[dict], notes: dict) -> None:
     if a.json:
         a.json.write_text(json.dumps({"environment": env, "rows": rows, "unavailable": notes}, indent=2) + "\n")
     if a.markdown:
-        lines = [f"- {line}" for line in bench.environment_lines(env)]
+        lines = [f"- {line}" for line in environment_lines(env)]
         lines += ["- reference: torch fp32 on the CPU; inputs: " + ", ".join(PHOTOS) + " resized to each size (HxW)", ""]
         lines += ["| model | config | weights | runtime | size | max Δ (levels) | mean Δ (levels) | 8-bit values differing |",
                   "|---|---|---|---|---|---:|---:|---:|"]
@@ -145,13 +147,13 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--markdown", type=Path, default=None)
     a = ap.parse_args(argv)
-    sizes = [parse_size(s) for s in bench.split_list(a.sizes)]
+    sizes = [parse_size(s) for s in split_list(a.sizes)]
     specs = models(a.architectures)
     if not specs:
         print("no weights found and --architectures not given: nothing to compare", file=sys.stderr)
         return 1
     rows, notes = [], {}
-    env = bench.environment()
+    env = environment()
     for spec in specs:
         model, config = spec.build()
         meta = {"config": config, "styles": []}

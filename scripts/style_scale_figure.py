@@ -19,6 +19,11 @@ sys.path.insert(0, str(ROOT))
 from rtstyle.io.images import write_image  # noqa: E402
 from rtstyle.pipeline.stylizer import Stylizer  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "scripts"))
+from gallery import label  # noqa: E402
+
+BAR = {"bar": 24, "font": 0.55}   # the label bar of these larger tiles
+
 
 def frame_at(path: Path, index: int) -> np.ndarray:
     with av.open(str(path)) as c:
@@ -26,13 +31,6 @@ def frame_at(path: Path, index: int) -> np.ndarray:
             if i == index:
                 return f.to_ndarray(format="rgb24")
     raise SystemExit(f"{path} has fewer than {index + 1} frames")
-
-
-def label(tile: np.ndarray, text: str) -> np.ndarray:
-    tile = tile.copy()
-    cv2.rectangle(tile, (0, 0), (tile.shape[1], 24), (0, 0, 0), -1)
-    cv2.putText(tile, text, (6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
-    return tile
 
 
 def main() -> int:
@@ -47,7 +45,7 @@ def main() -> int:
     rgb = frame_at(a.video, a.frame)
     h, w = rgb.shape[:2]
     th = round(a.tile * h / w)
-    tiles = [label(cv2.resize(rgb, (a.tile, th), interpolation=cv2.INTER_AREA), f"input {w}x{h}")]
+    tiles = [label(cv2.resize(rgb, (a.tile, th), interpolation=cv2.INTER_AREA), f"input {w}x{h}", **BAR)]
     with Stylizer(a.style, a.model, "auto") as probe:
         ts = probe.train_short
         family = probe.family
@@ -56,7 +54,7 @@ def main() -> int:
         with Stylizer(a.style, a.model, "auto", style_scale=scale) as st:
             out = st.frame(rgb)
         name = what if scale is None or scale == 2.0 else f"--style-scale {scale:.2f}: {what}"
-        tiles.append(label(cv2.resize(out, (a.tile, th), interpolation=cv2.INTER_AREA), f"{name}"))
+        tiles.append(label(cv2.resize(out, (a.tile, th), interpolation=cv2.INTER_AREA), name, **BAR))
     grid = np.concatenate([np.concatenate(tiles[:2], axis=1), np.concatenate(tiles[2:], axis=1)], axis=0)
     write_image(a.out, grid)
     print(f"wrote {a.out}: {a.style} ({family}, trained on {ts}-px photos), frame {a.frame} of {a.video.name}")

@@ -1,10 +1,10 @@
-"""Choose the settings of rtstyle.depth.cues on VALIDATION data only (never the test sets).
+"""Choose the settings of rtstyle.bench.depth.cues on VALIDATION data only (never the test sets).
 
     python scripts/validate_depth_cues.py [--grid] [--json FILE]
 
 Validation sets:
 - ``val_pairs``: 48 pairs we marked by eye on 27 *training* photos of shared/data/content
-  (rtstyle/depth/val_pairs.json; none of the held-out DIW photos), ordered accuracy, no equal band;
+  (rtstyle/bench/depth/val_pairs.json; none of the held-out DIW photos), ordered accuracy, no equal band;
 - ``sfm_val``: structure-from-motion points on big_buck_bunny_20s with both frames < 300 (the
   training range; the test set uses first frames >= 300), gaps 18/24/30/36, stride 3;
 - ``synthetic``: 32 rendered views (seeds 2e9.., not the 1e9.. of scripts/eval_depth.py).
@@ -23,14 +23,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rtstyle.depth import heldout
-from rtstyle.depth import pairs as P
-from rtstyle.depth.cues import CueConfig, cue_depth
-from rtstyle.depth.metrics import merge, ordinal_accuracy
+from rtstyle.bench.depth import heldout
+from rtstyle.train.depth_data import pairs as P
+from rtstyle.bench.depth.cues import CueConfig, cue_depth
+from rtstyle.bench.depth.metrics import merge, ordinal_accuracy
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("RTSTYLE_DATA", ROOT.parent / "shared" / "data"))
-VAL_PAIRS = ROOT / "rtstyle" / "depth" / "val_pairs.json"
+VAL_PAIRS = ROOT / "rtstyle" / "bench" / "depth" / "val_pairs.json"
 CACHE = Path(os.environ.get("RTSTYLE_VAL_CACHE", "/tmp/rtstyle_depth_val.pkl"))
 BUNNY = DATA / "video" / "big_buck_bunny_20s.mp4"
 
@@ -38,7 +38,7 @@ BUNNY = DATA / "video" / "big_buck_bunny_20s.mp4"
 def load_sets():
     if CACHE.exists():
         return pickle.loads(CACHE.read_bytes())
-    from rtstyle.depth import synth
+    from rtstyle.train.depth_data import synth
     photos = []
     bases = heldout.heldout_bases()
     for e in heldout.load(VAL_PAIRS):

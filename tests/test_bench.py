@@ -5,20 +5,24 @@ import time
 import pytest
 import torch
 
-from rtstyle import bench, cli
+from rtstyle import cli
+from rtstyle.bench.measure import run_bench, time_gatys
+from rtstyle.bench.render import render_text, table
+from rtstyle.bench.specs import MODELS
+from rtstyle.bench.timing import Cell, Policy, percentile, sample
 from rtstyle.backends.torch_backend import TorchBackend
 from rtstyle.pipeline.gatys import GatysResult
 
 SIZES = [32, 48]
-QUICK = bench.Policy(iters=3, min_time=0.0, budget=5.0, min_samples=2, warmup=1)
+QUICK = Policy(iters=3, min_time=0.0, budget=5.0, min_samples=2, warmup=1)
 
 
 @pytest.fixture
 def tiny_models(monkeypatch, tmp_path):
     """Benchmark-sized architectures shrunk to test size; exports go to a temporary cache."""
-    monkeypatch.setitem(bench.MODELS, "johnson", ("johnson", {"width": 4, "n_res": 1}))
-    monkeypatch.setitem(bench.MODELS, "compact", ("compact", {"width": 4, "n_res": 1, "downsample": False}))
-    monkeypatch.setitem(bench.MODELS, "multi", ("multi", {"n_styles": 3, "width": 4, "n_res": 1}))
+    monkeypatch.setitem(MODELS, "johnson", ("johnson", {"width": 4, "n_res": 1}))
+    monkeypatch.setitem(MODELS, "compact", ("compact", {"width": 4, "n_res": 1, "downsample": False}))
+    monkeypatch.setitem(MODELS, "multi", ("multi", {"n_styles": 3, "width": 4, "n_res": 1}))
     monkeypatch.setenv("RTSTYLE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("RTSTYLE_WEIGHTS", str(tmp_path / "no-weights"))   # nothing shipped: random init
     return tmp_path
@@ -31,18 +35,18 @@ def check_cell(cell):
 
 
 def test_table_rows_and_columns_are_real_measurements(tiny_models):
-    report = bench.run_bench(["johnson", "multi"], ["torch", "onnxruntime"], SIZES, policy=QUICK,
+    report = run_bench(["johnson", "multi"], ["torch", "onnxruntime"], SIZES, policy=QUICK,
                              random_init=True, log=lambda m: None)
     assert [(r.model, r.backend) for r in report.rows] == [
         ("johnson", "torch"), ("johnson", "onnxruntime"), ("multi", "torch"), ("multi", "onnxruntime")]
     for row in report.rows:
         assert row.error is None and not row.skipped
         assert sorted(row.cells) == SIZES and row.weights == "random init"
-        assert row.config == bench.MODELS[row.model][1]
+        assert row.config == MODELS[row.model][1]
         for cell in row.cells.values():
             check_cell(cell)
     assert report.rows[1].mode == "CPU EP"   # the provider onnxruntime really used
-    header, body = bench.table(report)
+    header, body = table(report)
     assert len(header) == 6 + 3 * len(SIZES) and len(body) == 4
     assert all(len(line) == len(header) for line in body)
     assert any("random init" in n and "weight values" in n for n in report.notes)
@@ -54,7 +58,7 @@ def test_reported_time_follows_the_backend_call(tiny_models, monkeypatch):
         time.sleep(image.shape[-1] / 1000.0)
         return image
     monkeypatch.setattr(TorchBackend, "__call__", slow)
-    report = bench.run_bench(["johnson"], ["torch"], SIZES, policy=QUICK, random_init=True, log=lambda m: None)
+    report = run_bench(["johnson"], ["torch"], SIZES, policy=QUICK, random_init=True, log=lambda m: None)
     cells = report.rows[0].cells
     for size in SIZES:
         check_cell(cells[size])
@@ -64,47 +68,47 @@ def test_reported_time_follows_the_backend_call(tiny_models, monkeypatch):
 
 def test_adaptive_policy_stops_on_iterations_or_budget():
     calls = []
-    ms = bench.sample(lambda: calls.append(time.sleep(0.002)), bench.Policy(iters=5, min_time=0, warmup=2))
+    ms = sample(lambda: calls.append(time.sleep(0.002)), Policy(iters=5, min_time=0, warmup=2))
     assert len(ms) == 5 and len(calls) == 7 and all(m >= 2 for m in ms)
     # min_time keeps going past iters; budget stops a slow cell once min_samples are in
-    ms = bench.sample(lambda: time.sleep(0.002), bench.Policy(iters=1, min_time=0.03, warmup=0))
+    ms = sample(lambda: time.sleep(0.002), Policy(iters=1, min_time=0.03, warmup=0))
     assert len(ms) >= 8
-    ms = bench.sample(lambda: time.sleep(0.02), bench.Policy(iters=100, min_time=10, budget=0.05, min_samples=3,
+    ms = sample(lambda: time.sleep(0.02), Policy(iters=100, min_time=10, budget=0.05, min_samples=3,
                                                               warmup=0))
     assert 3 <= len(ms) <= 4
 
 
 def test_percentile_and_cell_stats():
-    assert bench.percentile([1, 2, 3, 4, 5], 50) == 3
-    assert bench.percentile([10, 20], 95) == pytest.approx(19.5)
-    cell = bench.Cell.from_samples(64, [10.0, 12.0, 11.0, 30.0])
+    assert percentile([1, 2, 3, 4, 5], 50) == 3
+    assert percentile([10, 20], 95) == pytest.approx(19.5)
+    cell = Cell.from_samples(64, [10.0, 12.0, 11.0, 30.0])
     assert cell.p50_ms == 11.5 and cell.p95_ms == pytest.approx(27.3) and cell.fps == pytest.approx(1000 / 11.5)
 
 
 def test_slow_sizes_are_skipped_and_said(tiny_models, monkeypatch):
     monkeypatch.setattr(TorchBackend, "__call__", lambda self, image, **extra: time.sleep(0.01) or image)
-    report = bench.run_bench(["johnson"], ["torch"], [32, 256], policy=QUICK, frame_limit=0.05,
+    report = run_bench(["johnson"], ["torch"], [32, 256], policy=QUICK, frame_limit=0.05,
                              random_init=True, log=lambda m: None)
     row = report.rows[0]
     assert list(row.cells) == [32] and 256 in row.skipped and "predicted" in row.skipped[256]
     assert any("not measured" in n and "256²" in n for n in report.notes)
-    assert "skipped" in bench.render_text(report)
+    assert "skipped" in render_text(report)
 
 
 def test_gatys_row_measures_or_extrapolates(monkeypatch):
     import rtstyle.pipeline.gatys
-    import rtstyle.models.vgg
+    import rtstyle.weights
 
     def fake_gatys(content, style, iters=500, vgg=None, **kw):
         return GatysResult(content, [], [0.5] + [0.1] * (iters - 1), 1.0)
     monkeypatch.setattr(rtstyle.pipeline.gatys, "gatys", fake_gatys)
-    monkeypatch.setattr(rtstyle.models.vgg, "load_vgg19", lambda last: torch.nn.Identity())
-    row = bench.time_gatys([32], 4, None, log=lambda m: None)
+    monkeypatch.setattr(rtstyle.weights, "load_vgg19", lambda last: torch.nn.Identity())
+    row = time_gatys([32], 4, None, log=lambda m: None)
     info = row.cells[32].gatys
     assert info["total_500_s"] == pytest.approx(1.0 + 0.5 + 499 * 0.1)
     assert info["how"] == "extrapolated from 4 measured iterations" and not info["measured"]
     assert row.cells[32].p50_ms == pytest.approx(100.0) and row.cells[32].iters == 3  # warm-up excluded
-    row = bench.time_gatys([32], 500, None, log=lambda m: None)
+    row = time_gatys([32], 500, None, log=lambda m: None)
     assert row.cells[32].gatys["measured"] and row.cells[32].gatys["how"] == "measured (500 iterations)"
     assert row.cells[32].gatys["total_500_s"] == pytest.approx(1.0 + 0.5 + 499 * 0.1)
 
@@ -144,16 +148,16 @@ def test_cli_names_errors_with_suggestions(capsys, args, expect):
 
 
 def test_pipeline_throughput_on_a_clip(tiny_models, tiny_video):
-    report = bench.run_bench(["johnson"], ["torch"], [32], policy=QUICK, pipeline_clip=tiny_video,
+    report = run_bench(["johnson"], ["torch"], [32], policy=QUICK, pipeline_clip=tiny_video,
                              random_init=True, log=lambda m: None)
     p = report.pipeline
     assert p["frames"] == 12 and p["fps"] > 0 and p["size"] == "64x48"
     assert p["decode_ms_per_frame"] > 0 and p["stylize_ms_per_frame"] > 0 and p["encode_ms_per_frame"] > 0
-    assert "not model latency" in bench.render_text(report)
+    assert "not model latency" in render_text(report)
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_events_time_the_call():
-    ms = bench.sample(lambda: time.sleep(0.01), bench.Policy(iters=3, min_time=0, warmup=1), cuda=True)
+    ms = sample(lambda: time.sleep(0.01), Policy(iters=3, min_time=0, warmup=1), cuda=True)
     assert all(9 <= m < 30 for m in ms)

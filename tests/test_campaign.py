@@ -115,7 +115,7 @@ def test_multi_style_losses_are_normalised_per_style(photos):
     """One painting far above the others (mosaic) must not dominate a multi-style net: with
     per-style scales, plain photos score 1 per tap for *every* style."""
     from rtstyle import losses
-    from rtstyle.models.vgg import load_vgg19
+    from rtstyle.weights import load_vgg19
     from rtstyle.train.data import CropSampler, list_images
     from rtstyle.train.transformer import _Targets
     cfg = _cfg(photos, "unused", styles=["mosaic", "starry_night", "poppies"])

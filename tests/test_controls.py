@@ -251,7 +251,7 @@ def test_one_hot_mixture_equals_the_single_style(weights, family, a, b):
 
 
 def test_adain_mixture_mixes_the_style_statistics(weights):
-    from rtstyle.models.adain import AdaINNet
+    from rtstyle.weights import adain_net
     w = [0.25, 0.75]
     with Stylizer("great_wave", "adain", "torch") as st:
         mean_a, std_a = st.extra["style_mean"], st.extra["style_std"]
@@ -264,7 +264,7 @@ def test_adain_mixture_mixes_the_style_statistics(weights):
     assert (mean_a - mean_b).abs().max() > 1e-3   # the two paintings do differ
     # at the feature level the mixed target is exactly Σ w_k·AdaIN(f_c, s_k)
     dec, _ = load_weights(weights / "adain-tiny.safetensors")
-    net = AdaINNet(decoder=dec).eval()
+    net = adain_net(dec).eval()
     x = torch.from_numpy(photo(seed=6)).permute(2, 0, 1)[None].float() / 255
     with torch.no_grad():
         f = net.encode(x)

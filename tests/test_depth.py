@@ -11,10 +11,10 @@ import torch
 
 from rtstyle import cli
 from rtstyle.weights import save_weights
-from rtstyle.depth import pairs as P
-from rtstyle.depth import synth
+from rtstyle.train.depth_data import pairs as P
+from rtstyle.train.depth_data import synth
 from rtstyle.pipeline.depth import DepthModulator
-from rtstyle.depth.metrics import merge, ordinal_accuracy
+from rtstyle.bench.depth.metrics import merge, ordinal_accuracy
 from rtstyle.models.depth import build_depth_net
 
 
@@ -348,7 +348,7 @@ def test_residual_head_starts_exactly_at_the_prior(tmp_path):
 
 
 def test_diw_set_is_well_formed_and_follows_its_selection_rule():
-    from rtstyle.depth import heldout
+    from rtstyle.bench.depth import heldout
     photos = heldout.load()
     assert len(photos) >= 20 and len({p["photo"] for p in photos}) == len(photos)
     n = 0
@@ -368,7 +368,7 @@ def test_diw_set_is_well_formed_and_follows_its_selection_rule():
 
 
 def test_heldout_photos_and_their_crops_never_reach_training(tmp_path, monkeypatch):
-    from rtstyle.depth import heldout
+    from rtstyle.bench.depth import heldout
     from rtstyle.train import depth as TD
     held = heldout.load()[0]["photo"]                      # e.g. gcompris_camels.jpg
     stem = Path(held).stem

@@ -1,14 +1,14 @@
-"""rtstyle.depth.cues: cheap geometric cues on the row prior, and the validation pairs they were chosen on."""
+"""rtstyle.bench.depth.cues: cheap geometric cues on the row prior, and the validation pairs they were chosen on."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import torch
 
-from rtstyle.depth import heldout
-from rtstyle.depth.cues import CueConfig, CueDepth, cue_depth, rows_prior, run_bottom
-from rtstyle.depth.metrics import ordinal_accuracy
-from rtstyle.depth.pairs import Pairs
+from rtstyle.bench.depth import heldout
+from rtstyle.bench.depth.cues import CueConfig, CueDepth, cue_depth, rows_prior, run_bottom
+from rtstyle.bench.depth.metrics import ordinal_accuracy
+from rtstyle.train.depth_data.pairs import Pairs
 
 VAL = heldout.PAIRS_FILE.with_name("val_pairs.json")
 

@@ -11,6 +11,7 @@ from rtstyle import __version__
 from rtstyle.backends.onnxruntime_backend import OnnxRuntimeBackend
 from rtstyle.errors import UserError
 from rtstyle.families import VECTOR_STYLED
+from rtstyle.weights import adain_net
 from rtstyle.families import FAMILIES as FAMILY_IO
 from rtstyle.export.onnx import export_onnx, fold_batchnorm, read_metadata
 from rtstyle.export.tensorrt import onnx_input_shapes, profile_shapes
@@ -191,7 +192,7 @@ def test_build_engine_without_tensorrt_says_how_to_get_it(tmp_path):
 def test_adain_parity_with_strength_and_depth_map(tmp_path):
     adain = pytest.importorskip("rtstyle.models.adain")
     torch.manual_seed(0)
-    net = adain.AdaINNet(adain.AdaINDecoder(width_scale=0.125, in_scale=1.0)).eval()
+    net = adain_net(adain.AdaINDecoder(width_scale=0.125, in_scale=1.0)).eval()
     path = export_onnx(net, "adain", tmp_path / "adain.onnx", {"styles": ["s"], "config": net.decoder.config})
     backend = OnnxRuntimeBackend(path, family="adain", threads=1).load()
     with torch.no_grad():
@@ -285,7 +286,7 @@ def test_every_shipped_model_matches_torch_through_onnxruntime(path, manifest, t
                             {"styles": manifest["styles"], "config": manifest["config"]})
     backend = OnnxRuntimeBackend(onnx_path, family=family, threads=1).load()
     x = torch.rand(1, 3, 67, 91, generator=torch.Generator().manual_seed(0))
-    from rtstyle.bench import extra_inputs
+    from rtstyle.bench.specs import extra_inputs
     from rtstyle.export.onnx import FamilySignature, family_inputs
     extra = extra_inputs(family, manifest["config"], "cpu") or {}   # a style row / AdaIN statistics
     got = backend(x, **extra)

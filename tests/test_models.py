@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from rtstyle.weights import build_model
+from rtstyle.weights import adain_net, build_model
 from rtstyle.models import CompactNet, JohnsonNet, MultiStyleNet
-from rtstyle.models.adain import AdaINDecoder, AdaINNet, mix_stats
+from rtstyle.models.adain import AdaINDecoder, mix_stats
 from rtstyle.models.depth import HourglassDepth, build_depth_net
 from rtstyle.models.lite import LiteNet
 from rtstyle.models.transformer import CondInstanceNorm
@@ -111,7 +111,7 @@ def test_compact_batchnorm_eval_is_deterministic_and_per_sample(downsample):
 @pytest.fixture(scope="module")
 def adain():
     torch.manual_seed(0)
-    return AdaINNet(AdaINDecoder(width_scale=0.125, in_scale=1.0)).eval()
+    return adain_net(AdaINDecoder(width_scale=0.125, in_scale=1.0)).eval()
 
 
 @pytest.mark.parametrize("hw", SIZES)

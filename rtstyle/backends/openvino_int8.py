@@ -69,9 +69,9 @@ def _adain_stats(n: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
 
     from .. import styles
     from ..io.images import read_image
-    from ..models.adain import AdaINNet
+    from ..weights import adain_net
     from ..ops import to_tensor
-    net = AdaINNet().eval()
+    net = adain_net().eval()
     out = []
     for name in styles.style_names()[:n]:
         rgb, _ = read_image(styles.style_image(name))

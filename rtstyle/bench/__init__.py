@@ -1,4 +1,6 @@
-"""Latency tables: model × backend × precision rows, frame sizes as columns (``rtstyle bench``).
+"""Measurement: latency tables (timing, specs, measure, render, machine), style scores (quality), depth (depth).
+
+The latency table (``rtstyle bench``): model × backend × precision rows, frame sizes as columns.
 
 What one cell measures: one call of a loaded :class:`rtstyle.backends.Backend` on a (1, 3, S, S)
 float RGB frame already on the backend's device, i.e. the network as the stylizer runs it (input
@@ -18,25 +20,7 @@ measured apart, with ``--pipeline``. The Gatys baseline is timed per optimisatio
 (``--gatys-iters``) and its 500-iteration time is either measured or extrapolated, and says which.
 
 Modules: ``timing`` (policy, sampling, report dataclasses), ``machine`` (device and library
-versions), ``specs`` (what to time), ``measure`` (running it), ``render`` (text, markdown);
-the subcommand is rtstyle.cli.bench. Every name they export is importable from here (``bench.run_bench``).
+versions), ``specs`` (what to time), ``measure`` (running it), ``render`` (text, markdown), the
+subcommand rtstyle.cli.bench; ``quality`` (perceptual losses against Gatys, rtstyle.cli.evaluate);
+``depth`` (ordinal accuracy and the held-out human-judged pairs, scripts/eval_depth.py).
 """
-from __future__ import annotations
-
-from .machine import environment, environment_lines, module_version, nvidia_driver
-from .measure import run_bench, time_gatys, time_model, time_pipeline
-from .render import gatys_lines, pipeline_lines, render_markdown, render_text, table, write_output
-from .specs import (DEFAULT_MODELS, DEFAULT_SIZES, GATYS_CONTENT, GATYS_REFERENCE_ITERS, GATYS_STYLE, MODELS,
-                    SAMPLE_CLIP, ModelSpec, Variant, backend_variants, default_backends, extra_inputs, model_specs,
-                    parse_sizes, shipped, split_list)
-from .timing import Cell, Policy, Report, Row, percentile, sample, timer
-
-__all__ = [
-    "environment", "environment_lines", "module_version", "nvidia_driver",
-    "run_bench", "time_gatys", "time_model", "time_pipeline",
-    "gatys_lines", "pipeline_lines", "render_markdown", "render_text", "table", "write_output",
-    "DEFAULT_MODELS", "DEFAULT_SIZES", "GATYS_CONTENT", "GATYS_REFERENCE_ITERS", "GATYS_STYLE", "MODELS",
-    "SAMPLE_CLIP", "ModelSpec", "Variant", "backend_variants", "default_backends", "extra_inputs", "model_specs",
-    "parse_sizes", "shipped", "split_list",
-    "Cell", "Policy", "Report", "Row", "percentile", "sample", "timer",
-]

@@ -62,7 +62,7 @@ def time_model(spec: ModelSpec, variant: Variant, sizes: list[int], policy_for: 
         policy = policy_for(cuda)
         if variant.backend == "openvino":   # its 2nd call at a size compiles for that size: not timed
             policy = replace(policy, warmup=max(policy.warmup, 2))
-        row.timing = _timing_name(cuda)
+        row.timing = "CUDA events, synchronised" if cuda else "time.perf_counter"
         row.policy = asdict(policy)
         extra = extra_inputs(spec.family, config, device)
         gen = torch.Generator().manual_seed(0)
@@ -95,17 +95,14 @@ def _mode(be, variant: Variant) -> str:
     return variant.mode
 
 
-def _timing_name(cuda: bool) -> str:
-    return "CUDA events, synchronised" if cuda else "time.perf_counter"
-
-
 def time_gatys(sizes: list[int], k: int, frame_limit: float | None, log=print) -> Row:
     """Gatys per-iteration latency at each size, and the 500-iteration time (measured when k >= 500)."""
     import torch
 
     from .. import styles
+    from ..io.images import read_image
     from ..pipeline.gatys import gatys
-    from ..models.vgg import load_vgg19
+    from ..weights import load_vgg19
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     row = Row("gatys", "gatys", {"optimizer": "adam", "net": "VGG19 to relu5_1", "iters": k}, "ImageNet VGG19",
               "torch-cuda" if device.type == "cuda" else "torch", "fp32", "adam",
@@ -119,8 +116,8 @@ def time_gatys(sizes: list[int], k: int, frame_limit: float | None, log=print) -
     if not GATYS_CONTENT.exists():   # a sample of the checkout, not of the package
         row.error = f"Gatys content photo {GATYS_CONTENT} not found: run rtstyle bench in the rtstyle checkout"
         return row
-    content_img = _load_rgb(GATYS_CONTENT)
-    style_img = _load_rgb(styles.style_image(GATYS_STYLE))
+    content_img, _ = read_image(GATYS_CONTENT)
+    style_img, _ = read_image(styles.style_image(GATYS_STYLE))
     for size in sizes:
         if _skip_if_too_slow(row, size, frame_limit, "iteration"):
             continue
@@ -143,12 +140,6 @@ def time_gatys(sizes: list[int], k: int, frame_limit: float | None, log=print) -
         log(f"  gatys {size}²: {cell.p50_ms:.0f} ms/iteration, {n} iterations {total:.1f} s ({how})")
         del c, s, res
     return row
-
-
-def _load_rgb(path: Path):
-    from ..io.images import read_image
-    rgb, _ = read_image(path)
-    return rgb
 
 
 def _square(rgb, size: int, device):

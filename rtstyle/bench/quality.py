@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .. import losses, ops, styles
-from ..models.vgg import load_vgg19
+from ..weights import load_vgg19
 
 STYLE_TAPS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1"]
 CONTENT_TAP = "relu2_2"
@@ -37,9 +37,8 @@ class Scorer:
     """Scores images against one style image (computed once)."""
 
     def __init__(self, style: str, style_size: int = 384, vgg=None):
-        from ..train.data import load_style
         self.vgg = vgg or load_vgg19("relu4_1")
-        s = load_style(styles.style_image(style), style_size)
+        s = _load(styles.style_image(style), style_size)
         with torch.no_grad():
             f = self.vgg(s, STYLE_TAPS)
         self.grams = {k: ops.gram(v) for k, v in f.items()}
@@ -84,8 +83,7 @@ def evaluate(photos: list[Path], style: str, family: str | None = None, size: in
     from ..pipeline.stylizer import Stylizer
     scorer = Scorer(style)
     st = Stylizer(style, family, backend="torch")
-    from ..train.data import load_style
-    style_img = load_style(styles.style_image(style), 384)
+    style_img = _load(styles.style_image(style), 384)
     out: list[Score] = []
     for p in photos:
         x = _load(p, size)

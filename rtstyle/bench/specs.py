@@ -164,17 +164,10 @@ def backend_variants(names: list[str], compile: bool = False, threads: int | Non
                 out.append(Variant(spec.name, p, "CPU", dict(precision=p, **({"threads": threads} if threads else {}))))
         else:
             out.append(Variant(spec.name, spec.precision, "engine" if spec.suffix == ".engine" else "", {}))
-    return _dedupe(out), notes
-
-
-def _dedupe(variants: list[Variant]) -> list[Variant]:
-    seen, out = set(), []
-    for v in variants:
-        key = (v.backend, v.precision, v.mode)
-        if key not in seen:
-            seen.add(key)
-            out.append(v)
-    return out
+    first = {}   # a backend named twice (or as auto) is timed once
+    for v in out:
+        first.setdefault((v.backend, v.precision, v.mode), v)
+    return list(first.values()), notes
 
 
 def default_backends() -> list[str]:

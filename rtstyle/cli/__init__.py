@@ -1,5 +1,4 @@
-"""Command line: ``main`` (one-line errors), shared flag groups (``flags``) and one module per
-command, each adding its subparser with ``set_defaults(func=run)``."""
+"""Command line: main (one-line errors), flags (shared flag groups), one module per command (set_defaults(func=run))."""
 from __future__ import annotations
 
 import argparse

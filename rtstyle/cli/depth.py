@@ -30,8 +30,8 @@ def run(a) -> int:
 
     from ..files import atomic_write, check_input, check_output
     from ..io.images import read_image
-    from ..ops import to_tensor, normalize_depth
-    from ..pipeline.depth import DepthNet, colorize
+    from ..ops import colorize, normalize_depth, to_tensor
+    from ..pipeline.depth import DepthNet
     check_input(a.input)
     if a.output.suffix.lower() != ".png":
         raise UserError(f"output {a.output} must end in .png (colour map, or 16-bit with --raw)")

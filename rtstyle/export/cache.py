@@ -22,7 +22,6 @@ from ..files import atomic_write
 
 ENGINE_SUFFIX = ".engine"
 SIDECAR_SUFFIX = ".json"
-_KEY_PARTS = ("onnx_sha256", "profile", "gpu_name", "compute_capability", "trt_version", "precision")
 
 
 def _canonical(value):
@@ -59,9 +58,7 @@ def engine_key(onnx_sha256: str, profile, gpu_name: str, compute_capability, trt
         trt_version: ``tensorrt.__version__``.
         precision: ``'fp16'`` or ``'fp32'``.
     """
-    parts = key_parts(onnx_sha256, profile, gpu_name, compute_capability, trt_version, precision)
-    text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return cache_key(key_parts(onnx_sha256, profile, gpu_name, compute_capability, trt_version, precision))
 
 
 def cache_key(parts: dict) -> str:

@@ -110,8 +110,8 @@ def family_net(model: nn.Module, family: str) -> nn.Module:
     """The module a family's backends run: an AdaIN decoder (what its weights file holds, see
     rtstyle.weights.build_model) gets the frozen VGG encoder in front; others are as given."""
     if family == "adain" and not hasattr(model, "encoder"):
-        from ..models.adain import AdaINNet
-        return AdaINNet(decoder=model)
+        from ..weights import adain_net
+        return adain_net(model)
     return model
 
 

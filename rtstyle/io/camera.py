@@ -263,6 +263,3 @@ class CameraSource(_LiveSource):
         if self._cap is not None:
             self._cap.release()
             self._cap = None
-
-
-__all__ = ["LatestFrame", "SimulatedCamera", "CameraSource", "available_cameras"]

@@ -173,6 +173,3 @@ def image_files(folder) -> list[Path]:
     folder = Path(folder)
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in exts and p.is_file()
                   and not p.name.startswith("."))
-
-
-__all__ = ["read_image", "write_image", "image_files", "image_size", "WRITE_FORMATS"]

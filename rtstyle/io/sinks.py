@@ -205,6 +205,3 @@ class VirtualCamSink(Sink):
         if self._cam is not None:
             self._cam.close()
             self._cam = None
-
-
-__all__ = ["Sink", "NullSink", "TeeSink", "FileSink", "VirtualCamSink"]

@@ -199,6 +199,3 @@ class PatternSource(Source):
         t = self._i / self.fps
         self._i += 1
         return rgb, t
-
-
-__all__ = ["Source", "FileSource", "FolderSource", "PatternSource", "pattern_frame", "read_counter"]

@@ -13,7 +13,6 @@ import torch
 import torch.nn as nn
 
 from .. import ops
-from .vgg import load_vgg19
 
 Stats = tuple[torch.Tensor, torch.Tensor]
 
@@ -94,11 +93,11 @@ class AdaINNet(nn.Module):
     multiple = 8   # three 2× poolings in the encoder
     min_size = 16  # relu4_1 needs 2 px for the decoder's reflection padding
 
-    def __init__(self, decoder: AdaINDecoder | None = None, encoder: nn.Module | None = None):
+    def __init__(self, decoder: AdaINDecoder, encoder: nn.Module):
         super().__init__()
-        self.encoder = encoder if encoder is not None else load_vgg19("relu4_1")
+        self.encoder = encoder   # rtstyle.weights.adain_net gives the shipped VGG19 encoder
         self.encoder.eval().requires_grad_(False)
-        self.decoder = decoder if decoder is not None else AdaINDecoder()
+        self.decoder = decoder
 
     def train(self, mode: bool = True):
         super().train(mode)

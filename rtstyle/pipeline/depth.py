@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -42,20 +40,6 @@ def find_depth_weights(variant: str | None = None) -> tuple[Path, dict]:
         raise UserError(NO_WEIGHTS)
     order = {"rt": 0, "full": 1}
     return min(found, key=lambda pm: order.get(pm[1]["config"].get("variant"), 2))
-
-
-def colorize(depth: np.ndarray, near_bright: bool = True) -> np.ndarray:
-    """(H, W) depth (larger = farther) -> (H, W, 3) uint8 RGB with the inferno colour map.
-
-    Normalised by the 2nd–98th percentiles; near is bright when ``near_bright``.
-    """
-    d = np.asarray(depth, np.float32)
-    lo, hi = np.percentile(d, [2, 98])
-    n = np.clip((d - lo) / max(hi - lo, 1e-6), 0, 1)
-    if near_bright:
-        n = 1 - n
-    bgr = cv2.applyColorMap((n * 255 + 0.5).astype(np.uint8), cv2.COLORMAP_INFERNO)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 class DepthNet:

@@ -19,7 +19,8 @@ from typing import Callable, Mapping, Sequence
 import torch
 
 from .. import losses, ops
-from ..models.vgg import LAYERS, VGG19Features, load_vgg19
+from ..models.vgg import LAYERS, VGG19Features
+from ..weights import load_vgg19
 
 CONTENT_TAP = "relu4_2"
 STYLE_TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")

@@ -24,7 +24,6 @@ from .loop import StageTimes
 from .processors import stylize_frames
 
 
-
 class StyleCycle:
     """The styles n/p step through, and their stylizers.
 

@@ -229,7 +229,3 @@ class TemporalSmoother:
         self.seconds += time.perf_counter() - t0
         self.frames += 1
         return out
-
-
-__all__ = ["PRESETS", "TemporalSmoother", "flow", "grey", "occlusion", "pair_errors", "pair_flows",
-           "resize_flow", "warp", "warping_error"]

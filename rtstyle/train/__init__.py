@@ -1,1 +1,3 @@
-"""Trainers, one per network family, on a shared loop and data (needs the 'train' extra for plots and progress bars)."""
+"""Training: transformer, adain, distill (lite) and depth trainers on common, loop, data; depth_data; snapshot.
+
+Needs the 'train' extra for plots and progress bars."""

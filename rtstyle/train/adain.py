@@ -12,6 +12,7 @@ import torch
 
 from .. import losses, ops
 from ..models.adain import AdaINDecoder, AdaINNet
+from ..weights import adain_net
 from . import common
 from .data import CropSampler, list_images, split
 from .loop import TrainLoop
@@ -95,7 +96,7 @@ def train(cfg: AdaINConfig, resume: bool = True) -> Path:
     val_c = CropSampler(val_files[:4], cfg.crop, short=int(cfg.crop * 1.5)).fixed(4).to(device)
     val_s = style.fixed(len(val_c)).to(device)   # one painting per validation photo (fewer than 4 is fine)
 
-    net = AdaINNet(AdaINDecoder(cfg.width_scale)).to(device)
+    net = adain_net(AdaINDecoder(cfg.width_scale)).to(device)
     opt = torch.optim.Adam(net.decoder.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 1.0 / (1.0 + cfg.lr_decay * i))
     loop = TrainLoop(out, iters=cfg.iters, log_every=cfg.log_every, ckpt_every=cfg.ckpt_every,

@@ -172,18 +172,10 @@ def finish_run(net, weights: Path, manifest: dict, loop) -> Path:
 
 
 def cpu_info() -> dict:
-    """The CPU's model name and the bf16 units it has (from /proc/cpuinfo; empty off Linux)."""
-    model, flags = "", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, val = line.partition(":")
-            if key.strip() == "model name" and not model:
-                model = val.strip()
-            elif key.strip() == "flags" and not flags:
-                flags = set(val.split())
-    except OSError:
-        pass
-    return {"model": model or "unknown", "bf16_units": sorted(flags & {"amx_bf16", "avx512_bf16"})}
+    """The CPU's model name and the bf16 units it has (rtstyle.backends.cpu_features)."""
+    from ..backends.cpu_features import BF16_FLAGS, detect
+    cpu = detect()
+    return {"model": cpu.name, "bf16_units": [f for f in BF16_FLAGS if f in cpu.flags]}
 
 
 def _probe_ms(dtype: torch.dtype | None, reps: int = 3) -> float:

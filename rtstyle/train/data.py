@@ -70,8 +70,7 @@ class CropSampler:
         return out[:, ::-1] if self.rng.random() < 0.5 else out
 
     def batch(self, n: int) -> torch.Tensor:
-        arr = np.stack([self._one() for _ in range(n)])
-        return to_tensor(arr)
+        return to_tensor(np.stack([self._one() for _ in range(n)]))
 
     def fixed(self, n: int) -> torch.Tensor:
         """Deterministic centre crops of the first ``n`` images (validation and sample grids)."""
@@ -80,8 +79,7 @@ class CropSampler:
             h, w = img.shape[:2]
             y, x = (h - self.crop) // 2, (w - self.crop) // 2
             out.append(img[y:y + self.crop, x:x + self.crop])
-        arr = np.stack(out)
-        return to_tensor(arr)
+        return to_tensor(np.stack(out))
 
 
 def load_style(path: str | Path, short: int) -> torch.Tensor:

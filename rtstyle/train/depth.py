@@ -2,13 +2,13 @@
 
 Each step's batch mixes:
 
-- synthetic views (rtstyle.depth.synth) with exact depth: ranking loss on dense pairs, plus an
+- synthetic views (rtstyle.train.depth_data.synth) with exact depth: ranking loss on dense pairs, plus an
   optional scale-invariant log-depth loss (Eigen et al. 2014) on the non-sky pixels (``si_weight``);
 - real photos with weak pairs (lower on the ground = nearer, weight ``ground_weight``; sky farther,
   weight ``sky_weight`` where the sky detector finds one);
 - optionally frames of a clip with structure-from-motion pairs (``sfm_clip``, weight ``sfm_weight``).
 
-Photos of the human-judged test set (rtstyle.depth.heldout) and their crops are dropped from the
+Photos of the human-judged test set (rtstyle.bench.depth.heldout) and their crops are dropped from the
 weak-cue photos and from the scene textures. ``model={"prior": "rows"}`` trains the residual net
 (output = prior "lower is nearer" + a correction that starts at zero); ``init`` from weights of a
 plain net (no prior) loads its body and keeps the zero head, so step 0 is exactly the prior.
@@ -17,7 +17,7 @@ Synthetic views come from a replay buffer: ``buffer`` views rendered at start, `
 (never seen seeds) replacing random slots every step, so the renderer's cost is bounded and the
 data keeps changing. ``workers`` > 0 renders in a process pool (GPU machines have cores to spare).
 Validation: ``val_views`` held-out views from seeds no training view uses, scored by ordinal
-accuracy on fixed random pairs (rtstyle.depth.metrics).
+accuracy on fixed random pairs (rtstyle.bench.depth.metrics).
 """
 from __future__ import annotations
 
@@ -31,11 +31,11 @@ import torch
 from tqdm import tqdm
 
 from .. import losses
-from ..ops import to_tensor
+from ..ops import colorize, to_tensor
 from ..weights import save_weights
-from ..depth import pairs as P
-from ..depth import synth
-from ..depth.metrics import merge, ordinal_accuracy
+from ..bench.depth.metrics import merge, ordinal_accuracy
+from .depth_data import pairs as P
+from .depth_data import synth
 from ..models.depth import build_depth_net
 from . import common
 
@@ -77,7 +77,7 @@ _POOLS: dict = {}
 def _pool(textures: str):
     """The scene textures (held-out photos excluded), loaded once per process."""
     if textures not in _POOLS:
-        from ..depth.heldout import exclude
+        from ..bench.depth.heldout import exclude
         _POOLS[textures] = synth.default_pool(textures or None, exclude=exclude)
     return _POOLS[textures]
 
@@ -215,7 +215,6 @@ def evaluate(net, views, pairs, device, autocast) -> dict:
 
 
 def _grid(net, views, device, autocast, path):
-    from ..pipeline.depth import colorize
     pred = predict(net, np.stack([v.rgb for v in views]), device, autocast)
     rows = [np.stack([v.rgb for v in views]),
             np.stack([colorize(np.log(v.depth)) for v in views]),
@@ -251,7 +250,7 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
     real = sfm = None
     n_real_files = 0
     if cfg.real_data and cfg.real_batch > 0:
-        from ..depth.heldout import exclude
+        from ..bench.depth.heldout import exclude
         from .data import list_images, split
         files, _ = split(exclude(list_images(cfg.real_data)))
         n_real_files = len(files)

@@ -24,10 +24,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..weights import build_model
+from ..weights import build_model, load_vgg19
 from ..errors import UserError
 from ..families import TEACHER_ORDER
-from ..models.vgg import load_vgg19
 from . import common
 from .data import CropSampler, list_images, split
 from .loop import TrainLoop

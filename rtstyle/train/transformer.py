@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 from .. import losses, ops
-from ..weights import build_model, read_manifest
-from ..models.vgg import LAYERS, load_vgg19
+from ..weights import build_model, load_vgg19, read_manifest
+from ..models.vgg import LAYERS
 from . import common
 from .data import CropSampler, list_images, load_style, split
 from .loop import TrainLoop

@@ -9,9 +9,28 @@ the ordered pairs).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .pairs import Pairs
+
+@dataclass
+class Pairs:
+    """Point pairs on an H·W map (rtstyle.train.depth_data.pairs makes them from depth; heldout from judgements)."""
+
+    ia: np.ndarray   # (K,) int64 flat indices of point a
+    ib: np.ndarray   # (K,) int64 flat indices of point b
+    r: np.ndarray    # (K,) int8: +1 a farther, -1 a nearer, 0 equal
+
+    def __len__(self) -> int:
+        return len(self.r)
+
+    def resample(self, k: int, rng: np.random.Generator) -> "Pairs":
+        """Exactly ``k`` pairs (drawn with replacement when there are fewer)."""
+        if len(self) == 0:
+            raise ValueError("cannot resample an empty pair set")
+        sel = rng.choice(len(self), size=k, replace=len(self) < k)
+        return Pairs(self.ia[sel], self.ib[sel], self.r[sel])
 
 
 def ordinal_accuracy(pred: np.ndarray, pairs: Pairs, equal_tol: float = 0.02,

@@ -10,7 +10,7 @@ Terms (weights chosen on validation data only, see docs/depth.md):
   so it has the depth of that point. Per column, from the bottom up, a run of pixels without a
   strong horizontal edge (vertical gradient above ``edge`` × its 90th percentile) keeps the prior
   value of the run's lowest row. ``contact`` blends that held map into the prior (0 = prior, 1 = held).
-- ``sky``: where :func:`rtstyle.depth.pairs.sky_mask` finds a sky, it is put behind everything.
+- ``sky``: where :func:`rtstyle.train.depth_data.pairs.sky_mask` finds a sky, it is put behind everything.
 - ``centre``: photos put their subject in the middle: + ``centre`` × squared distance from the centre.
 - ``sharp``: shallow depth of field: − ``sharp`` × local sharpness (Laplacian energy, rank-normalised).
 - ``gate``: apply ``centre`` and ``sharp`` only to photos with a shallow depth of field: their weight is
@@ -111,7 +111,7 @@ def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray
     if cfg.smooth:
         z = _guided(grey, z.astype(np.float32), int(cfg.smooth))
     if cfg.sky:
-        from .pairs import sky_mask
+        from ...train.depth_data.pairs import sky_mask
         m = sky_mask(small)
         if m is not None:
             top = float(z.max())

@@ -3,7 +3,7 @@
 A pair set is ``(ia, ib, r)``: flat indices into an H·W map (int64) and labels in {−1, 0, +1}
 (int8): +1 when point a is farther than b, −1 when nearer, 0 when "equal", i.e. when
 |z_a / z_b − 1| < τ. That is what :func:`rtstyle.losses.ranking_loss` and
-:func:`rtstyle.depth.metrics.ordinal_accuracy` take.
+:func:`rtstyle.bench.depth.metrics.ordinal_accuracy` take (:class:`Pairs`).
 
 Sources, from exact to weak:
 
@@ -16,27 +16,10 @@ Sources, from exact to weak:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
-
-@dataclass
-class Pairs:
-    ia: np.ndarray   # (K,) int64 flat indices of point a
-    ib: np.ndarray   # (K,) int64 flat indices of point b
-    r: np.ndarray    # (K,) int8: +1 a farther, -1 a nearer, 0 equal
-
-    def __len__(self) -> int:
-        return len(self.r)
-
-    def resample(self, k: int, rng: np.random.Generator) -> "Pairs":
-        """Exactly ``k`` pairs (drawn with replacement when there are fewer)."""
-        if len(self) == 0:
-            raise ValueError("cannot resample an empty pair set")
-        sel = rng.choice(len(self), size=k, replace=len(self) < k)
-        return Pairs(self.ia[sel], self.ib[sel], self.r[sel])
+from ...bench.depth.metrics import Pairs
 
 
 def label(za: np.ndarray, zb: np.ndarray, tau: float = 0.02) -> np.ndarray:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .pairs import Pairs
+from .metrics import Pairs
 
 PAIRS_FILE = Path(__file__).with_name("diw_pairs.json")
 _CROP = re.compile(r"_crop\d+$")
