@@ -24,3 +24,15 @@ def test_table_has_means_per_method():
     text = table(rows)
     assert "| **mean** | johnson net | 0.600 | 0.300 | 0.400 |" in text
     assert text.count("\n") == 1 + 3 + 2
+
+
+def test_eval_scores_the_default_net_at_the_photos_real_size(tmp_path):
+    import cv2
+    import numpy as np
+    from rtstyle.bench.quality import evaluate
+    rng = np.random.default_rng(0)
+    photo = tmp_path / "p.png"
+    cv2.imwrite(str(photo), cv2.resize(rng.integers(0, 256, (6, 9, 3), dtype=np.uint8), (90, 60)))
+    (s,) = evaluate([photo], "mosaic", None, size=0, gatys_iters=0, log=lambda *_: None)
+    assert s.photo == "p.png" and s.method.endswith(" net")
+    assert 0.0 < s.content < 2.0 and 0.0 < s.style < 1.0   # moved towards the painting, photo not lost

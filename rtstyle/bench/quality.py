@@ -70,6 +70,8 @@ def _load(path: Path, size: int) -> torch.Tensor:
 
     from ..io.images import read_image
     rgb, _ = read_image(path)
+    if size <= 0:   # the photo's real size
+        return ops.to_tensor(rgb)
     h, w = rgb.shape[:2]
     f = size / min(h, w)
     rgb = cv2.resize(rgb, (max(2, round(w * f)), max(2, round(h * f))), interpolation=cv2.INTER_AREA)
@@ -88,8 +90,9 @@ def evaluate(photos: list[Path], style: str, family: str | None = None, size: in
     for p in photos:
         x = _load(p, size)
         t = time.perf_counter()
-        with torch.no_grad():
-            y = st.tensor(x).float().cpu()
+        # through Stylizer.frame, as users get it: at the default stroke scale the net paints at
+        # its working resolution (rtstyle.sizes.working_short) and the result is resized back
+        y = ops.to_tensor(st.frame(ops.to_uint8(x)))
         out.append(Score(p.name, f"{st.family} net", *scorer.score(y, x), time.perf_counter() - t))
         log(_fmt(out[-1]))
         if gatys_iters > 0:

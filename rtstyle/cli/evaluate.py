@@ -11,7 +11,7 @@ def register(sub) -> None:
     p.add_argument("photos", nargs="+", type=Path, metavar="PHOTO")
     p.add_argument("--style", required=True)
     p.add_argument("--model", dest="family", default=None, choices=STYLIZING)
-    p.add_argument("--size", type=int, default=256, help="short side of the evaluated images")
+    p.add_argument("--size", type=int, default=256, help="short side of the evaluated images (0 = each photo's real size)")
     p.add_argument("--gatys-iters", type=int, default=500, help="Gatys iterations for the baseline (0 = skip)")
     p.add_argument("--markdown", type=Path, default=None, help="also write the table to this file")
     p.set_defaults(func=run)
