@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rtstyle.depth_cues import sky_mask
 from rtstyle.weights import load_weights
 from rtstyle.bench.depth.metrics import merge, ordinal_accuracy
 from rtstyle.train.depth_data import pairs as P
@@ -65,7 +66,7 @@ def synthetic(net, n: int, h: int, w: int, short: int):
         gp = P.ground_pairs(h, w, 500, rng)
         true = P.label(v.depth.reshape(-1)[gp.ia], v.depth.reshape(-1)[gp.ib], 0.02)
         g_right.append(np.mean(true[true != 0] == gp.r[true != 0]) if (true != 0).any() else np.nan)
-        m = P.sky_mask(v.rgb)
+        m = sky_mask(v.rgb)
         if m is not None:
             s_found += 1
             s_iou.append((m & v.sky).sum() / max(1, (m | v.sky).sum()))
@@ -238,10 +239,10 @@ def main():
     ap.add_argument("--only-speed", action="store_true", help="with --speed-backends: skip the accuracy sets")
     ap.add_argument("--no-synth", action="store_true", help="skip the synthetic views (slow to render)")
     ap.add_argument("--cues", type=json.loads, default=None, metavar="JSON",
-                    help='score rtstyle.bench.depth.cues with this CueConfig instead of a net, e.g. \'{"sky": 1.0}\'')
+                    help='score rtstyle.depth_cues with this CueConfig instead of a net, e.g. \'{"sky": 1.0}\'')
     a = ap.parse_args()
     if a.cues is not None:
-        from rtstyle.bench.depth.cues import CueDepth
+        from rtstyle.depth_cues import CueDepth
         net = CueDepth(**a.cues)
         manifest, a.weights = {"config": net.config}, Path("cues")
     else:

@@ -1,4 +1,4 @@
-"""Choose the settings of rtstyle.bench.depth.cues on VALIDATION data only (never the test sets).
+"""Choose the settings of rtstyle.depth_cues on VALIDATION data only (never the test sets).
 
     python scripts/validate_depth_cues.py [--grid] [--json FILE]
 
@@ -25,7 +25,7 @@ import numpy as np
 
 from rtstyle.bench.depth import heldout
 from rtstyle.train.depth_data import pairs as P
-from rtstyle.bench.depth.cues import CueConfig, cue_depth
+from rtstyle.depth_cues import CueConfig, cue_depth
 from rtstyle.bench.depth.metrics import merge, ordinal_accuracy
 
 ROOT = Path(__file__).resolve().parents[1]

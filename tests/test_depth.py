@@ -11,6 +11,7 @@ import torch
 
 from rtstyle import cli
 from rtstyle.weights import save_weights
+from rtstyle.depth_cues import sky_mask
 from rtstyle.train.depth_data import pairs as P
 from rtstyle.train.depth_data import synth
 from rtstyle.pipeline.depth import DepthModulator
@@ -102,9 +103,9 @@ def test_sky_mask_finds_a_blue_top_band():
     img = np.zeros((40, 60, 3), np.uint8)
     img[:15] = (110, 160, 235)
     img[15:] = (np.random.default_rng(0).random((25, 60, 3)) * 255).astype(np.uint8)
-    m = P.sky_mask(img)
+    m = sky_mask(img)
     assert m is not None and m[:12].all() and not m[20:].any()
-    assert P.sky_mask(img[15:].copy()) is None
+    assert sky_mask(img[15:].copy()) is None
 
 
 def test_sfm_orders_a_near_plane_before_a_far_one():
@@ -263,7 +264,7 @@ def test_missing_depth_weights_is_a_clear_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(ck, "WEIGHTS_DIR", tmp_path / "none")
     monkeypatch.setattr("rtstyle.styles.WEIGHTS_DIR", tmp_path / "none")
     monkeypatch.setenv("RTSTYLE_WEIGHTS", str(tmp_path / "empty"))
-    code = cli.main(["depth", str(_photo(tmp_path)), str(tmp_path / "d.png")])
+    code = cli.main(["depth", str(_photo(tmp_path)), str(tmp_path / "d.png"), "--model", "rt"])
     err = capsys.readouterr().err
     assert code == 2 and "no trained depth weights yet" in err and "rtstyle train depth" in err
     assert not (tmp_path / "d.png").exists()

@@ -1,4 +1,4 @@
-"""rtstyle.bench.depth.cues: cheap geometric cues on the row prior, and the validation pairs they were chosen on."""
+"""rtstyle.depth_cues: cheap geometric cues on the row prior, and the validation pairs they were chosen on."""
 from __future__ import annotations
 
 import cv2
@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from rtstyle.bench.depth import heldout
-from rtstyle.bench.depth.cues import CueConfig, CueDepth, cue_depth, rows_prior, run_bottom
+from rtstyle.depth_cues import CueConfig, CueDepth, cue_depth, rows_prior, run_bottom
 from rtstyle.bench.depth.metrics import ordinal_accuracy
 from rtstyle.train.depth_data.pairs import Pairs
 
@@ -82,3 +82,22 @@ def test_validation_pairs_are_on_training_photos_only():
         for q in p["pairs"]:
             assert q["nearer"] in ("a", "b") and q["kind"] in ("subject-vs-background", "lowest-background", "random")
             assert all(0 <= v <= 1 for v in q["a"] + q["b"])
+
+
+def test_depth_defaults_to_the_cue_map_without_any_weights(tmp_path, monkeypatch, capsys):
+    import cv2
+    from rtstyle import cli
+    from rtstyle.depth_cues import CHOSEN, CueDepth
+    from rtstyle.pipeline.depth import depth_source, from_options
+    monkeypatch.setattr("rtstyle.weights.WEIGHTS_DIR", tmp_path / "none")
+    monkeypatch.setattr("rtstyle.styles.WEIGHTS_DIR", tmp_path / "none")
+    monkeypatch.setenv("RTSTYLE_WEIGHTS", str(tmp_path / "empty"))
+    assert isinstance(depth_source(), CueDepth) and depth_source().cfg == CHOSEN
+    assert isinstance(from_options({"strength": 1.0}).net, CueDepth)
+    photo = tmp_path / "p.png"
+    cv2.imwrite(str(photo), np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    assert cli.main(["depth", str(photo), str(tmp_path / "d.png"), "--raw"]) == 0
+    d = cv2.imread(str(tmp_path / "d.png"), cv2.IMREAD_UNCHANGED)
+    assert d.shape == (48, 64) and d.dtype == np.uint16
+    assert d[:8].mean() > d[-8:].mean()   # the prior: the top is farther than the bottom
+    assert "row prior + image cues" in capsys.readouterr().out

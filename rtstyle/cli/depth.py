@@ -15,7 +15,9 @@ def register(sub) -> None:
     p.add_argument("--raw", action="store_true",
                    help="write a 16-bit greyscale PNG of normalised depth (0 = nearest, 65535 = farthest)")
     p.add_argument("--size", type=int, default=256, help="short side the net runs at (rounded to a multiple of 16)")
-    p.add_argument("--model", dest="variant", choices=["rt", "full"], default=None, help="depth net variant")
+    p.add_argument("--model", dest="variant", choices=["cues", "rt", "full"], default="cues",
+                   help="cues: the row prior with validated image cues, no net (the best measured on real "
+                        "photos, docs/depth.md); rt | full: a trained depth net")
     p.add_argument("--backend", default="auto", help="auto | tensorrt | torch-cuda | onnxruntime | torch")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=run)
@@ -31,18 +33,18 @@ def run(a) -> int:
     from ..files import atomic_write, check_input, check_output
     from ..io.images import read_image
     from ..ops import colorize, normalize_depth, to_tensor
-    from ..pipeline.depth import DepthNet
+    from ..pipeline.depth import depth_source
     check_input(a.input)
     if a.output.suffix.lower() != ".png":
         raise UserError(f"output {a.output} must end in .png (colour map, or 16-bit with --raw)")
     check_output(a.output, a.overwrite, [a.input])
     rgb, _ = read_image(a.input)
-    net = DepthNet(a.variant, a.backend, a.size)
+    net = depth_source(a.variant, a.backend, a.size)
     try:
         x = to_tensor(rgb)
         t0 = time.perf_counter()
         with torch.inference_mode():
-            d = net(x.to(net.device)).float().cpu()
+            d = net(x.to(getattr(net, "device", "cpu"))).float().cpu()
         ms = 1000 * (time.perf_counter() - t0)
     finally:
         net.close()
@@ -54,7 +56,10 @@ def run(a) -> int:
     if not ok:
         raise UserError(f"could not encode {a.output}", exit_code=1)
     atomic_write(a.output, lambda tmp: Path(tmp).write_bytes(buf.tobytes()))
-    ph, pw = net.proc_size(*rgb.shape[:2])
-    print(f"{a.input} -> {a.output} ({rgb.shape[1]}x{rgb.shape[0]}, depth net {net.path.name} at {pw}x{ph} "
-          f"on {net.spec.name}, {ms:.0f} ms)")
+    if a.variant == "cues":
+        how = "row prior + image cues (rtstyle.depth_cues)"
+    else:
+        ph, pw = net.proc_size(*rgb.shape[:2])
+        how = f"depth net {net.path.name} at {pw}x{ph} on {net.spec.name}"
+    print(f"{a.input} -> {a.output} ({rgb.shape[1]}x{rgb.shape[0]}, {how}, {ms:.0f} ms)")
     return 0

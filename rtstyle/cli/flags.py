@@ -50,8 +50,9 @@ def depth_flags(p: argparse.ArgumentParser, video: bool = False) -> None:
                    help="how much depth modulates, 0 = not at all .. 1 = fully (default 1)")
     g.add_argument("--near-style", action="store_true", help="invert: near things stylized more than far ones")
     g.add_argument("--depth-size", type=int, default=192, help="short side the depth net runs at (default 192)")
-    g.add_argument("--depth-model", choices=["rt", "full"], default=None,
-                   help="depth net variant (default: rt if trained, else full)")
+    g.add_argument("--depth-model", choices=["cues", "rt", "full"], default="cues",
+                   help="cues: the row prior with validated image cues, no net, a few ms (the best measured "
+                        "on real photos, docs/depth.md); rt | full: a trained depth net (default cues)")
     if video:
         g.add_argument("--depth-every", type=int, default=1, help="recompute depth every k frames (default 1)")
         g.add_argument("--depth-smooth", type=float, default=0.5,

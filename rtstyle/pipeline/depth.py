@@ -85,6 +85,15 @@ class DepthNet:
         self.backend.close()
 
 
+def depth_source(variant: str | None = "cues", backend: str = "auto", size: int = 192):
+    """``variant`` 'cues' (or None): the cue map on the row prior (rtstyle.depth_cues, no net, a few
+    ms on a CPU; the best measured on real photos, docs/depth.md); 'rt' | 'full': a trained net."""
+    if variant in (None, "cues"):
+        from ..depth_cues import CueDepth
+        return CueDepth()
+    return DepthNet(variant, backend, size)
+
+
 class DepthModulator:
     """Per-pixel stylization strength from depth, and its application inside a Stylizer.
 
@@ -93,7 +102,8 @@ class DepthModulator:
         near_style: invert: near things stylized more, far things less.
         every: recompute depth every k-th frame (video); frames in between reuse the last map.
         smooth: EMA weight of the previous map, 0..<1 (video; 0 = none).
-        net: a :class:`DepthNet` (built from ``variant``/``backend``/``size`` when omitted).
+        net: the depth source, any callable (N, 3, H, W) -> (N, 1, H, W) with ``close()``; when
+            omitted, :func:`depth_source` builds it from ``variant``/``backend``/``size``.
     """
 
     def __init__(self, strength: float = 1.0, near_style: bool = False, every: int = 1, smooth: float = 0.0,
@@ -105,7 +115,7 @@ class DepthModulator:
         if not 0.0 <= smooth < 1.0:
             raise UserError(f"--depth-smooth {smooth} is outside [0, 1); e.g. 0.6 for gentle smoothing")
         self.strength, self.near_style, self.every, self.smooth = strength, near_style, every, smooth
-        self.net = net if net is not None else DepthNet(**net_kw)
+        self.net = net if net is not None else depth_source(**net_kw)
         self.reset()
 
     def reset(self) -> None:

@@ -31,6 +31,7 @@ import torch
 from tqdm import tqdm
 
 from .. import losses
+from ..depth_cues import sky_mask
 from ..ops import colorize, to_tensor
 from ..weights import save_weights
 from ..bench.depth.metrics import merge, ordinal_accuracy
@@ -153,7 +154,7 @@ class RealPhotos:
             s = 1.3 * max(h / bgr.shape[0], w / bgr.shape[1])
             rgb = cv2.cvtColor(cv2.resize(bgr, None, fx=s, fy=s, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
             self.images.append(rgb)
-            self.skies.append(P.sky_mask(rgb))
+            self.skies.append(sky_mask(rgb))
         if not self.images:
             raise FileNotFoundError("no readable photos for the weak pairs")
 

@@ -12,7 +12,7 @@ Sources, from exact to weak:
 - :func:`sfm_points`: two frames of a clip with camera motion: tracked corners, essential matrix
   (RANSAC), pose, triangulation -> sparse depths in the first frame; few pairs, but real ones.
 - :func:`ground_pairs` (lower on a ground plane = nearer) and :func:`sky_pairs` (sky farther than
-  everything) give low-weight pairs for any photo; :func:`sky_mask` is a simple sky detector.
+  everything) give low-weight pairs for any photo; :func:`rtstyle.depth_cues.sky_mask` is a simple sky detector.
 """
 from __future__ import annotations
 
@@ -249,37 +249,6 @@ def ground_pairs(h: int, w: int, n: int, rng: np.random.Generator, below: float 
     ya, yb, xa, xb = ya[keep], yb[keep], xa[keep], xb[keep]
     r = np.where(ya > yb, -1, 1).astype(np.int8)   # a lower in the image -> a nearer
     return Pairs((ya * w + xa).astype(np.int64), (yb * w + xb).astype(np.int64), r)
-
-
-def sky_mask(rgb: np.ndarray, min_area: float = 0.03, max_area: float = 0.7) -> np.ndarray | None:
-    """Sky detector: the bright, low-texture, not-too-saturated region connected to the top edge.
-
-    (H, W, 3) uint8 RGB -> (H, W) bool, or None when no plausible sky (covering between
-    ``min_area`` and ``max_area`` of the frame) is found. Conservative on purpose: a missed sky
-    costs a few pairs, a wall called sky teaches the wrong thing.
-    """
-    h, w = rgb.shape[:2]
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-    v = hsv[..., 2].astype(np.float32) / 255
-    s = hsv[..., 1].astype(np.float32) / 255
-    hue = hsv[..., 0].astype(np.float32) * 2
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
-    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
-    texture = cv2.blur(np.sqrt(gx * gx + gy * gy), (5, 5))
-    blueish = (hue > 180) & (hue < 260) & (s > 0.15)
-    pale = s < 0.25
-    cand = (v > 0.45) & (texture < 0.08) & (blueish | pale)
-    cand = cv2.morphologyEx(cand.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    n, lab = cv2.connectedComponents(cand, connectivity=4)
-    top = set(np.unique(lab[0])) - {0}
-    if not top:
-        return None
-    mask = np.isin(lab, list(top))
-    # The sky should fill the top band: most of the first rows, not a bright patch in one corner.
-    if mask[: max(1, h // 20)].mean() < 0.3 or not (min_area <= mask.mean() <= max_area):
-        return None
-    return mask
 
 
 def sky_pairs(mask: np.ndarray, n: int, rng: np.random.Generator) -> Pairs:
