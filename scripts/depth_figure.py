@@ -1,9 +1,10 @@
 """docs/depth.png: sample photos, their estimated depth, plain and depth-aware stylization side by side.
 
-    python scripts/depth_figure.py [--style mosaic] [--out docs/depth.png] [--clip docs/depth_bunny.mp4]
+    python scripts/depth_figure.py [--style mosaic] [--depth-model cues|rt|full] [--out docs/depth.png]
+        [--clip docs/depth_bunny.mp4]
 
-Uses the depth weights rtstyle finds (rtstyle/weights or $RTSTYLE_WEIGHTS) and the cheapest trained
-net for --style. Columns: photo | depth (bright = near) | stylized | depth-aware (far stylized, near
+Uses the depth source rtstyle uses by default (--depth-model cues: the row prior with validated
+image cues; rt | full: the trained net rtstyle finds) and the cheapest trained net for --style. Columns: photo | depth (bright = near) | stylized | depth-aware (far stylized, near
 keeps content) | depth-aware, --near-style. With --clip, also a depth-aware version of the sample
 clip (kept only if under 1 MB).
 """
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 
 from rtstyle.ops import colorize
-from rtstyle.pipeline.depth import DepthModulator, DepthNet
+from rtstyle.pipeline.depth import DepthModulator, depth_source
 from rtstyle.io.images import read_image
 from rtstyle.pipeline.stylizer import Stylizer
 
@@ -37,9 +38,10 @@ def main():
     ap.add_argument("--height", type=int, default=224, help="tile height")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "depth.png")
     ap.add_argument("--clip", type=Path, default=None, help="also write a depth-aware sample clip here")
+    ap.add_argument("--depth-model", choices=["cues", "rt", "full"], default="cues")
     a = ap.parse_args()
     photos = sorted((ROOT / "samples").glob("*.jpg"))
-    net = DepthNet(size=192, backend="torch")
+    net = depth_source(a.depth_model, backend="torch", size=192)
     plain = Stylizer(a.style, backend="torch")
     far = Stylizer(a.style, backend="torch", depth=DepthModulator(net=net))
     near = Stylizer(a.style, backend="torch", depth=DepthModulator(net=net, near_style=True))
@@ -59,10 +61,12 @@ def main():
     grid = np.concatenate([np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows])
     a.out.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(a.out), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
-    print(f"wrote {a.out} ({grid.shape[1]}x{grid.shape[0]}) with {plain.label} and depth {net.path.name}")
+    source = net.path.name if hasattr(net, "path") else "cues (rtstyle.depth_cues)"
+    print(f"wrote {a.out} ({grid.shape[1]}x{grid.shape[0]}) with {plain.label} and depth {source}")
     if a.clip:
         from rtstyle.pipeline.jobs import stylize_video
-        opts = {"strength": 1.0, "every": 2, "smooth": 0.6, "size": 128, "backend": "torch"}
+        opts = {"strength": 1.0, "every": 2, "smooth": 0.6, "size": 128, "backend": "torch",
+                "variant": a.depth_model}
         stylize_video(ROOT / "samples" / "bunny_4s.mp4", a.clip, a.style, backend="torch", size=180,
                       overwrite=True, progress=False, depth=opts)
         mb = a.clip.stat().st_size / 1e6
