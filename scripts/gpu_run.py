@@ -11,11 +11,13 @@ Stages, each under a deadline taken from one budget counted from this process's 
                                                                               -> bench.json, bench.md
   pipeline  CudaFrameProcessor fps (pinned, double-buffered) at 720p and 1080p, no file IO
                                                                               -> pipeline.json
+  quality   rtstyle eval at the sample photos' real size: the default net of 5 styles against
+            Gatys-500 (the baseline a CPU session cannot afford: ~45 min per photo there)  -> eval.md
 The tests and the training run side by side (the tests are short; the training gets the minutes).
 Every PACK_EVERY seconds, and at the end, the newest fp16 weights + manifests of each run (from
 its last checkpoint while it trains, its final file once done), losses and logs are packed into
 weights.tar, so a kill at the limit still brings back recent weights. log.txt and summary.json
-complete the at most 7 files in $OUT (the limit is 8, each <= 16 MiB; tars are kept < 15 MiB).
+complete the at most 8 files in $OUT (the limit is 8, each <= 16 MiB; tars are kept < 15 MiB).
 
 DRY_RUN=1: the same stages on the CPU with tiny settings (2-style net, width 8, 64-px crops, stopped
 by their clock; bench and pipeline at small sizes) in BUDGET=150 s.
@@ -49,9 +51,10 @@ TEST_FILES = ["tests/test_backends.py", "tests/test_realtime.py", "tests/test_te
               "tests/test_gpu_readiness.py"]
 
 # stage ends, seconds from T0 (full run; the dry run scales them to its budget)
-PLAN = {"tests": 160, "train": 370, "bench": 460, "pipeline": 515}
-if DRY:   # bench and pipeline take ~10 s each on a CPU whatever the budget; training gets the rest
-    PLAN = {"tests": BUDGET - 55, "train": BUDGET - 55, "bench": BUDGET - 30, "pipeline": BUDGET - 2}
+PLAN = {"tests": 160, "train": 340, "bench": 430, "pipeline": 475, "quality": 525}
+if DRY:   # bench, pipeline, quality take ~10 s each on a CPU whatever the budget; training gets the rest
+    PLAN = {"tests": BUDGET - 70, "train": BUDGET - 70, "bench": BUDGET - 45, "pipeline": BUDGET - 25,
+            "quality": BUDGET - 2}
 elif BUDGET != 530:
     PLAN = {k: v * BUDGET / 530 for k, v in PLAN.items()}
 
@@ -324,6 +327,27 @@ def stage_pipeline() -> None:
               f"{n} frames each")
 
 
+QUALITY_STYLES = ["mosaic", "starry_night", "great_wave", "kandinsky_composition_viii", "cafe_terrace_at_night"]
+QUALITY_CODE = r"""
+import sys
+from pathlib import Path
+from rtstyle.bench.quality import evaluate, table
+iters, size, out = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+photos = sorted(Path("samples").glob("*.jpg"))
+out.write_text(f"# rtstyle eval --size {size} --gatys-iters {iters} (default net vs Gatys), per style\n")
+for style in sys.argv[4].split(","):
+    rows = evaluate(photos, style, None, size, iters)
+    with open(out, "a") as f:   # one style at a time: a timeout keeps what is done
+        f.write(f"\n## {style}\n\n{table(rows)}\n")
+"""
+
+
+def stage_quality() -> None:
+    iters, size, names = ("3", "48", "mosaic") if DRY else ("500", "0", ",".join(QUALITY_STYLES))
+    run([PY, "-c", QUALITY_CODE, iters, size, str(OUT / "eval.md"), names], left("quality"), WORK / "quality.log",
+        "quality", shown=f"rtstyle eval, Gatys-{iters}, size {size}, styles {names}")
+
+
 def main() -> int:
     global _log_file
     OUT.mkdir(parents=True, exist_ok=True)
@@ -357,8 +381,10 @@ def main() -> int:
             stage_bench()
         if "pipeline" not in SKIP:
             stage_pipeline()
+        if "quality" not in SKIP:
+            stage_quality()
     finally:
-        for name in ("bench.log", "pipeline.log"):   # short logs: appended to log.txt
+        for name in ("bench.log", "pipeline.log", "quality.log"):   # short logs: appended to log.txt
             p = WORK / name
             if p.exists():
                 _log_file.write(f"\n==== {name} (tail) ====\n")

@@ -83,7 +83,7 @@ def test_pack_stays_under_the_size_limit(gpu_run, tmp_path):
 @pytest.mark.slow
 def test_dry_run_writes_the_same_kinds_of_files_within_the_limits(tmp_path):
     """DRY_RUN=1 bash scripts/gpu_run.sh on this CPU: trainers stopped by their clock, packed from
-    checkpoints while they run, bench and pipeline stages; <= 8 files of <= 16 MiB, weights among
+    checkpoints while they run, bench, pipeline and quality stages; <= 8 files of <= 16 MiB, weights among
     them. (The inner GPU-test stage is skipped here: it only collects skipped tests on a CPU.)"""
     data = tmp_path / "data" / "content"
     data.mkdir(parents=True)
@@ -102,7 +102,9 @@ def test_dry_run_writes_the_same_kinds_of_files_within_the_limits(tmp_path):
     files = [p for p in out.rglob("*") if p.is_file()]
     assert 0 < len(files) <= MAX_FILES and all(p.stat().st_size <= MAX_BYTES for p in files)
     assert {p.name for p in files} >= {"log.txt", "weights.tar", "bench.json", "bench.md", "pipeline.json",
-                                       "summary.json"}
+                                       "summary.json", "eval.md"}
+    evals = (out / "eval.md").read_text()
+    assert "## mosaic" in evals and "| **mean** | gatys-3 |" in evals   # the net vs Gatys, per style
     with tarfile.open(out / "weights.tar") as tar:
         weights = [n for n in tar.getnames() if n.endswith(".safetensors")]
     assert sorted(weights) == ["adain/adain-decoder.safetensors", "multi/multi-multi.safetensors"]

@@ -36,9 +36,10 @@ class Score:
 class Scorer:
     """Scores images against one style image (computed once)."""
 
-    def __init__(self, style: str, style_size: int = 384, vgg=None):
-        self.vgg = vgg or load_vgg19("relu4_1")
-        s = _load(styles.style_image(style), style_size)
+    def __init__(self, style: str, style_size: int = 384, vgg=None, device: str = "cpu"):
+        self.device = torch.device(device)
+        self.vgg = (vgg or load_vgg19("relu4_1")).to(self.device)
+        s = _load(styles.style_image(style), style_size).to(self.device)
         with torch.no_grad():
             f = self.vgg(s, STYLE_TAPS)
         self.grams = {k: ops.gram(v) for k, v in f.items()}
@@ -55,9 +56,10 @@ class Scorer:
     @torch.no_grad()
     def score(self, out: torch.Tensor, photo: torch.Tensor) -> tuple[float, float, float]:
         """(content, style, shift) ratios of ``out`` (1,3,H,W) [0,1] for ``photo`` (same shape)."""
+        out, photo = out.to(self.device), photo.to(self.device)
         pf = self.vgg(photo, [CONTENT_TAP])[CONTENT_TAP]
         g = torch.Generator().manual_seed(0)
-        noise_c, _, _ = self._raw(torch.rand(photo.shape, generator=g), pf)
+        noise_c, _, _ = self._raw(torch.rand(photo.shape, generator=g).to(self.device), pf)
         _, ps, pd = self._raw(photo, pf)
         oc, os_, od = self._raw(out, pf)
         style = float(np.mean([o / max(p, 1e-12) for o, p in zip(os_, ps)]))
@@ -79,12 +81,14 @@ def _load(path: Path, size: int) -> torch.Tensor:
 
 
 def evaluate(photos: list[Path], style: str, family: str | None = None, size: int = 256,
-             gatys_iters: int = 500, log=print) -> list[Score]:
-    """Score the trained net (and Gatys with ``gatys_iters`` > 0) on each photo at ``size`` short side."""
+             gatys_iters: int = 500, log=print, device: str | None = None) -> list[Score]:
+    """Score the trained net (and Gatys with ``gatys_iters`` > 0) on each photo at ``size`` short side
+    (0 = its real size), on ``device`` (default: CUDA when there is one, else the CPU)."""
     from ..pipeline.gatys import gatys
     from ..pipeline.stylizer import Stylizer
-    scorer = Scorer(style)
-    st = Stylizer(style, family, backend="torch")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    scorer = Scorer(style, device=device)
+    st = Stylizer(style, family, backend="torch-cuda" if device.startswith("cuda") else "torch")
     style_img = _load(styles.style_image(style), 384)
     out: list[Score] = []
     for p in photos:
@@ -96,7 +100,7 @@ def evaluate(photos: list[Path], style: str, family: str | None = None, size: in
         out.append(Score(p.name, f"{st.family} net", *scorer.score(y, x), time.perf_counter() - t))
         log(_fmt(out[-1]))
         if gatys_iters > 0:
-            res = gatys(x, style_img, iters=gatys_iters, vgg=None)
+            res = gatys(x.to(device), style_img.to(device), iters=gatys_iters)
             out.append(Score(p.name, f"gatys-{gatys_iters}", *scorer.score(res.image.float().cpu(), x),
                              res.total_seconds))
             log(_fmt(out[-1]))
