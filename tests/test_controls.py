@@ -190,7 +190,9 @@ def test_parse_mix_errors_are_one_line(text, message):
     assert "\n" not in str(info.value)
 
 
-def test_choose_a_mixture_needs_a_family_that_mixes(weights):
+def test_choose_a_mixture_needs_a_family_that_mixes(weights, monkeypatch, tmp_path):
+    monkeypatch.setattr("rtstyle.styles.WEIGHTS_DIR", tmp_path / "none")   # only the test's nets (the shipped multi knows all)
+    styles.entries_for.cache_clear() if hasattr(styles.entries_for, "cache_clear") else None
     with pytest.raises(UserError, match="--model johnson .* cannot mix") as info:
         styles.choose("mosaic:0.5,poppies:0.5", "johnson")
     assert "multi" in str(info.value) and "adain" in str(info.value)
