@@ -174,5 +174,10 @@ class CueDepth:
         out = np.stack([cue_depth(np.ascontiguousarray(im), self.cfg) for im in imgs])[:, None]
         return torch.from_numpy(out).to(x.device)
 
+    @property
+    def device(self):
+        import torch
+        return torch.device("cpu")   # numpy + OpenCV; the map comes back on the input's device
+
     def close(self) -> None:
         pass

@@ -44,7 +44,7 @@ def run(a) -> int:
         x = to_tensor(rgb)
         t0 = time.perf_counter()
         with torch.inference_mode():
-            d = net(x.to(getattr(net, "device", "cpu"))).float().cpu()
+            d = net(x.to(net.device)).float().cpu()
         ms = 1000 * (time.perf_counter() - t0)
     finally:
         net.close()

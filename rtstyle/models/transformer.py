@@ -191,14 +191,21 @@ class MultiStyleNet(JohnsonNet):
         return self._body(x, self.style_vector(style, x.shape[0], x.device, x.dtype))
 
 
+def one_hot_styles(indices, n_styles: int, device, dtype) -> torch.Tensor:
+    """Style indices, one per image -> (N, S) one-hot mixing weights (training draws one style per image)."""
+    bad = [i for i in indices if not 0 <= i < n_styles]
+    if bad:
+        raise ValueError(f"style index {bad[0]} out of range 0..{n_styles - 1}")
+    idx = torch.as_tensor(list(indices), dtype=torch.long)
+    vec = torch.zeros(idx.numel(), n_styles, device=device, dtype=dtype)
+    vec[torch.arange(idx.numel()), idx] = 1.0
+    return vec
+
+
 def style_vector(style, n_styles: int, batch: int, device, dtype) -> torch.Tensor:
     """An int index, or (S,) / (N, S) weights -> (N, S) mixing weights for conditional norms."""
     if isinstance(style, int):
-        if not 0 <= style < n_styles:
-            raise ValueError(f"style index {style} out of range 0..{n_styles - 1}")
-        vec = torch.zeros(n_styles, device=device, dtype=dtype)
-        vec[style] = 1.0
-        style = vec
+        style = one_hot_styles([style], n_styles, device, dtype)[0]
     style = torch.as_tensor(style, device=device, dtype=dtype)
     if style.shape[-1] != n_styles:
         raise ValueError(f"style weights need {n_styles} entries, got {tuple(style.shape)}")

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from ..weights import build_model, load_vgg19
 from ..errors import UserError
 from ..families import TEACHER_ORDER
+from ..models.transformer import one_hot_styles
 from . import common
 from .data import CropSampler, list_images, split
 from .loop import TrainLoop
@@ -171,8 +172,7 @@ def train(cfg: DistillConfig, resume: bool = True) -> Path:
         # each image its own style, as in the multi-style trainer (one style per step pulls the
         # shared body towards one painting at a time)
         ks = [style_rng.randrange(len(cfg.styles)) for _ in range(cfg.batch)]
-        k = torch.zeros(cfg.batch, len(cfg.styles), device=device)
-        k[torch.arange(cfg.batch), torch.as_tensor(ks)] = 1.0
+        k = one_hot_styles(ks, len(cfg.styles), device, torch.float32)
         x = sampler.batch(cfg.batch).to(device)
         t = torch.cat([teachers(x[i:i + 1], cfg.styles[s]) for i, s in enumerate(ks)])
         with prec.autocast:

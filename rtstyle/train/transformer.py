@@ -19,6 +19,7 @@ import torch
 
 from .. import losses, ops
 from ..weights import build_model, load_vgg19, read_manifest
+from ..models.transformer import one_hot_styles
 from ..models.vgg import LAYERS
 from . import common
 from .data import CropSampler, list_images, load_style, split
@@ -118,9 +119,7 @@ def _run(net, x, family, style):
         return net(x)
     if isinstance(style, int):
         return net(x, style)
-    onehot = torch.zeros(len(style), net.n_styles, device=x.device, dtype=x.dtype)
-    onehot[torch.arange(len(style)), torch.as_tensor(style)] = 1.0
-    return net(x, onehot)
+    return net(x, one_hot_styles(style, net.n_styles, x.device, x.dtype))
 
 
 def _style_terms(cfg, targets, fy, style) -> dict[str, torch.Tensor]:
