@@ -46,23 +46,23 @@ class Stage:
 PLAN = [
     Stage("multi-20", ["transformer", "--family", "multi", "--style", "all", "--width", "16", "--crop", "128",
                        "--style-size", "256", "--batch", "4", "--style-weight", "0.7", "--lr", "3e-4",
-                       "--log-every", "25", "--ckpt-every", "100"], 12000, "multi-multi", 120,
+                       "--log-every", "100", "--ckpt-every", "100"], 12000, "multi-multi", 120,
           "every style in one net: width 16, 128-px crops, each image of a batch its own style, lr 3e-4 "
           "(at 1e-3 white blobs covered 6.8 % of the validation pixels by step 1800; docs/training.md)"),
     Stage("adain", ["adain", "--crop", "128", "--batch", "4", "--lr", "1e-4", "--recon-steps", "300",
-                    "--hold-out", HELD_OUT, "--log-every", "25", "--ckpt-every", "100"], 12000, "adain-decoder", 120,
+                    "--hold-out", HELD_OUT, "--log-every", "100", "--ckpt-every", "100"], 12000, "adain-decoder", 120,
           "any painting: full decoder, 128-px crops, batch 4, the paper's lr 1e-4 (0.3 s/step at 2 threads "
           "with AMX bf16); 300 steps of encoder inversion first"),
     Stage("lite-20", ["lite", "--style", "trained", "--teacher", "multi", "--crop", "128", "--batch", "4",
-                      "--log-every", "25", "--ckpt-every", "100"], 4000, "lite-multi", 120,
+                      "--log-every", "100", "--ckpt-every", "100"], 4000, "lite-multi", 120,
           "the CPU real-time default for every style, distilled from multi-20"),
     Stage("compact-mosaic", ["transformer", "--family", "compact", "--style", "mosaic", "--downsample",
                              "--crop", "128", "--style-size", "256", "--batch", "4", "--style-weight", "0.7",
-                             "--shift-weight", "0.7", "--log-every", "25", "--ckpt-every", "100"], 1500,
+                             "--shift-weight", "0.7", "--log-every", "100", "--ckpt-every", "100"], 1500,
           "compact-mosaic", 60, "the compact net with the spatial-shift loss"),
     Stage("compact-mosaic-noshift", ["transformer", "--family", "compact", "--style", "mosaic", "--downsample",
                                      "--crop", "128", "--style-size", "256", "--batch", "4", "--style-weight",
-                                     "0.7", "--shift-weight", "0", "--log-every", "25", "--ckpt-every", "100"],
+                                     "0.7", "--shift-weight", "0", "--log-every", "100", "--ckpt-every", "100"],
           1500, "", 60, "the same at equal steps without the shift loss (comparison only, not shipped)"),
 ]
 # Single-style Johnson nets (width 16, the recipe of the shipped mosaic/starry_night nets) for
@@ -71,7 +71,7 @@ for _style in ("great_wave", "kandinsky_composition_viii"):
     PLAN.append(Stage(f"johnson-{_style}", ["transformer", "--family", "johnson", "--style", _style,
                                              "--width", "16", "--n-res", "5", "--crop", "128", "--style-size",
                                              "256", "--batch", "4", "--style-weight", "0.7", "--lr", "1e-3",
-                                             "--log-every", "25", "--ckpt-every", "100"], 2400,
+                                             "--log-every", "100", "--ckpt-every", "100"], 2400,
                       f"johnson-{_style}", 40, "one style, the proven CPU recipe"))
 BY_NAME = {s.name: s for s in PLAN}
 
