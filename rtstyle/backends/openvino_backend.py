@@ -23,7 +23,7 @@ from ..errors import UserError
 from ..export.onnx import family_inputs, pad_min_size, read_metadata
 from ..families import family as family_io
 from . import cpu_features
-from .base import BACKENDS, Backend, onnx_family
+from .base import BACKENDS, Backend, check_input_names, check_inputs, onnx_family
 
 _SPEC = next(s for s in BACKENDS if s.name == "openvino")
 BLOB_SUFFIX = ".ovblob"
@@ -90,11 +90,7 @@ class OpenVINOBackend(Backend):
             self._core = None
             raise UserError(f"OpenVINO cannot read {self.path} ({' '.join(str(exc).split())[:200]}); "
                             f"re-export it (rtstyle export) or use --backend onnxruntime", exit_code=1) from exc
-        have = [i.get_any_name() for i in self._model.inputs]
-        want = list(family_io(self.family).inputs)
-        if have != want:
-            raise UserError(f"ONNX file {self.path} has inputs {have}, but a {self.family!r} net takes {want}; "
-                            f"re-export it with this rtstyle version")
+        check_input_names(self.path, self.family, [i.get_any_name() for i in self._model.inputs])
         self._onnx_sha = sha256_file(self.path)
         if self.precision != "int8":   # compiles the file once now: a bad file fails at load, not mid-stream
             self._compiled[None] = self._compile(None)
@@ -209,13 +205,13 @@ class OpenVINOBackend(Backend):
         import openvino as ov
         if self._core is None:
             self.load()
-        if image.dim() != 4 or image.shape[1] != 3:
-            raise UserError(f"image must be (N, 3, H, W), got {tuple(image.shape)}")
+        check_inputs(image)
         size = image.shape[-2:]
         image = pad_min_size(image.to("cpu", torch.float32), int(self.meta.get("min_size", 1))).contiguous()
         args = family_inputs(self.family, image, extra)
-        for port, t in zip(self._model.inputs, args):
-            _check_rank(port, t, self.path.name)
+        shapes = [p.get_partial_shape() for p in self._model.inputs]
+        check_inputs(image, args, [(p.get_any_name(), [d.get_length() if d.is_static else None for d in shape],
+                                    str(shape)) for p, shape in zip(self._model.inputs, shapes)], self.path.name)
         names = family_io(self.family).inputs
         compiled, request = self._compiled_for({n: list(t.shape) for n, t in zip(names, args)})
         channels = compiled.outputs[0].get_partial_shape()[1]
@@ -227,11 +223,3 @@ class OpenVINOBackend(Backend):
         if out is None:
             out = torch.from_numpy(request.get_output_tensor(0).data.copy())
         return out[..., : size[0], : size[1]].contiguous()   # a copy only when a tiny frame was padded
-
-
-def _check_rank(port, t, name: str) -> None:
-    shape = port.get_partial_shape()
-    dims = tuple(t.shape)
-    if len(dims) != shape.rank.get_length() or any(
-            d.is_static and d.get_length() != n for d, n in zip(shape, dims)):
-        raise UserError(f"input {port.get_any_name()!r} of {name} must be ({shape}), got {dims}")

@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import UserError
-from .base import BACKENDS, Backend, out_of_memory
+from .base import BACKENDS, Backend, check_inputs, out_of_memory
 
 _SPECS = {s.name: s for s in BACKENDS}
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
@@ -141,8 +141,7 @@ class TorchBackend(Backend):
     # -- inputs ------------------------------------------------------------------------------
 
     def _inputs(self, image: torch.Tensor, extra: dict) -> tuple[list[torch.Tensor], dict]:
-        if image.dim() != 4 or image.shape[1] != 3:
-            raise UserError(f"image must be (N, 3, H, W), got {tuple(image.shape)}")
+        check_inputs(image)
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         image = image.to(self._device, self.dtype, non_blocking=True).contiguous(memory_format=fmt)
         if self.family is None:

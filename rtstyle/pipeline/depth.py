@@ -49,15 +49,12 @@ class DepthNet:
     def __init__(self, variant: str | None = None, backend: str = "auto", size: int = 192,
                  cache_dir: Path | None = None, weights: Path | None = None):
         from .. import backends
-        from ..weights import WeightsError, load_weights
+        from ..weights import load_weights
         from ..export.cache import default_cache_dir
         if size < 16:
             raise UserError(f"--depth-size {size} is too small; use at least 16 (e.g. 192)")
         self.path, _ = (Path(weights), None) if weights else find_depth_weights(variant)
-        try:
-            model, self.manifest = load_weights(self.path)
-        except WeightsError as exc:
-            raise UserError(str(exc), exit_code=1) from exc
+        model, self.manifest = load_weights(self.path)
         if self.manifest["family"] != "depth":
             raise UserError(f"{self.path} holds {self.manifest['family']} weights, not a depth net")
         self.size = int(size)

@@ -282,34 +282,31 @@ def export_model(style: str | None = None, family: str | None = None, fmt: str =
     from .. import styles
     from ..export.onnx import DEFAULT_OPSET, export_onnx, model_digest, read_metadata
     from ..export.tensorrt import DEFAULT_PROFILE, build_engine
-    from ..weights import WeightsError, load_weights, read_manifest
+    from ..weights import load_weights, read_manifest
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
     if fmt == "engine":
         _check_engine_possible()
     opset = opset or DEFAULT_OPSET
-    try:
-        if depth:
-            path, manifest = _depth_weights(weights)
-            model, manifest = load_weights(path)
-            meta = {"styles": [], "config": manifest["config"], "weights": path.name}
-            stem = f"depth-{manifest['config'].get('variant', 'net')}"
+    if depth:
+        path, manifest = _depth_weights(weights)
+        model, manifest = load_weights(path)
+        meta = {"styles": [], "config": manifest["config"], "weights": path.name}
+        stem = f"depth-{manifest['config'].get('variant', 'net')}"
+    else:
+        if not style:
+            raise UserError("rtstyle export needs --style NAME (rtstyle styles lists them), or --depth")
+        if weights is not None:
+            manifest = read_manifest(weights)
+            entry = styles.WeightsEntry(manifest["family"], Path(weights), manifest)
+            styles.check_style(style)
+            if entry.family not in ARBITRARY and style not in entry.styles:
+                raise UserError(f"weights {weights} paint {', '.join(entry.styles)}, not {style!r}")
         else:
-            if not style:
-                raise UserError("rtstyle export needs --style NAME (rtstyle styles lists them), or --depth")
-            if weights is not None:
-                manifest = read_manifest(weights)
-                entry = styles.WeightsEntry(manifest["family"], Path(weights), manifest)
-                styles.check_style(style)
-                if entry.family not in ARBITRARY and style not in entry.styles:
-                    raise UserError(f"weights {weights} paint {', '.join(entry.styles)}, not {style!r}")
-            else:
-                entry = styles.choose(style, family)
-            model, manifest = load_weights(entry.path)
-            meta = _style_meta(entry, model, style)
-            stem = f"{style}-{entry.family}"
-    except WeightsError as exc:
-        raise UserError(str(exc), exit_code=1) from exc
+            entry = styles.choose(style, family)
+        model, manifest = load_weights(entry.path)
+        meta = _style_meta(entry, model, style)
+        stem = f"{style}-{entry.family}"
     family = manifest["family"]
     out = Path(output) if output else _default_output(stem, fmt, fp16, size)
     if out.suffix.lower() not in (FORMATS[fmt], ".plan" if fmt == "engine" else FORMATS[fmt]):

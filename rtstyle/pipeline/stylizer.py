@@ -9,7 +9,7 @@ import torch
 
 from .. import styles
 from ..export.cache import default_cache_dir
-from ..weights import WeightsError, load_weights
+from ..weights import load_weights
 from ..errors import UserError
 from ..families import ARBITRARY, VECTOR_STYLED
 from ..ops import preserve_color, strength_blend, to_tensor, to_uint8
@@ -46,10 +46,7 @@ class Stylizer:
         self.strength, self.size, self.scale = strength, size, scale
         working_short(512, None, style_scale)   # checks the range before anything loads
         self.style_scale = style_scale
-        try:
-            model, self.manifest = load_weights(self.entry.path)
-        except WeightsError as exc:
-            raise UserError(str(exc), exit_code=1) from exc
+        model, self.manifest = load_weights(self.entry.path)
         self._model = model if self.family in ARBITRARY else None  # set_style needs it
         # The style goes into the exported file (and so its cache key) only when the weights bake it
         # in; a net that takes the style as an input keeps one export for every style and mixture.

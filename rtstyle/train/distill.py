@@ -65,17 +65,14 @@ class Teachers:
 
     def __init__(self, names: list[str], family: str, device: torch.device):
         from .. import backends, styles
-        from ..weights import WeightsError, load_weights
+        from ..weights import load_weights
         self.by_style, self.entries = {}, {}
         spec = backends.spec_named("torch-cuda" if device.type == "cuda" else "torch")
         loaded: dict = {}
         for name in names:
             entry = self._pick(styles, name, family)
             if entry.path not in loaded:
-                try:
-                    model, _ = load_weights(entry.path)
-                except WeightsError as exc:
-                    raise UserError(str(exc), exit_code=1) from exc
+                model, _ = load_weights(entry.path)
                 net = backends.create(spec, model, entry.family)
                 loaded[entry.path] = net.load(), model
             net, model = loaded[entry.path]
