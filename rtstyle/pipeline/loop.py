@@ -170,22 +170,13 @@ def run(frames: Iterable[Any], process: Callable[[Any], Any], write: Callable[[A
         threads[1].join()
     except _Stop:
         pass
-    except BaseException:
+    finally:   # also on an exception here (or Ctrl-C): the threads end and the times are kept
         stop.set()
         for th in threads:
             th.join()
-        _finish(times, t0, q_in, q_out, drop_stale)
-        raise
-    stop.set()
-    for th in threads:
-        th.join()
-    _finish(times, t0, q_in, q_out, drop_stale)
+        times.wall = time.perf_counter() - t0
+        if drop_stale:
+            times.extra["dropped_in"], times.extra["dropped_out"] = q_in.dropped, q_out.dropped
     if errors:
         raise errors[0]
     return times
-
-
-def _finish(times: StageTimes, t0: float, q_in, q_out, drop_stale: bool) -> None:
-    times.wall = time.perf_counter() - t0
-    if drop_stale:
-        times.extra["dropped_in"], times.extra["dropped_out"] = q_in.dropped, q_out.dropped
