@@ -28,7 +28,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from .. import losses
 from ..depth_cues import sky_mask
@@ -39,6 +38,7 @@ from .depth_data import pairs as P
 from .depth_data import synth
 from ..models.depth import build_depth_net
 from . import common
+from .loop import TrainLoop
 
 VAL_SEED0 = 1_000_000_000      # validation views: seeds VAL_SEED0 + i; training seeds stay far below
 
@@ -215,12 +215,13 @@ def evaluate(net, views, pairs, device, autocast) -> dict:
     return merge([ordinal_accuracy(p, pr) for p, pr in zip(pred, pairs)])
 
 
-def _grid(net, views, device, autocast, path):
+def _sample_rows(net, views, device, autocast) -> list[torch.Tensor]:
+    """Sample-grid rows: the views, their true depth and the net's, colourised."""
     pred = predict(net, np.stack([v.rgb for v in views]), device, autocast)
     rows = [np.stack([v.rgb for v in views]),
             np.stack([colorize(np.log(v.depth)) for v in views]),
             np.stack([colorize(p) for p in pred])]
-    common.save_grid([to_tensor(r) for r in rows], path)
+    return [to_tensor(r) for r in rows]
 
 
 def train(cfg: DepthConfig, resume: bool = True) -> Path:
@@ -231,23 +232,16 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
     net = build_depth_net(cfg.variant, **cfg.model).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched_total = max(1, cfg.iters)
-
-    step, wall, next_seed = 0, 0.0, None
-    ckpt = out / "ckpt.pt"
-    log = common.LossLog(out / "losses.csv", ["total", "rank_syn", "si", "ground", "sky", "sfm", "val_acc"])
-    if resume and ckpt.exists():
-        state = torch.load(ckpt, map_location=device, weights_only=False)
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        step, wall, next_seed = state["step"], state["wall"], state["next_seed"]
-        common.set_rng_state(state["rng"])
-        log.truncate_after(step)
-        print(f"resumed {ckpt} at step {step}")
-    elif cfg.init:
-        step = _init(net, cfg.init)
+    loop = TrainLoop(out, iters=cfg.iters, log_every=cfg.log_every, ckpt_every=cfg.ckpt_every,
+                     max_minutes=cfg.max_minutes, fields=["total", "rank_syn", "si", "ground", "sky", "sfm"],
+                     state={"model": net, "opt": opt}, desc=f"depth-{cfg.variant}",
+                     title=f"depth {cfg.variant}", val_field="val_acc")
+    if not (resume and loop.resume(device)) and cfg.init:
+        loop.step = _init(net, cfg.init)
+    step = loop.step
 
     t_start = time.time()
-    synth_buf = SynthBuffer(cfg, next_seed)
+    synth_buf = SynthBuffer(cfg, loop.extra.get("next_seed"))
     real = sfm = None
     n_real_files = 0
     if cfg.real_data and cfg.real_batch > 0:
@@ -265,24 +259,14 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
     prec = common.choose_precision(device, cfg.precision)
     autocast = prec.autocast
     rng = np.random.default_rng(cfg.seed * 7 + step)
-    last_val = {"all": float("nan")}
-    wall0, t_start = wall, time.time()
-    bar = tqdm(total=cfg.iters, initial=step, desc=f"depth-{cfg.variant}", unit="it", dynamic_ncols=True)
-
-    def checkpoint():
-        common.save_checkpoint(ckpt, model=net.state_dict(), opt=opt.state_dict(), step=step,
-                               wall=wall0 + time.time() - t_start, rng=common.rng_state(),
-                               next_seed=synth_buf.next_seed)
-        _grid(net, val_views[:6], device, autocast, out / f"samples_{step:06d}.png")
-        common.plot_losses(out / "losses.csv", out / "losses.png", f"depth {cfg.variant}")
-
-    stopped_early = False
     parts: dict[str, float] = {}
-    while step < cfg.iters:
+
+    def step_fn(step: int) -> dict:
         net.train()
         for g in opt.param_groups:   # cosine decay to 10 % of lr over the run
             g["lr"] = cfg.lr * (0.55 + 0.45 * np.cos(np.pi * min(step, sched_total) / sched_total))
         synth_buf.step()
+        loop.extra["next_seed"] = synth_buf.next_seed   # checkpointed: a resumed run renders new views
         rgb, depth = synth_buf.batch(cfg.batch)
         syn_pairs = [P.dense_pairs(d, cfg.pairs, rng, cfg.tau).resample(cfg.pairs, rng) for d in depth]
         imgs = [rgb]
@@ -318,30 +302,22 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()
-        step += 1
-        bar.update(1)
-        parts = {k: v.item() for k, v in terms.items()} | {"total": total.item()}
-        if step % cfg.log_every == 0 or step == cfg.iters:
-            last_val = evaluate(net, val_views, val_pairs, device, autocast)
-            log.add(step, val_acc=last_val["all"], **parts)
-            bar.set_postfix(loss=f"{parts['total']:.3g}", val_acc=f"{last_val['all']:.3f}")
-        if step % cfg.ckpt_every == 0:
-            checkpoint()
-        if cfg.max_minutes and time.time() - t_start > cfg.max_minutes * 60 and step < cfg.iters:
-            stopped_early = True
-            break
-    bar.close()
+        parts.clear()
+        parts.update({k: v.item() for k, v in terms.items()} | {"total": total.item()})
+        return parts
+
+    loop.started = time.time()   # the time limit counts from here, after the data is ready
+    loop.run(step_fn, lambda: evaluate(net, val_views, val_pairs, device, autocast)["all"],
+             lambda: _sample_rows(net, val_views[:6], device, autocast))
     synth_buf.close()
     last_val = evaluate(net, val_views, val_pairs, device, autocast)
-    checkpoint()
-    wall = wall0 + time.time() - t_start
     manifest = {
         "family": "depth", "styles": [], "config": dict(net.config),
         "data": (f"synthetic scenes ({cfg.width}x{cfg.height}, textures from {Path(cfg.textures).name or 'content'}/; "
                  f"buffer {cfg.buffer}, {cfg.fresh} fresh/step, {synth_buf.next_seed} seeds used), "
                  f"{n_real_files} photos from {Path(cfg.real_data).name or '-'}/ with weak pairs, "
                  f"SfM pairs from {Path(cfg.sfm_clip).name or '-'} frames {list(cfg.sfm_frames) if cfg.sfm_clip else '-'}"),
-        "iterations": step, "complete": not stopped_early,
+        "iterations": loop.step, "complete": not loop.stopped_early,
         "train_loss": {k: round(v, 6) for k, v in parts.items()},
         "val_ordinal_accuracy": {k: round(v, 4) for k, v in last_val.items()},
         "val": f"{len(val_views)} held-out synthetic views (seeds {VAL_SEED0}+), 2000 uniform pairs each, "
@@ -349,11 +325,11 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
         "loss_weights": {"si": cfg.si_weight, "ground": cfg.ground_weight, "sky": cfg.sky_weight,
                          "sfm": cfg.sfm_weight},
         "input": "RGB [0,1]; output (N,1,H,W) relative depth, larger = farther (~log metres on synthetic scenes)",
-        "wall_time_s": round(wall, 1), "device": common.device_name(device), "code_revision": common.code_revision(),
+        "wall_time_s": round(loop.wall, 1), "device": common.device_name(device), "code_revision": common.code_revision(),
     }
     weights = out / f"depth-{cfg.variant}.safetensors"
     save_weights(net.cpu().float(), weights, manifest)
-    print(f"{'stopped at time limit' if stopped_early else 'finished'}: step {step}, "
+    print(f"{'stopped at time limit' if loop.stopped_early else 'finished'}: step {loop.step}, "
           f"val ordinal accuracy {last_val['all']:.3f}, weights {weights}")
     return weights
 

@@ -46,7 +46,8 @@ class TrainLoop:
         out: run folder.
         iters, log_every, ckpt_every, max_minutes: schedule (``max_minutes`` 0 = no limit),
             counted from ``started`` (default :func:`process_start`).
-        fields: loss names ``step_fn`` returns (``val_total`` is added).
+        fields: loss names ``step_fn`` returns; ``val_field`` (default ``val_total``) is added for
+            what ``val_fn`` returns.
         state: name -> object with ``state_dict()``/``load_state_dict()`` (nets, optimisers).
         rngs: name -> object with ``getstate()``/``setstate()`` (e.g. a CropSampler's ``rng``).
         desc: progress-bar label; ``title``: loss-plot title.
@@ -54,12 +55,13 @@ class TrainLoop:
 
     def __init__(self, out: Path, *, iters: int, log_every: int, ckpt_every: int, max_minutes: float,
                  fields: list[str], state: dict, rngs: dict | None = None, desc: str = "train",
-                 title: str = "", started: float | None = None):
+                 title: str = "", started: float | None = None, val_field: str = "val_total"):
         self.out = Path(out)
         self.iters, self.log_every, self.ckpt_every, self.max_minutes = iters, log_every, ckpt_every, max_minutes
         self.state, self.rngs = state, rngs or {}
         self.desc, self.title = desc, title or desc
-        self.log = common.LossLog(self.out / "losses.csv", [*fields, "val_total"])
+        self.val_field = val_field
+        self.log = common.LossLog(self.out / "losses.csv", [*fields, val_field])
         self.ckpt = self.out / "ckpt.pt"
         self.step, self.wall = 0, 0.0
         self.extra: dict = {}        # trainer values to checkpoint (e.g. loss scales)
@@ -111,7 +113,7 @@ class TrainLoop:
             bar.update(1)
             if self.step % self.log_every == 0 or self.step == self.iters:
                 val = val_fn()
-                self.log.add(self.step, val_total=val, **losses)
+                self.log.add(self.step, **{self.val_field: val}, **losses)
                 bar.set_postfix(loss=f"{total:.3g}", val=f"{val:.3g}")
             if self.step % self.ckpt_every == 0:
                 self._snapshot(samples_fn)
@@ -125,6 +127,6 @@ class TrainLoop:
     def manifest_losses(self) -> dict:
         """Losses of the last logged step, for the weights manifest."""
         logged = self.log.last()
-        return {"train_loss": {k: round(v, 6) for k, v in logged.items() if k not in ("step", "val_total")},
-                "val_loss": round(logged.get("val_total", float("nan")), 6),
+        return {"train_loss": {k: round(v, 6) for k, v in logged.items() if k not in ("step", self.val_field)},
+                "val_loss": round(logged.get(self.val_field, float("nan")), 6),
                 "logged_at_step": int(logged.get("step", 0))}
