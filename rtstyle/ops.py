@@ -51,9 +51,7 @@ def gram(x: torch.Tensor) -> torch.Tensor:
     Returns:
         (N, C, C) = F·Fᵀ / (C·H·W), F the (C, H·W) feature matrix.
     """
-    n, c, h, w = x.shape
-    f = x.reshape(n, c, h * w)
-    return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
+    return gram_pair(x, x)
 
 
 def gram_pair(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
