@@ -1,10 +1,10 @@
-"""docs/gallery.png: every style that has trained weights, applied to the same three photos,
+"""docs/gallery.jpg: every style that has trained weights, applied to the same three photos,
 next to the style image. One row per style, painted by the weights `rtstyle` picks by default on
 a CPU (the row label names the family); ``--all-families`` gives one row per (style, family);
 ``--families multi,lite`` gives one row per style with the photos painted by each named family
 side by side (the top row names them). Rerun after installing new weights.
 
-    python scripts/gallery.py [--size 160] [--out docs/gallery.png] [--all-families | --families multi,lite]
+    python scripts/gallery.py [--size 160] [--out docs/gallery.jpg] [--all-families | --families multi,lite]
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=160)
     ap.add_argument("--all-families", action="store_true", help="one row per (style, family), not the default only")
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "gallery.png")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "gallery.jpg")
     ap.add_argument("--families", default="", help="comma list: one block of photo columns per family")
     ap.add_argument("--backend", default="auto")
     a = ap.parse_args()
