@@ -1,7 +1,7 @@
-"""docs/adain_unseen.png: the AdaIN decoder on the paintings it never saw in training (the
+"""docs/adain_unseen.jpg: the AdaIN decoder on the paintings it never saw in training (the
 manifest's held_out_styles), beside two it did see, on the same three photos.
 
-    python scripts/adain_figure.py [--size 160] [--out docs/adain_unseen.png]
+    python scripts/adain_figure.py [--size 160] [--out docs/adain_unseen.jpg]
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=160)
     ap.add_argument("--seen", default="starry_night,mosaic", help="paintings it trained on, for comparison")
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "adain_unseen.png")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "adain_unseen.jpg")
     a = ap.parse_args()
     entry = styles.choose("mosaic", "adain")
     unseen = entry.manifest.get("held_out_styles", [])

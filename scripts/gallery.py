@@ -1,9 +1,10 @@
-"""docs/gallery.png: every style that has trained weights, applied to the same three photos,
+"""docs/gallery.jpg: every style that has trained weights, applied to the same three photos,
 next to the style image. One row per style, painted by the weights `rtstyle` picks by default on
-a CPU (the row label names the family); ``--all-families`` gives one row per (style, family).
-Rerun after installing new weights.
+a CPU (the row label names the family); ``--all-families`` gives one row per (style, family);
+``--families multi,lite`` gives one row per style with the photos painted by each named family
+side by side (the top row names them). Rerun after installing new weights.
 
-    python scripts/gallery.py [--size 160] [--out docs/gallery.png] [--all-families]
+    python scripts/gallery.py [--size 160] [--out docs/gallery.jpg] [--all-families | --families multi,lite]
 """
 from __future__ import annotations
 
@@ -46,10 +47,13 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=160)
     ap.add_argument("--all-families", action="store_true", help="one row per (style, family), not the default only")
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "gallery.png")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "gallery.jpg")
+    ap.add_argument("--families", default="", help="comma list: one block of photo columns per family")
     ap.add_argument("--backend", default="auto")
     a = ap.parse_args()
     photos = [fit(read_image(ROOT / "samples" / p)[0], a.size) for p in PHOTOS]
+    if a.families:
+        return side_by_side(a, photos, a.families.split(","))
     rows = [np.concatenate([np.full((a.size, a.size, 3), 255, np.uint8)] + photos, axis=1)]
     pairs = []
     for name in styles.style_names():
@@ -70,6 +74,31 @@ def main() -> int:
         print("no trained weights installed; nothing to show")
         return 1
     a.out.parent.mkdir(parents=True, exist_ok=True)
+    write_image(a.out, np.concatenate(rows, axis=0))
+    print(f"wrote {a.out} ({len(rows) - 1} rows)")
+    return 0
+
+
+def side_by_side(a, photos: list[np.ndarray], families: list[str]) -> int:
+    """One row per style that every family in ``families`` paints: style image, then each family's
+    outputs on the photos; the top row shows the photos, labelled with the family of the column."""
+    blank = np.full((a.size, a.size, 3), 255, np.uint8)
+    rows = [np.concatenate([blank] + [label(p, f) for f in families for p in photos], axis=1)]
+    for name in styles.style_names():
+        have = {e.family for e in styles.entries_for(name)}
+        if not set(families) <= have:
+            print(f"{name}: skipped (has {', '.join(sorted(have)) or 'no weights'})")
+            continue
+        outs = []
+        for family in families:
+            with Stylizer(name, family, a.backend) as st:
+                outs += [st.frame(p) for p in photos]
+                print(f"{name} ({family}, {st.entry.path.name})")
+        rows.append(np.concatenate([label(fit(read_image(styles.style_image(name))[0], a.size), name)] + outs,
+                                   axis=1))
+    if len(rows) == 1:
+        print(f"no style has weights of every family in {families}; nothing to show")
+        return 1
     write_image(a.out, np.concatenate(rows, axis=0))
     print(f"wrote {a.out} ({len(rows) - 1} rows)")
     return 0
