@@ -163,11 +163,12 @@ def start_run(cfg) -> tuple[torch.device, Path]:
     return device, out
 
 
-def finish_run(net, weights: Path, manifest: dict, loop) -> Path:
-    """Save the trained net as fp16 safetensors + manifest and say how the run ended."""
+def finish_run(net, weights: Path, manifest: dict, loop, note: str = "") -> Path:
+    """Save the trained net as fp16 safetensors + manifest and say how the run ended (``note``
+    after the step, e.g. the validation score)."""
     from ..weights import save_weights
     save_weights(net.cpu().float(), weights, manifest)
-    print(f"{'stopped at time limit' if loop.stopped_early else 'finished'}: step {loop.step}, weights {weights}")
+    print(f"{'stopped at time limit' if loop.stopped_early else 'finished'}: step {loop.step}{note}, weights {weights}")
     return weights
 
 

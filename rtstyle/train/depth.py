@@ -32,7 +32,6 @@ import torch
 from .. import losses
 from ..depth_cues import sky_mask
 from ..ops import colorize, to_tensor
-from ..weights import save_weights
 from ..bench.depth.metrics import merge, ordinal_accuracy
 from .depth_data import pairs as P
 from .depth_data import synth
@@ -327,11 +326,8 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
         "input": "RGB [0,1]; output (N,1,H,W) relative depth, larger = farther (~log metres on synthetic scenes)",
         "wall_time_s": round(loop.wall, 1), "device": common.device_name(device), "code_revision": common.code_revision(),
     }
-    weights = out / f"depth-{cfg.variant}.safetensors"
-    save_weights(net.cpu().float(), weights, manifest)
-    print(f"{'stopped at time limit' if loop.stopped_early else 'finished'}: step {loop.step}, "
-          f"val ordinal accuracy {last_val['all']:.3f}, weights {weights}")
-    return weights
+    return common.finish_run(net, out / f"depth-{cfg.variant}.safetensors", manifest, loop,
+                             f", val ordinal accuracy {last_val['all']:.3f}")
 
 
 def _init(net, path: str) -> int:
