@@ -87,6 +87,7 @@ class Backend(ABC):
     """
 
     spec: BackendSpec
+    _device = torch.device("cpu")   # where inputs go and outputs come back (set per instance on CUDA)
 
     @abstractmethod
     def load(self) -> "Backend":
@@ -101,7 +102,7 @@ class Backend(ABC):
 
     @property
     def device(self) -> torch.device:
-        return torch.device("cpu")
+        return self._device
 
     def __enter__(self):
         return self.load()

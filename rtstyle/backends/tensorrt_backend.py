@@ -54,10 +54,6 @@ class TensorRTBackend(Backend):
         self._device = torch.device(device)
         self.engine = self.context = None
 
-    @property
-    def device(self) -> torch.device:
-        return self._device
-
     def load(self) -> "TensorRTBackend":
         if self.context is not None:
             return self

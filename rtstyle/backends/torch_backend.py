@@ -103,10 +103,6 @@ class TorchBackend(Backend):
         self._mode: dict[tuple, str] = {}   # per-shape choice from pick_fastest
         self._pool = None
 
-    @property
-    def device(self) -> torch.device:
-        return self._device
-
     def load(self) -> "TorchBackend":
         if self._net is not None:
             return self
