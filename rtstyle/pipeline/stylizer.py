@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -12,6 +11,7 @@ from ..export.cache import default_cache_dir
 from ..weights import load_weights
 from ..errors import UserError
 from ..families import ARBITRARY, VECTOR_STYLED
+from ..io.sources import resize_frame
 from ..ops import preserve_color, strength_blend, to_tensor, to_uint8
 from ..sizes import target_size, working_short
 
@@ -121,16 +121,10 @@ class Stylizer:
         h, w = rgb.shape[:2]
         tw, th = target_size(w, h, self.size, self.scale)   # the output size
         short = working_short(min(tw, th), self.train_short, self.style_scale)
-        ww, wh = target_size(tw, th, short) if short != min(tw, th) else (tw, th)   # the net's size
-        if (ww, wh) != (w, h):
-            interp = cv2.INTER_AREA if ww * wh < w * h else cv2.INTER_LINEAR
-            rgb = cv2.resize(rgb, (ww, wh), interpolation=interp)
-        with torch.inference_mode():
-            y = self.tensor(to_tensor(rgb).to(self.backend.device))
-            out = to_uint8(y)
-        if (ww, wh) != (tw, th):
-            out = cv2.resize(out, (tw, th), interpolation=cv2.INTER_LINEAR if ww < tw else cv2.INTER_AREA)
-        return out
+        work = target_size(tw, th, short) if short != min(tw, th) else (tw, th)   # the net's size
+        with torch.inference_mode():   # one resize rule both ways: area to shrink, bilinear to grow
+            out = to_uint8(self.tensor(to_tensor(resize_frame(rgb, work)).to(self.backend.device)))
+        return resize_frame(out, (tw, th))
 
     def close(self) -> None:
         self.backend.close()
