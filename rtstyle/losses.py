@@ -33,6 +33,12 @@ def style_loss(target_grams: Mapping[str, torch.Tensor], feats: Mapping[str, tor
     return total
 
 
+def tap_scales(target_grams: Mapping[str, torch.Tensor], feats: Mapping[str, torch.Tensor],
+               taps: Sequence[str]) -> dict[str, float]:
+    """1 / (style loss of ``feats`` against ``target_grams``) per tap, so that ``feats`` scores 1 per tap."""
+    return {t: 1.0 / max(style_loss(target_grams, feats, [t]).item(), 1e-12) for t in taps}
+
+
 def shift_loss(target_shift_grams: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
                feats: Mapping[str, torch.Tensor], layers: Sequence[str], delta: int,
                layer_weights: Mapping[str, float] | None = None) -> torch.Tensor:

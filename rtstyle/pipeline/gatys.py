@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -39,12 +39,6 @@ class GatysResult:
     @property
     def total_seconds(self) -> float:
         return self.setup_seconds + sum(self.iter_seconds)
-
-
-def tap_scales(target_grams: Mapping[str, torch.Tensor], feats: Mapping[str, torch.Tensor],
-               taps: Sequence[str]) -> dict[str, float]:
-    """1 / (style loss of ``feats`` against ``target_grams``) per tap, so that ``feats`` scores 1 per tap."""
-    return {t: 1.0 / max(losses.style_loss(target_grams, feats, [t]).item(), 1e-12) for t in taps}
 
 
 def _sync(device: torch.device) -> None:
@@ -76,7 +70,7 @@ def gatys(content: torch.Tensor, style: torch.Tensor, iters: int = 500, content_
         grams = {t: ops.gram(fs[t]) for t in style_taps}
         fc = vgg(content, taps)
         target = fc[content_tap]
-        scales = tap_scales(grams, fc, style_taps)
+        scales = losses.tap_scales(grams, fc, style_taps)
         noise = vgg(torch.rand_like(content), [content_tap])[content_tap]
         content_scale = 1.0 / max(losses.content_loss(noise, target).item(), 1e-12)
 

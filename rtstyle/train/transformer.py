@@ -84,7 +84,7 @@ class _Targets:
         """Set per-tap scales so that plain photos score 1 per tap (averaged over styles)."""
         f = vgg(photos, cfg.style_taps)
         n = len(self.grams)
-        per = [{t: 1.0 / max(losses.style_loss(g, f, [t]).item(), 1e-12) for t in cfg.style_taps} for g in self.grams]
+        per = [losses.tap_scales(g, f, cfg.style_taps) for g in self.grams]
         per_d = [{t: 1.0 / max(losses.shift_loss(g, f, [t], cfg.shift_delta).item(), 1e-12) for t in cfg.style_taps}
                  for g in self.shift]
         for t in cfg.style_taps:   # the mean over styles (what one-style runs and older manifests use)
