@@ -35,7 +35,9 @@ def to_uint8(y: torch.Tensor) -> np.ndarray:
 def tensor_input(u8: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """The same on tensors, on any device (the CUDA path): (H, W, 3) or (N, H, W, 3) uint8 ->
     (1 or N, 3, H, W) ``dtype`` in [0, 1]."""
-    return (u8[None] if u8.dim() == 3 else u8).permute(0, 3, 1, 2).to(dtype).div_(255.0)
+    # times float32(1/255), not / 255: the same bits as to_tensor's OpenCV pass (/ 255 is 1 ulp off for
+    # some values, which can round a stylized pixel 1 LSB apart)
+    return (u8[None] if u8.dim() == 3 else u8).permute(0, 3, 1, 2).to(dtype).mul_(1.0 / 255.0)
 
 
 def tensor_uint8(y: torch.Tensor) -> torch.Tensor:

@@ -111,6 +111,23 @@ def test_precision_choice_is_recorded_and_forced(monkeypatch):
         common.choose_precision(dev, "fp16")
 
 
+def test_a_resumed_run_keeps_its_precision_whatever_the_probe_says(monkeypatch):
+    """The auto probe is a timing: on a loaded machine it can flip, and a resumed run that switched
+    precision would not end where an uninterrupted one does."""
+    dev = torch.device("cpu")
+    monkeypatch.setattr(common, "cpu_info", lambda: {"model": "Some CPU", "bf16_units": ["avx512_bf16"]})
+    monkeypatch.setattr(common, "_probe_ms", lambda dtype: 10.0 if dtype is None else 1.0)   # bf16 looks faster
+    first = {"precision": "fp32", "precision_reason": "Some CPU has avx512_bf16; conv probe ... -> fp32"}
+    kept = common.choose_precision(dev, "auto", first)
+    assert kept.name == "fp32" and kept.why == first["precision_reason"] and not kept.autocast._enabled
+    assert common.choose_precision(dev, "auto").name == "bf16-autocast"           # a fresh run probes
+    assert common.choose_precision(dev, "bf16", first).name == "bf16-autocast"    # asked for wins
+
+    class Loop:
+        extra = {"precision": first}
+    assert common.loop_precision(Loop, dev, "auto").name == "fp32" and Loop.extra["precision"]["precision"] == "fp32"
+
+
 def test_multi_style_losses_are_normalised_per_style(photos):
     """One painting far above the others (mosaic) must not dominate a multi-style net: with
     per-style scales, plain photos score 1 per tap for *every* style."""

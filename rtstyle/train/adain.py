@@ -109,8 +109,7 @@ def train(cfg: AdaINConfig, resume: bool = True) -> Path:
         sched.last_epoch = loop.step   # the learning-rate decay continues where the shipped run stopped
         for g in opt.param_groups:
             g["lr"] = cfg.lr / (1.0 + cfg.lr_decay * loop.step)
-    prec = common.choose_precision(device, cfg.precision)
-    loop.extra["precision"] = prec.manifest()   # for snapshots of a running run
+    prec = common.loop_precision(loop, device, cfg.precision)
     autocast = prec.autocast
 
     def step_fn(step: int) -> dict:

@@ -210,13 +210,23 @@ class Precision:
         return {"precision": self.name, "precision_reason": self.why}
 
 
-def choose_precision(device: torch.device, mode: str = "auto") -> Precision:
+def loop_precision(loop, device: torch.device, mode: str = "auto") -> Precision:
+    """:func:`choose_precision` for a run on ``loop``: a resumed run with ``mode`` auto keeps the
+    precision it started with (the probe is a timing, and a loaded machine can flip it, so a
+    resumed run would not end where an uninterrupted one does); recorded in ``loop.extra``."""
+    prec = choose_precision(device, mode, loop.extra.get("precision"))
+    loop.extra["precision"] = prec.manifest()   # checkpointed, and in snapshots of a running run
+    return prec
+
+
+def choose_precision(device: torch.device, mode: str = "auto", previous: dict | None = None) -> Precision:
     """bf16 autocast or fp32 for ``device``; ``mode`` is auto | bf16 | fp32.
 
     CUDA: auto = bf16. CPU: auto = bf16 only where the CPU has bf16 units (AMX or AVX-512 BF16)
     *and* a short conv probe runs at least 15 % faster with it; otherwise fp32. bf16 autocast keeps
     some ops (reflection padding, mse_loss) in fp32, which the probe does not see, so the choice and
-    the probe's numbers are printed and recorded in the manifest.
+    the probe's numbers are printed and recorded in the manifest. ``previous`` (a
+    :meth:`Precision.manifest` of the same run) is kept when ``mode`` is auto.
     """
     if mode not in ("auto", "bf16", "fp32"):
         raise ValueError(f"--precision {mode!r}: choose auto, bf16 or fp32")
@@ -225,6 +235,9 @@ def choose_precision(device: torch.device, mode: str = "auto") -> Precision:
         name, why = "fp32", "--precision fp32"
     elif mode == "bf16":
         name, why = "bf16-autocast", "--precision bf16"
+    elif previous and previous.get("precision") in ("fp32", "bf16-autocast"):
+        name, why = previous["precision"], previous.get("precision_reason", "")
+        print("precision: kept from the run's checkpoint")
     elif kind == "cuda":
         name, why = "bf16-autocast", "CUDA"
     else:

@@ -255,7 +255,7 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
     print(f"data ready in {time.time() - t_start:.0f} s: buffer {cfg.buffer} views, "
           f"{n_real_files} photos, {0 if sfm is None else len(sfm)} SfM frames, {len(val_views)} val views")
 
-    prec = common.choose_precision(device, cfg.precision)
+    prec = common.loop_precision(loop, device, cfg.precision)
     autocast = prec.autocast
     rng = np.random.default_rng(cfg.seed * 7 + step)
     parts: dict[str, float] = {}

@@ -191,8 +191,7 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
                                                     short=int(cfg.crop * 1.5)).fixed(16).to(device))
         loop.extra["scales"] = targets.scales()
 
-    prec = common.choose_precision(device, cfg.precision)
-    loop.extra["precision"] = prec.manifest()   # for snapshots of a running run
+    prec = common.loop_precision(loop, device, cfg.precision)
     autocast = prec.autocast
     n_styles = len(cfg.styles)
 
