@@ -200,6 +200,24 @@ def test_gpu_path_conversions_match_cpu_frame(tiny_weights):
         assert got.shape == want.shape and np.abs(got - want).max() <= 1, (w, h)
 
 
+def test_gpu_path_paints_at_the_stroke_scales_working_size_as_the_cpu_frame(tiny_weights):
+    """CudaFrameProcessor's steps (to_input at the working size, the net, resize_tensor to the
+    output size) give Stylizer.frame's picture when the stroke scale makes the net paint smaller."""
+    from rtstyle.pipeline.stylizer import Stylizer
+    rgb = pattern_frame(4, 64, 48)
+    with Stylizer("mosaic", backend="torch", style_scale=2.0) as st, torch.inference_mode():
+        st.train_short = 24              # as if trained on 24-px photos: paints at 2·24/2 = 24 px short side
+        out, work = st.sizes(64, 48)
+        assert out == (64, 48) and work == (32, 24)
+        want = st.frame(rgb)
+        x = gpu_pipeline.to_input(torch.from_numpy(rgb), torch.float32, work)
+        got = gpu_pipeline.to_uint8(gpu_pipeline.resize_tensor(st.tensor(x), out)).numpy()
+    assert got.shape == want.shape == (48, 64, 3)
+    diff = np.abs(got.astype(int) - want.astype(int))
+    # frame quantises before its resize and OpenCV's uint8 bilinear is fixed-point: a level or two
+    assert diff.max() <= 2 and diff.mean() < 0.5
+
+
 def test_stylize_frames_on_cpu_keeps_order(tiny_weights):
     from rtstyle.pipeline.stylizer import Stylizer
     frames = [tiny_frame(i) for i in range(6)]

@@ -41,7 +41,6 @@ import torch
 import torch.nn.functional as F
 
 from ..ops import tensor_input, tensor_uint8 as to_uint8
-from ..sizes import target_size
 from . import loop
 from .loop import StageTimes
 
@@ -80,13 +79,20 @@ def to_input(u8_hwc: torch.Tensor, dtype: torch.dtype, size: tuple[int, int] | N
     h, w = u8_hwc.shape[:2]
     if size is None or (size[0], size[1]) == (w, h):
         return tensor_input(u8_hwc, dtype)
-    x = tensor_input(u8_hwc)  # resize in fp32, then cast
+    return resize_tensor(tensor_input(u8_hwc), size).to(dtype)  # resize in fp32, then cast
+
+
+def resize_tensor(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(N, C, H, W) float -> (N, C, H', W') float32 at ``size`` (W', H'), by the rule of
+    io.sources.resize_frame: area averaging to shrink, bilinear to grow."""
+    h, w = x.shape[-2:]
+    if (size[0], size[1]) == (w, h):
+        return x
+    x = x.float()
     if size[0] * size[1] < w * h:
         dev = str(x.device)
-        x = _area_matrix(h, size[1], dev) @ x @ _area_matrix(w, size[0], dev).T
-    else:
-        x = F.interpolate(x, size=(size[1], size[0]), mode="bilinear", align_corners=False)
-    return x.to(dtype)
+        return _area_matrix(h, size[1], dev) @ x @ _area_matrix(w, size[0], dev).T
+    return F.interpolate(x, size=(size[1], size[0]), mode="bilinear", align_corners=False)
 
 
 # -- CPU ---------------------------------------------------------------------------------------
@@ -156,7 +162,8 @@ class CudaFrameProcessor:
         stylizer: a Stylizer whose ``backend.device`` is CUDA (``.tensor`` is used).
         depth: how many finished frames may wait in the pipeline's queue (sizes the out ring).
         in_slots: pinned upload buffers (≥ 2).
-    The output size follows ``stylizer.size`` / ``stylizer.scale`` (rtstyle.sizes.target_size).
+    Output and working sizes are ``stylizer.sizes`` (as in Stylizer.frame: the net paints at the
+    stroke scale's working size, then the result is resized to the output size on the GPU).
     """
 
     def __init__(self, stylizer, depth: int = 4, in_slots: int = 3):
@@ -180,7 +187,8 @@ class CudaFrameProcessor:
             for s in (self.upload, self.compute, self.download):
                 s.synchronize()  # only on a size change: the old buffers must be idle
         h, w, _ = in_shape
-        ow, oh = target_size(w, h, getattr(self.stylizer, "size", None), getattr(self.stylizer, "scale", None))
+        # the output size and the net's working size (the stroke scale), as Stylizer.frame uses them
+        (ow, oh), self.work_size = self.stylizer.sizes(w, h)
         self.out_size = (ow, oh)
         dev, u8 = self.device, torch.uint8
         self._in_host = [torch.empty(in_shape, dtype=u8, pin_memory=True) for _ in range(self.n_in)]
@@ -231,9 +239,9 @@ class CudaFrameProcessor:
             self.compute.wait_event(self._ev_down[k])
             with torch.cuda.stream(self.compute), torch.inference_mode():
                 ev_start.record(self.compute)
-                x = to_input(self._in_dev[j], self.dtype, self.out_size)
+                x = to_input(self._in_dev[j], self.dtype, self.work_size)
                 self._ev_read[j].record(self.compute)
-                y = self.stylizer.tensor(x)
+                y = resize_tensor(self.stylizer.tensor(x), self.out_size)
                 self._out_dev[k].copy_(to_uint8(y))
                 ev_done.record(self.compute)
             # 4. download into pinned out-slot k

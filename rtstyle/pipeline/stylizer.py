@@ -117,11 +117,16 @@ class Stylizer:
             y = strength_blend(y, x.to(y.device, y.dtype), self.strength)
         return y
 
+    def sizes(self, w: int, h: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(output size, the net's working size), each (W, H), for a ``w``×``h`` frame: ``--size`` /
+        ``--scale`` give the output, the stroke scale the size the net paints at (:func:`working_short`)."""
+        tw, th = target_size(w, h, self.size, self.scale)
+        short = working_short(min(tw, th), self.train_short, self.style_scale)
+        return (tw, th), (target_size(tw, th, short) if short != min(tw, th) else (tw, th))
+
     def frame(self, rgb: np.ndarray) -> np.ndarray:
         h, w = rgb.shape[:2]
-        tw, th = target_size(w, h, self.size, self.scale)   # the output size
-        short = working_short(min(tw, th), self.train_short, self.style_scale)
-        work = target_size(tw, th, short) if short != min(tw, th) else (tw, th)   # the net's size
+        (tw, th), work = self.sizes(w, h)
         with torch.inference_mode():   # one resize rule both ways: area to shrink, bilinear to grow
             out = to_uint8(self.tensor(to_tensor(resize_frame(rgb, work)).to(self.backend.device)))
         return resize_frame(out, (tw, th))
