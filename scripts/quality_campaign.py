@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rtstyle.bench.machine import _cpu_model  # noqa: E402
+from rtstyle.train.common import cpu_info  # noqa: E402
 from rtstyle.files import atomic_write  # noqa: E402
 
 STYLES = ["mosaic", "starry_night", "great_wave", "kandinsky_composition_viii", "cafe_terrace_at_night"]
@@ -64,7 +64,7 @@ def run(a) -> int:
                     entry = styles.choose(style, family) if s.method.endswith(" net") else None
                     rows.append({"painting": style, **dataclasses.asdict(s),   # "style" is the loss ratio
                                  "weights": entry.path.name if entry else None,
-                                 "cpu": _cpu_model(), "threads": a.threads, "precision": "fp32"})
+                                 "cpu": cpu_info()["model"], "threads": a.threads, "precision": "fp32"})
             _save(_load() + rows)
             print(f"saved {style} / {photo} ({len(rows)} rows) to {RESULTS}", flush=True)
     return 0
