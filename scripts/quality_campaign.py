@@ -24,7 +24,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rtstyle.train.common import cpu_info  # noqa: E402
 from rtstyle.files import atomic_write  # noqa: E402
 
 STYLES = ["mosaic", "starry_night", "great_wave", "kandinsky_composition_viii", "cafe_terrace_at_night"]
@@ -46,6 +45,7 @@ def run(a) -> int:
 
     from rtstyle import styles
     from rtstyle.bench.quality import evaluate
+    from rtstyle.train.common import cpu_info
     torch.set_num_threads(a.threads)
     done = {(r["painting"], r["photo"]) for r in _load() if r["method"].startswith("gatys")}
     t0 = time.monotonic()
