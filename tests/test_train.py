@@ -123,3 +123,20 @@ def test_train_cli_refuses_bad_requests_in_one_line(photos, capsys):
     assert "did you mean 'mosaic'" in err and len(err.strip().splitlines()) == 1
     assert main(["train", "transformer", "--style", "mosaic", "--data", str(photos / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    assert main(["train", "transformer", "--style", "mosaic", "--data", str(photos), "--crop", "128",
+                 "--photo-short", "96"]) == 2
+    err = capsys.readouterr().err
+    assert "--photo-short 96 is smaller than --crop 128" in err and len(err.strip().splitlines()) == 1
+
+
+def test_photo_short_sets_the_stroke_scale_and_recalibrate_remeasures_the_scales(photos, tmp_path):
+    first = train_transformer(_tiny(photos, tmp_path / "a"))
+    m0 = json.loads(first.with_suffix(".json").read_text())
+    assert m0["train_photo_short"] == 72 and m0["style_size"] == 48     # 1.5 x crop by default
+    kept = train_transformer(_tiny(photos, tmp_path / "b", init=str(first), iters=3, style_size=96))
+    assert json.loads(kept.with_suffix(".json").read_text())["loss_scales"] == m0["loss_scales"]
+    fresh = train_transformer(_tiny(photos, tmp_path / "c", init=str(first), iters=3, style_size=96,
+                                    photo_short=60, recalibrate=True))
+    m2 = json.loads(fresh.with_suffix(".json").read_text())
+    assert m2["train_photo_short"] == 60 and m2["style_size"] == 96 and m2["iterations"] == 3
+    assert m2["loss_scales"]["style"] != m0["loss_scales"]["style"]

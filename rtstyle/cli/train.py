@@ -26,6 +26,12 @@ def register(sub) -> None:
     t.add_argument("--downsample", action="store_true", help="compact: the downsampled variant")
     t.add_argument("--crop", type=int, default=256)
     t.add_argument("--style-size", type=int, default=384)
+    t.add_argument("--photo-short", type=int, default=0,
+                   help="short side the photos are held at before cropping, i.e. the stroke scale the net "
+                        "learns (0: 1.5 x --crop)")
+    t.add_argument("--recalibrate", action="store_true",
+                   help="with --init: measure the loss scales afresh instead of keeping the init weights' "
+                        "(when --style-size or --photo-short differ from theirs)")
     t.add_argument("--content-weight", type=float, default=1.0)
     t.add_argument("--style-weight", type=float, default=5.0)
     t.add_argument("--shift-weight", type=float, default=None, help="spatial-shift loss weight (compact: 1.0)")
@@ -126,6 +132,9 @@ def _train_transformer(a) -> int:
         check_style(n)
     if a.family != "multi" and len(names) != 1:
         raise UserError(f"--family {a.family} trains one style, got {len(names)}; use --family multi for several")
+    if a.photo_short and a.photo_short < a.crop:
+        raise UserError(f"--photo-short {a.photo_short} is smaller than --crop {a.crop}; the crops are cut from "
+                        f"photos of that short side, so use at least {a.crop} (or 0 for 1.5 x --crop)")
     model = {}
     if a.width is not None:
         model["width"] = a.width
@@ -137,8 +146,8 @@ def _train_transformer(a) -> int:
     out = a.out or Path("runs") / f"{a.family}-{'multi' if a.family == 'multi' else names[0]}"
     cfg = TransformerConfig(family=a.family, styles=names, style_dir=str(a.style_dir), data=str(a.data),
                             out=str(out), model=model, crop=a.crop, style_size=a.style_size, batch=a.batch,
-                            iters=a.iters, lr=a.lr, content_weight=a.content_weight, style_weight=a.style_weight,
-                            shift_weight=shift, tv_weight=a.tv_weight, **run_fields(a))
+                            photo_short=a.photo_short, recalibrate=a.recalibrate, iters=a.iters, lr=a.lr,
+                            content_weight=a.content_weight, style_weight=a.style_weight, shift_weight=shift, tv_weight=a.tv_weight, **run_fields(a))
     return _run(train, cfg, a)
 
 

@@ -36,6 +36,8 @@ class TransformerConfig(common.RunConfig):
     model: dict = dataclasses.field(default_factory=dict)   # net config (width, n_res, downsample)
     crop: int = 256
     style_size: int = 384                         # style image short side
+    photo_short: int = 0                          # training photos' short side before cropping (0: 1.5 x crop)
+    recalibrate: bool = False                     # with init: measure loss scales afresh, not the init's
     batch: int = 4
     iters: int = 10000
     lr: float = 1e-3
@@ -47,6 +49,10 @@ class TransformerConfig(common.RunConfig):
     content_tap: str = "relu2_2"
     style_taps: list = dataclasses.field(default_factory=lambda: ["relu1_1", "relu2_1", "relu3_1", "relu4_1"])
     channels_last: bool = True
+
+    def photo_px(self) -> int:
+        """Short side the training photos are held at: the stroke scale the net learns."""
+        return self.photo_short or int(self.crop * 1.5)
 
     def net_config(self) -> dict:
         cfg = dict(self.model)
@@ -162,8 +168,8 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
     device, out = common.start_run(cfg)
     files = list_images(cfg.data)
     train_files, val_files = split(files)
-    sampler = CropSampler(train_files, cfg.crop, short=int(cfg.crop * 1.5), scale_max=1.0, seed=cfg.seed)
-    val_x = CropSampler(val_files[:8], cfg.crop, short=int(cfg.crop * 1.5)).fixed(8).to(device)
+    sampler = CropSampler(train_files, cfg.crop, short=cfg.photo_px(), scale_max=1.0, seed=cfg.seed)
+    val_x = CropSampler(val_files[:8], cfg.crop, short=cfg.photo_px()).fixed(8).to(device)
 
     vgg = load_vgg19(max(cfg.style_taps + [cfg.content_tap], key=LAYERS.index)).to(device)
     targets = _Targets(vgg, cfg, device)
@@ -183,12 +189,12 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
     else:
         if cfg.init:
             loop.step = common.init_from_weights(net, cfg.init)
-        init_scales = read_manifest(Path(cfg.init)).get("loss_scales") if cfg.init else None
+        init_scales = read_manifest(Path(cfg.init)).get("loss_scales") if cfg.init and not cfg.recalibrate else None
         if init_scales:   # keep the loss the shipped weights were trained on
             targets.load_scales(init_scales)
         else:
             targets.calibrate(vgg, cfg, CropSampler(train_files[:16], cfg.crop,
-                                                    short=int(cfg.crop * 1.5)).fixed(16).to(device))
+                                                    short=cfg.photo_px()).fixed(16).to(device))
         loop.extra["scales"] = targets.scales()
 
     prec = common.loop_precision(loop, device, cfg.precision)
@@ -233,11 +239,12 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
         "data": f"{len(train_files)} train / {len(val_files)} val photos from {Path(cfg.data).name}/ "
                 f"({cfg.crop}px crops, batch {cfg.batch})",
         "iterations": loop.step, "complete": not loop.stopped_early, **loop.manifest_losses(),
+        "style_size": cfg.style_size,
         "loss_weights": {"content": cfg.content_weight, "style": cfg.style_weight, "shift": cfg.shift_weight,
                          "tv": cfg.tv_weight},
         "taps": {"content": cfg.content_tap, "style": cfg.style_taps}, "loss_scales": targets.scales(),
         "wall_time_s": round(loop.wall, 1), "device": common.device_name(device), "code_revision": common.code_revision(),
         "cpu": common.cpu_info()["model"], **prec.manifest(),
-        "train_photo_short": int(cfg.crop * 1.5),   # stroke scale: Stylizer's working resolution
+        "train_photo_short": cfg.photo_px(),   # stroke scale: Stylizer's working resolution
     }
     return common.finish_run(net, out / f"{name}.safetensors", manifest, loop)
