@@ -101,6 +101,19 @@ def _guided(guide: np.ndarray, src: np.ndarray, r: int, eps: float = 1e-3) -> np
     return cv2.blur(a, k) * guide + cv2.blur(b, k)
 
 
+def sharpness(grey: np.ndarray) -> np.ndarray:
+    """Local sharpness of an (h, w) float grey image: |Laplacian| box-averaged over w/16 px."""
+    lap = np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=3))
+    return cv2.blur(lap, (max(3, grey.shape[1] // 16) | 1,) * 2)
+
+
+def focus_ratio(e: np.ndarray) -> float:
+    """log(q90 / q50) of a sharpness map: large where a few regions are sharp and most are blurred
+    (a shallow depth of field), near 0 for an image sharp all over."""
+    q50, q90 = np.percentile(e, [50, 90])
+    return float(np.log((q90 + 1e-3) / (q50 + 1e-3)))
+
+
 def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray:
     """(H, W, 3) uint8 RGB -> (H, W) float32 relative depth (larger = farther)."""
     cfg = cfg or CueConfig(**kw)
@@ -121,22 +134,18 @@ def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray
         bottom = run_bottom(gy > thr)
         held = prior[bottom, np.arange(w)[None, :]]
         z = z + cfg.contact * (held - prior)
-    lap = e = None
+    e = None
     g_photo = 1.0
     if (cfg.centre or cfg.sharp) and cfg.gate:
-        lap = np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=3))
-        e = cv2.blur(lap, (max(3, w // 16) | 1,) * 2)
-        q50, q90 = np.percentile(e, [50, 90])
-        r = float(np.log((q90 + 1e-3) / (q50 + 1e-3)))
-        g_photo = float(np.clip((r - cfg.gate) / 0.5, 0.0, 1.0))
+        e = sharpness(grey)
+        g_photo = float(np.clip((focus_ratio(e) - cfg.gate) / 0.5, 0.0, 1.0))
     if cfg.centre and g_photo > 0:
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         r2 = ((xx + 0.5) / w - 0.5) ** 2 + ((yy + 0.5) / h - 0.5) ** 2
         z = z + g_photo * cfg.centre * 4.0 * r2          # 0 at the centre, 2 at a corner
     if cfg.sharp and g_photo > 0:
         if e is None:
-            lap = np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=3))
-            e = cv2.blur(lap, (max(3, w // 16) | 1,) * 2)
+            e = sharpness(grey)
         rank = np.argsort(np.argsort(e.reshape(-1))).reshape(h, w).astype(np.float32) / max(1, h * w - 1)
         z = z - g_photo * cfg.sharp * 2.0 * rank
     if cfg.smooth:

@@ -411,3 +411,34 @@ def test_heldout_photos_and_their_crops_never_reach_training(tmp_path, monkeypat
         synth.default_pool.cache_clear()
     assert seen["files"] and not any(heldout.is_heldout(p) for p in seen["files"])
     assert pool_files and not any(heldout.is_heldout(p) for p in pool_files)
+
+
+def test_cue_pairs_come_only_from_shallow_focus_photos_and_never_from_validation_photos(tmp_path):
+    from rtstyle.bench.depth import heldout
+    from rtstyle.train import depth as TD
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:96, 0:128]
+    blob = ((yy - 48) ** 2 + (xx - 64) ** 2 < 20 ** 2)[..., None]
+    soft = np.full((96, 128, 3), 120, np.uint8)
+    shallow = np.where(blob, rng.integers(0, 255, (96, 128, 3)), soft).astype(np.uint8)   # sharp centre, flat rest
+    sharp_all = rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)                        # sharp everywhere
+    val_photo = heldout.load(heldout.VAL_PAIRS_FILE)[0]["photo"]
+    paths = {}
+    for name, img in [("shallow.png", shallow), ("sharp.png", sharp_all), (val_photo, shallow)]:
+        paths[name] = tmp_path / name
+        cv2.imwrite(str(paths[name]), img)
+    files = list(paths.values())
+    allowed = heldout.exclude(files, heldout.heldout_bases(heldout.VAL_PAIRS_FILE))
+    assert paths[val_photo] not in allowed and len(allowed) == 2
+    real = TD.RealPhotos(files, 48, 64, seed=0, cue_files=allowed, cue_gate=1.2)
+    assert [c is not None for c in real.cues] == [True, False, False]
+    assert real.n_cue_photos == 1
+    # The cue map of the shallow-focus photo puts its sharp centre nearer (smaller) than the flat
+    # background at the same row (where the row prior is equal).
+    c = real.cues[0]
+    h, w = c.shape
+    assert c[h // 2, w // 2] < c[h // 2, 2] and c[h // 2, w // 2] < c[h // 2, -3] and (c > 0).all()
+    for _ in range(5):
+        _, ground, sky, cue = real.batch(3, 50)
+        assert len(ground) == 3 and all(0 <= j < 3 for j, _ in cue)
+        assert all(len(p.r) == 50 and set(np.unique(p.r)) <= {-1, 0, 1} for _, p in cue)

@@ -98,6 +98,9 @@ def _register_depth(tsub) -> None:
     t.add_argument("--sfm-clip", type=Path, default=None, help="video with camera motion for SfM pairs")
     t.add_argument("--sfm-frames", default="0:300", help="frame range START:STOP of --sfm-clip used for training")
     t.add_argument("--sfm-weight", type=float, default=0.3)
+    t.add_argument("--cue-weight", type=float, default=0.0,
+                   help="pseudo-pairs 'sharp and central = nearer' on shallow-focus photos (0 = off)")
+    t.add_argument("--cue-gate", type=float, default=1.2, help="focus ratio a photo needs to give cue pairs")
     t.add_argument("--buffer", type=int, default=512, help="rendered views kept in the replay buffer")
     t.add_argument("--fresh", type=int, default=2, help="new views rendered per step")
     t.add_argument("--workers", type=int, default=0, help="render processes (0 = in the training process)")
@@ -187,6 +190,7 @@ def _train_depth(a) -> int:
                       batch=a.batch, real_batch=a.real_batch, iters=a.iters, lr=a.lr, pairs=a.pairs, tau=a.tau,
                       si_weight=a.si_weight, real_data=str(a.real_data or ""), textures=str(a.textures or ""),
                       ground_weight=a.ground_weight, sky_weight=a.sky_weight, sfm_clip=str(a.sfm_clip or ""),
-                      sfm_frames=(start, stop), sfm_weight=a.sfm_weight, buffer=a.buffer, fresh=a.fresh,
+                      sfm_frames=(start, stop), sfm_weight=a.sfm_weight, cue_weight=a.cue_weight, cue_gate=a.cue_gate,
+                      buffer=a.buffer, fresh=a.fresh,
                       workers=a.workers, val_views=a.val_views, **run_fields(a))
     return _run(train, cfg, a, ValueError)

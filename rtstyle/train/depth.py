@@ -6,7 +6,12 @@ Each step's batch mixes:
   optional scale-invariant log-depth loss (Eigen et al. 2014) on the non-sky pixels (``si_weight``);
 - real photos with weak pairs (lower on the ground = nearer, weight ``ground_weight``; sky farther,
   weight ``sky_weight`` where the sky detector finds one);
-- optionally frames of a clip with structure-from-motion pairs (``sfm_clip``, weight ``sfm_weight``).
+- optionally frames of a clip with structure-from-motion pairs (``sfm_clip``, weight ``sfm_weight``);
+- optionally pseudo-labels from the photo cues (``cue_weight``): on photos with a shallow depth of
+  field (focus ratio >= ``cue_gate``, rtstyle.depth_cues.focus_ratio), pairs ordered by the cue map
+  "sharp and central = nearer" (``PHOTO_CUES``), so the net may learn what a near subject looks like and
+  use it on photos sharp all over, where the cue itself says nothing. The photos of the validation
+  pairs (rtstyle/bench/depth/val_pairs.json) give no cue pairs, so that validation stays honest.
 
 Photos of the human-judged test set (rtstyle.bench.depth.heldout) and their crops are dropped from the
 weak-cue photos and from the scene textures. ``model={"prior": "rows"}`` trains the residual net
@@ -30,7 +35,7 @@ import numpy as np
 import torch
 
 from .. import losses
-from ..depth_cues import sky_mask
+from ..depth_cues import CueConfig, cue_depth, focus_ratio, sharpness, sky_mask
 from ..ops import colorize, to_tensor
 from ..bench.depth.metrics import merge, ordinal_accuracy
 from .depth_data import pairs as P
@@ -39,6 +44,9 @@ from ..models.depth import build_depth_net
 from . import common
 from .loop import TrainLoop
 
+# Cue map for pseudo-labels: centre + sharpness, the weights that ordered the validation pairs best
+# ungated (91 of 98, docs/depth.md "B"); the gate is applied per photo by the trainer instead.
+PHOTO_CUES = CueConfig(centre=0.25, sharp=0.5)
 VAL_SEED0 = 1_000_000_000      # validation views: seeds VAL_SEED0 + i; training seeds stay far below
 
 
@@ -64,6 +72,8 @@ class DepthConfig(common.RunConfig):
     sfm_clip: str = ""                             # video with camera motion ("" = none)
     sfm_frames: tuple = (0, 300)                   # frame range used for training (the rest is for testing)
     sfm_weight: float = 0.3
+    cue_weight: float = 0.0                        # pseudo-pairs from PHOTO_CUES on shallow-focus photos (0 = off)
+    cue_gate: float = 1.2                          # focus ratio a photo needs to give cue pairs
     buffer: int = 512
     fresh: int = 2                                 # new synthetic views per step
     workers: int = 0                               # render processes (0 = in this process)
@@ -142,10 +152,11 @@ class SynthBuffer:
 class RealPhotos:
     """Photos kept at low resolution with their sky masks; ``batch`` = random crops + weak pairs."""
 
-    def __init__(self, files, h: int, w: int, seed: int):
+    def __init__(self, files, h: int, w: int, seed: int, cue_files=None, cue_gate: float = 1.2):
         self.h, self.w = h, w
         self.rng = np.random.default_rng(seed + 29)
-        self.images, self.skies = [], []
+        self.images, self.skies, self.cues = [], [], []
+        cue_ok = {str(f) for f in cue_files or []}
         for f in files:
             bgr = cv2.imread(str(f), cv2.IMREAD_COLOR)
             if bgr is None:
@@ -154,26 +165,45 @@ class RealPhotos:
             rgb = cv2.cvtColor(cv2.resize(bgr, None, fx=s, fy=s, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
             self.images.append(rgb)
             self.skies.append(sky_mask(rgb))
+            self.cues.append(_cue_map(rgb, cue_gate) if str(f) in cue_ok else None)
         if not self.images:
             raise FileNotFoundError("no readable photos for the weak pairs")
 
+    @property
+    def n_cue_photos(self) -> int:
+        return sum(c is not None for c in self.cues)
+
     def batch(self, n: int, k: int):
-        rgbs, ground, sky = [], [], []
+        """``n`` crops; ground pairs for each, (index, pairs) for those with a sky or a cue map."""
+        rgbs, ground, sky, cue = [], [], [], []
         for j in range(n):
             i = int(self.rng.integers(len(self.images)))
-            img, mask = self.images[i], self.skies[i]
+            img, mask, cmap = self.images[i], self.skies[i], self.cues[i]
             y = int(self.rng.integers(img.shape[0] - self.h + 1))
             x = int(self.rng.integers(img.shape[1] - self.w + 1))
-            crop = img[y:y + self.h, x:x + self.w]
-            m = None if mask is None else mask[y:y + self.h, x:x + self.w]
+            win = (slice(y, y + self.h), slice(x, x + self.w))
+            crop = img[win]
+            m = None if mask is None else mask[win]
+            c = None if cmap is None else cmap[win]
             if self.rng.random() < 0.5:
                 crop = crop[:, ::-1]
                 m = None if m is None else m[:, ::-1]
+                c = None if c is None else c[:, ::-1]
             rgbs.append(crop)
             ground.append(P.ground_pairs(self.h, self.w, 2 * k, self.rng).resample(k, self.rng))
             if m is not None and 0.02 < m.mean() < 0.8:
                 sky.append((j, P.sky_pairs(m, k, self.rng)))
-        return np.stack(rgbs), ground, sky
+            if c is not None:
+                cue.append((j, P.dense_pairs(np.ascontiguousarray(c), 2 * k, self.rng, tau=0.1).resample(k, self.rng)))
+        return np.stack(rgbs), ground, sky, cue
+
+
+def _cue_map(rgb: np.ndarray, gate: float) -> np.ndarray | None:
+    """exp(PHOTO_CUES depth) (positive, for pair labels) where the photo's focus ratio reaches ``gate``."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    if focus_ratio(sharpness(grey)) < gate:
+        return None
+    return np.exp(cue_depth(rgb, PHOTO_CUES)).astype(np.float32)
 
 
 def _stack(pair_list, device):
@@ -232,7 +262,7 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched_total = max(1, cfg.iters)
     loop = TrainLoop(out, iters=cfg.iters, log_every=cfg.log_every, ckpt_every=cfg.ckpt_every,
-                     max_minutes=cfg.max_minutes, fields=["total", "rank_syn", "si", "ground", "sky", "sfm"],
+                     max_minutes=cfg.max_minutes, fields=["total", "rank_syn", "si", "ground", "sky", "sfm", "cue"],
                      state={"model": net, "opt": opt}, desc=f"depth-{cfg.variant}",
                      title=f"depth {cfg.variant}", val_field="val_acc")
     if not (resume and loop.resume(device)) and cfg.init:
@@ -246,14 +276,16 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
     if cfg.real_data and cfg.real_batch > 0:
         from ..bench.depth.heldout import exclude
         from .data import list_images, split
+        from ..bench.depth.heldout import VAL_PAIRS_FILE, heldout_bases
         files, _ = split(exclude(list_images(cfg.real_data)))
         n_real_files = len(files)
-        real = RealPhotos(files, cfg.height, cfg.width, cfg.seed + step)
+        cue_files = exclude(files, heldout_bases(VAL_PAIRS_FILE)) if cfg.cue_weight > 0 else []
+        real = RealPhotos(files, cfg.height, cfg.width, cfg.seed + step, cue_files, cfg.cue_gate)
     if cfg.sfm_clip and cfg.sfm_batch > 0:
         sfm = _sfm_frames(cfg)
     val_views, val_pairs = validation_set(cfg)
     print(f"data ready in {time.time() - t_start:.0f} s: buffer {cfg.buffer} views, "
-          f"{n_real_files} photos, {0 if sfm is None else len(sfm)} SfM frames, {len(val_views)} val views")
+          f"{n_real_files} photos ({0 if real is None else real.n_cue_photos} with cue pairs), {0 if sfm is None else len(sfm)} SfM frames, {len(val_views)} val views")
 
     prec = common.loop_precision(loop, device, cfg.precision)
     autocast = prec.autocast
@@ -270,7 +302,7 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
         syn_pairs = [P.dense_pairs(d, cfg.pairs, rng, cfg.tau).resample(cfg.pairs, rng) for d in depth]
         imgs = [rgb]
         if real is not None:
-            r_rgb, ground, sky = real.batch(cfg.real_batch, cfg.pairs // 4)
+            r_rgb, ground, sky, cue = real.batch(cfg.real_batch, cfg.pairs // 4)
             imgs.append(r_rgb)
         if sfm is not None:
             pick = rng.integers(len(sfm), size=cfg.sfm_batch)
@@ -291,6 +323,9 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
             if sky:
                 idx = torch.tensor([j for j, _ in sky], device=device)
                 terms["sky"] = cfg.sky_weight * losses.ranking_loss(zr[idx], *_stack([p for _, p in sky], device))
+            if cue and cfg.cue_weight > 0:
+                idx = torch.tensor([j for j, _ in cue], device=device)
+                terms["cue"] = cfg.cue_weight * losses.ranking_loss(zr[idx], *_stack([p for _, p in cue], device))
             k += cfg.real_batch
         if sfm is not None:
             sp = [sfm[i][1].resample(cfg.pairs // 4, rng) for i in pick]
@@ -322,7 +357,10 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
         "val": f"{len(val_views)} held-out synthetic views (seeds {VAL_SEED0}+), 2000 uniform pairs each, "
                f"tau {cfg.tau}, equal_tol 0.02",
         "loss_weights": {"si": cfg.si_weight, "ground": cfg.ground_weight, "sky": cfg.sky_weight,
-                         "sfm": cfg.sfm_weight},
+                         "sfm": cfg.sfm_weight, "cue": cfg.cue_weight},
+        **({"cue_pairs": f"{real.n_cue_photos} photos with focus ratio >= {cfg.cue_gate}, cue map "
+                         f"{PHOTO_CUES.to_dict()}; none from the validation-pair photos"}
+           if real is not None and cfg.cue_weight > 0 else {}),
         "input": "RGB [0,1]; output (N,1,H,W) relative depth, larger = farther (~log metres on synthetic scenes)",
         "wall_time_s": round(loop.wall, 1), "device": common.device_name(device), "code_revision": common.code_revision(),
     }

@@ -19,6 +19,7 @@ import numpy as np
 from .metrics import Pairs
 
 PAIRS_FILE = Path(__file__).with_name("diw_pairs.json")
+VAL_PAIRS_FILE = Path(__file__).with_name("val_pairs.json")   # validation pairs, on training photos
 _CROP = re.compile(r"_crop\d+$")
 
 
