@@ -140,3 +140,6 @@ def test_photo_short_sets_the_stroke_scale_and_recalibrate_remeasures_the_scales
     m2 = json.loads(fresh.with_suffix(".json").read_text())
     assert m2["train_photo_short"] == 60 and m2["style_size"] == 96 and m2["iterations"] == 3
     assert m2["loss_scales"]["style"] != m0["loss_scales"]["style"]
+    from rtstyle.train.snapshot import snapshot    # what the campaign ships mid-run keeps the stroke scale
+    _, snap = snapshot(tmp_path / "c", tmp_path / "snap")
+    assert snap["train_photo_short"] == 60 and snap["style_size"] == 96

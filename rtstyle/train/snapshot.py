@@ -81,7 +81,7 @@ def snapshot(run: Path, dest: Path, extra: dict | None = None) -> tuple[Path, di
         "train_loss": {k: round(v, 6) for k, v in last.items() if k not in ("step", "val_total")},
         "val_loss": round(last.get("val_total", float("nan")), 6), "logged_at_step": int(last.get("step", 0)),
         "wall_time_s": round(float(saved["wall"]), 1), "snapshot_of": run.name,
-        "train_photo_short": int(cfg["crop"] * 1.5),
+        "train_photo_short": int(cfg.get("photo_short") or cfg["crop"] * 1.5),   # as TransformerConfig.photo_px
         "device": f"cpu ({cfg.get('threads') or 'default'} threads)" if cfg.get("device") in ("cpu", "auto") and
                   not torch.cuda.is_available() else str(cfg.get("device")),
         "code_revision": _revision(run),
@@ -92,6 +92,7 @@ def snapshot(run: Path, dest: Path, extra: dict | None = None) -> tuple[Path, di
         manifest["loss_scales"] = saved.get("extra", {}).get("scales")
         manifest["loss_weights"] = {k: cfg[f"{k}_weight"] for k in ("content", "style", "shift", "tv")}
         manifest["taps"] = {"content": cfg["content_tap"], "style": cfg["style_taps"]}
+        manifest["style_size"] = cfg["style_size"]
     if info["kind"] == "adain":
         manifest.update({"arbitrary_style": True, "encoder": "vgg19_relu4_1.safetensors",
                          "held_out_styles": sorted(cfg.get("hold_out", [])), "loss_weights":
