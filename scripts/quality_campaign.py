@@ -8,6 +8,7 @@ writes the markdown (per style: mean over the photos done so far; nets beside Ga
 photos only).
 
     python scripts/quality_campaign.py run [--styles a,b] [--photos p.jpg,...] [--max-minutes 60]
+    python scripts/quality_campaign.py rescore [--styles a,b]   # the nets again (new weights), Gatys kept
     python scripts/quality_campaign.py table > docs/quality_table.md
 """
 from __future__ import annotations
@@ -40,12 +41,26 @@ def _save(rows: list[dict]) -> None:
     atomic_write(RESULTS, lambda tmp: Path(tmp).write_text(json.dumps(rows, indent=1) + "\n"))
 
 
-def run(a) -> int:
-    import torch
-
+def _score(style: str, photo: str, gatys_iters: int, threads: int) -> list[dict]:
+    """Rows for every trained family of ``style`` on ``photo`` (+ Gatys when ``gatys_iters`` > 0)."""
     from rtstyle import styles
     from rtstyle.bench.quality import evaluate
     from rtstyle.train.common import cpu_info
+    have = {e.family for e in styles.entries_for(style)}
+    rows = []
+    for i, family in enumerate(f for f in FAMILIES if f in have):
+        for s in evaluate([ROOT / "samples" / photo], style, family, size=0,
+                          gatys_iters=0 if i else gatys_iters, device="cpu"):
+            entry = styles.choose(style, family) if s.method.endswith(" net") else None
+            rows.append({"painting": style, **dataclasses.asdict(s),   # "style" is the loss ratio
+                         "weights": entry.path.name if entry else None,
+                         "weights_steps": entry.manifest.get("iterations") if entry else None,
+                         "cpu": cpu_info()["model"], "threads": threads, "precision": "fp32"})
+    return rows
+
+
+def run(a) -> int:
+    import torch
     torch.set_num_threads(a.threads)
     done = {(r["painting"], r["photo"]) for r in _load() if r["method"].startswith("gatys")}
     t0 = time.monotonic()
@@ -56,17 +71,24 @@ def run(a) -> int:
             if a.max_minutes and (time.monotonic() - t0) / 60 > a.max_minutes:
                 print(f"stopping: {a.max_minutes} min spent")
                 return 0
-            have = {e.family for e in styles.entries_for(style)}
-            rows = []
-            for i, family in enumerate(f for f in FAMILIES if f in have):
-                for s in evaluate([ROOT / "samples" / photo], style, family, size=0,
-                                  gatys_iters=0 if i else a.gatys_iters, device="cpu"):
-                    entry = styles.choose(style, family) if s.method.endswith(" net") else None
-                    rows.append({"painting": style, **dataclasses.asdict(s),   # "style" is the loss ratio
-                                 "weights": entry.path.name if entry else None,
-                                 "cpu": cpu_info()["model"], "threads": a.threads, "precision": "fp32"})
+            rows = _score(style, photo, a.gatys_iters, a.threads)
             _save(_load() + rows)
             print(f"saved {style} / {photo} ({len(rows)} rows) to {RESULTS}", flush=True)
+    return 0
+
+
+def rescore(a) -> int:
+    """Score the nets again where Gatys is done (after new weights shipped); Gatys rows are kept."""
+    import torch
+    torch.set_num_threads(a.threads)
+    wanted = set(a.styles.split(","))
+    pairs = [(r["painting"], r["photo"]) for r in _load() if r["method"].startswith("gatys") and r["painting"] in wanted]
+    for style, photo in pairs:
+        rows = _score(style, photo, 0, a.threads)
+        kept = [r for r in _load() if (r["painting"], r["photo"]) != (style, photo) or r["method"].startswith("gatys")]
+        _save(kept + rows)
+        print(f"rescored {style} / {photo}: " + ", ".join(f"{r['method']} style {r['style']:.3f}" for r in rows),
+              flush=True)
     return 0
 
 
@@ -98,6 +120,10 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-minutes", type=float, default=0.0, help="start no new pair after this (0 = no limit)")
     p.set_defaults(func=run)
+    p = sub.add_parser("rescore", help="score the nets again where Gatys is done (Gatys rows kept)")
+    p.add_argument("--styles", default=",".join(STYLES))
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=rescore)
     sub.add_parser("table", help="markdown table of what is done").set_defaults(func=table)
     ap.add_argument("--results", type=Path, default=RESULTS, help="the JSON file of scores")
     a = ap.parse_args(argv)

@@ -100,6 +100,19 @@ def test_campaign_resumes_from_shipped_weights_without_a_checkpoint(tmp_path, mo
     assert "--init" not in camp.command(stage, threads=1, max_minutes=30)   # the checkpoint wins
 
 
+def test_a_style_with_no_net_yet_starts_from_its_related_net(tmp_path, monkeypatch):
+    camp = _campaign()
+    monkeypatch.setattr(camp, "RUNS", tmp_path)
+    stage = camp.BY_NAME["johnson-cafe_terrace_at_night-real"]
+    weights = ROOT / "rtstyle" / "weights"
+    cmd = camp.command(stage, threads=1, max_minutes=30)
+    if (weights / f"{stage.stem}.safetensors").exists():      # once shipped, it continues itself
+        assert cmd[cmd.index("--init") + 1].endswith(f"{stage.stem}.safetensors")
+    else:
+        assert cmd[cmd.index("--init") + 1] == str(weights / f"{stage.init}.safetensors")
+    assert cmd[cmd.index("--photo-short") + 1] == "384" and cmd[cmd.index("--style") + 1] == "cafe_terrace_at_night"
+
+
 def test_precision_choice_is_recorded_and_forced(monkeypatch):
     dev = torch.device("cpu")
     assert common.choose_precision(dev, "fp32").name == "fp32"
