@@ -113,7 +113,7 @@ def ground_cue(gt_depth: np.ndarray, n: int = 20000) -> float:
 
 def motorcycle(net, short: int, grid: int = 2):
     """Middlebury 2014 motorcycle (scikit-image's bundled copy, 741×500): GT disparity, NaN = unknown."""
-    from skimage import data as skdata
+    from skimage import data as skdata   # main() checks it is installed before any scoring
     left, _, disp = skdata.stereo_motorcycle()
     disp = np.asarray(disp, np.float32)
     if disp.ndim == 3:
@@ -241,6 +241,10 @@ def main():
     ap.add_argument("--cues", type=json.loads, default=None, metavar="JSON",
                     help='score rtstyle.depth_cues with this CueConfig instead of a net, e.g. \'{"sky": 1.0}\'')
     a = ap.parse_args()
+    import importlib.util
+    if not a.only_speed and importlib.util.find_spec("skimage") is None:
+        raise SystemExit("error: the Middlebury motorcycle test set ships in the scikit-image wheel, which is not "
+                         "installed; run `pip install scikit-image` and score again")
     if a.cues is not None:
         from rtstyle.depth_cues import CueDepth
         net = CueDepth(**a.cues)
