@@ -66,6 +66,10 @@ def test_distill_trains_resumes_and_ships_a_manifest(photos, tmp_path):
     y = net(torch.rand(1, 3, 21, 35), 0)
     assert y.shape == (1, 3, 21, 35) and 0 <= y.min() and y.max() <= 1
     assert list(out.glob("samples_*.png")) and (out / "losses.png").exists()
+    from rtstyle.train.snapshot import snapshot    # what the campaign ships mid-run says the same
+    _, snap = snapshot(out, tmp_path / "ship")
+    for key in ("teachers", "loss_weights", "taps", "loss_scales"):
+        assert snap[key] == manifest[key], key
 
 
 def test_train_lite_cli_says_which_style_has_no_teacher(photos, capsys, monkeypatch, tmp_path):

@@ -150,7 +150,8 @@ def _train_transformer(a) -> int:
     cfg = TransformerConfig(family=a.family, styles=names, style_dir=str(a.style_dir), data=str(a.data),
                             out=str(out), model=model, crop=a.crop, style_size=a.style_size, batch=a.batch,
                             photo_short=a.photo_short, recalibrate=a.recalibrate, iters=a.iters, lr=a.lr,
-                            content_weight=a.content_weight, style_weight=a.style_weight, shift_weight=shift, tv_weight=a.tv_weight, **run_fields(a))
+                            content_weight=a.content_weight, style_weight=a.style_weight, shift_weight=shift,
+                            tv_weight=a.tv_weight, **run_fields(a))
     return _run(train, cfg, a)
 
 

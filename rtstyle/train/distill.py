@@ -155,6 +155,7 @@ def train(cfg: DistillConfig, resume: bool = True) -> Path:
             d = sum((feats(t) - f_x).pow(2).mean().item() for t in val_t) / len(val_t)
         loop.extra["feature_scale"] = 1.0 / max(d, 1e-12)
     scale = loop.extra["feature_scale"]
+    loop.extra["teachers"] = teachers.describe()   # this start's teachers, for snapshots of a running run
     prec = common.loop_precision(loop, device, cfg.precision)
 
     def parts(y, t):

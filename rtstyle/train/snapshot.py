@@ -93,6 +93,15 @@ def snapshot(run: Path, dest: Path, extra: dict | None = None) -> tuple[Path, di
         manifest["loss_weights"] = {k: cfg[f"{k}_weight"] for k in ("content", "style", "shift", "tv")}
         manifest["taps"] = {"content": cfg["content_tap"], "style": cfg["style_taps"]}
         manifest["style_size"] = cfg["style_size"]
+    if info["kind"] == "lite":   # as rtstyle.train.distill's own manifest
+        from .distill import FEATURE_TAP
+        extra_state = saved.get("extra", {})
+        if "teachers" in extra_state:
+            manifest["teachers"] = extra_state["teachers"]
+        manifest["loss_weights"] = {"pixel": cfg["pixel_weight"], "feature": cfg["feature_weight"],
+                                    "consistency": cfg["consistency_weight"], "noise": cfg["noise"]}
+        manifest["taps"] = {"feature": FEATURE_TAP}
+        manifest["loss_scales"] = {"feature": extra_state.get("feature_scale")}
     if info["kind"] == "adain":
         manifest.update({"arbitrary_style": True, "encoder": "vgg19_relu4_1.safetensors",
                          "held_out_styles": sorted(cfg.get("hold_out", [])), "loss_weights":
