@@ -68,8 +68,24 @@ def test_distill_trains_resumes_and_ships_a_manifest(photos, tmp_path):
     assert list(out.glob("samples_*.png")) and (out / "losses.png").exists()
     from rtstyle.train.snapshot import snapshot    # what the campaign ships mid-run says the same
     _, snap = snapshot(out, tmp_path / "ship")
-    for key in ("teachers", "loss_weights", "taps", "loss_scales"):
+    for key in ("teachers", "loss_weights", "taps", "loss_scales", "train_photo_short"):
         assert snap[key] == manifest[key], key
+    assert manifest["train_photo_short"] == 48     # 1.5 x crop by default
+
+
+def test_distill_photo_short_sets_the_students_stroke_scale_and_says_when_the_teachers_differ(photos, tmp_path,
+                                                                                           capsys):
+    out = tmp_path / "run"
+    cfg = DistillConfig(styles=["mosaic"], data=str(photos), out=str(out), model={"width": 4, "n_res": 1},
+                        crop=32, photo_short=40, batch=1, iters=1, log_every=1, ckpt_every=1, device="cpu",
+                        teacher="johnson")
+    manifest = json.loads(train(cfg).with_suffix(".json").read_text())
+    assert manifest["train_photo_short"] == 40 and "photos at 40 px" in manifest["data"]
+    out_text = capsys.readouterr().out   # the shipped johnson-mosaic learnt its strokes at 384 px
+    assert ("note: teachers learnt their strokes on photos of another short side than this run's 40 px "
+            "(johnson-mosaic.safetensors: 384)") in out_text
+    from rtstyle.train.snapshot import snapshot
+    assert snapshot(out, tmp_path / "ship")[1]["train_photo_short"] == 40
 
 
 def test_train_lite_cli_says_which_style_has_no_teacher(photos, capsys, monkeypatch, tmp_path):
@@ -82,6 +98,10 @@ def test_train_lite_cli_says_which_style_has_no_teacher(photos, capsys, monkeypa
     assert len(err.splitlines()) == 1 and f"no trained teacher for style '{untrained}'" in err
     assert main(["train", "lite", "--style", "mosaic,mosaic", "--data", str(photos)]) == 2
     assert "twice" in capsys.readouterr().err
+    assert main(["train", "lite", "--style", "mosaic", "--data", str(photos), "--crop", "64",
+                 "--photo-short", "48"]) == 2
+    err = capsys.readouterr().err
+    assert "--photo-short 48 is smaller than --crop 64" in err and len(err.strip().splitlines()) == 1
 
 
 def test_lite_is_the_cpu_default_and_full_nets_are_the_gpu_default(tmp_path, monkeypatch):

@@ -69,6 +69,9 @@ def _register_lite(tsub) -> None:
     t.add_argument("--width", type=int, default=16, help="base channel width")
     t.add_argument("--n-res", type=int, default=4, help="residual blocks at 1/4 resolution")
     t.add_argument("--crop", type=int, default=128)
+    t.add_argument("--photo-short", type=int, default=0,
+                   help="short side the photos are held at before cropping (0: 1.5 x --crop); use the "
+                        "teacher's own (its manifest's train_photo_short) so the student copies it at its scale")
     t.add_argument("--feature-weight", type=float, default=0.5, help="VGG relu2_2 feature term")
     t.add_argument("--consistency-weight", type=float, default=0.0,
                    help="temporal consistency under small shifts + noise (0 = off; 0.5 cut flicker ~20%% "
@@ -135,9 +138,7 @@ def _train_transformer(a) -> int:
         check_style(n)
     if a.family != "multi" and len(names) != 1:
         raise UserError(f"--family {a.family} trains one style, got {len(names)}; use --family multi for several")
-    if a.photo_short and a.photo_short < a.crop:
-        raise UserError(f"--photo-short {a.photo_short} is smaller than --crop {a.crop}; the crops are cut from "
-                        f"photos of that short side, so use at least {a.crop} (or 0 for 1.5 x --crop)")
+    _check_photo_short(a)
     model = {}
     if a.width is not None:
         model["width"] = a.width
@@ -155,6 +156,12 @@ def _train_transformer(a) -> int:
     return _run(train, cfg, a)
 
 
+def _check_photo_short(a) -> None:
+    if a.photo_short and a.photo_short < a.crop:
+        raise UserError(f"--photo-short {a.photo_short} is smaller than --crop {a.crop}; the crops are cut from "
+                        f"photos of that short side, so use at least {a.crop} (or 0 for 1.5 x --crop)")
+
+
 def _train_lite(a) -> int:
     from ..styles import check_style, trained_styles
     from ..train.distill import DistillConfig, train
@@ -165,10 +172,11 @@ def _train_lite(a) -> int:
         check_style(n)
     if len(set(names)) != len(names):
         raise UserError(f"--style names a style twice: {a.style}")
+    _check_photo_short(a)
     out = a.out or Path("runs") / f"lite-{names[0] if len(names) == 1 else 'multi'}"
     cfg = DistillConfig(styles=names, data=str(a.data), out=str(out), teacher=a.teacher,
-                        model={"width": a.width, "n_res": a.n_res}, crop=a.crop, batch=a.batch, iters=a.iters,
-                        lr=a.lr, feature_weight=a.feature_weight, consistency_weight=a.consistency_weight,
+                        model={"width": a.width, "n_res": a.n_res}, crop=a.crop, photo_short=a.photo_short,
+                        batch=a.batch, iters=a.iters, lr=a.lr, feature_weight=a.feature_weight, consistency_weight=a.consistency_weight,
                         **run_fields(a))
     return _run(train, cfg, a)
 

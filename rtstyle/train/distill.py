@@ -43,6 +43,7 @@ class DistillConfig(common.RunConfig):
     teacher: str = ""                  # teacher family ('' = best available per style)
     model: dict = dataclasses.field(default_factory=lambda: {"width": 16, "n_res": 4})
     crop: int = 128
+    photo_short: int = 0               # training photos' short side before cropping (0: 1.5 x crop)
     batch: int = 4
     iters: int = 4000
     lr: float = 2e-3
@@ -53,6 +54,10 @@ class DistillConfig(common.RunConfig):
 
     def net_config(self) -> dict:
         return {"n_styles": len(self.styles), **self.model}
+
+    def photo_px(self) -> int:
+        """Short side the training photos are held at: the stroke scale the student learns."""
+        return self.photo_short or int(self.crop * 1.5)
 
 
 class Teachers:
@@ -100,6 +105,10 @@ class Teachers:
     def describe(self) -> dict:
         return {k: f"{e.family}:{e.path.name}" for k, e in self.entries.items()}
 
+    def photo_shorts(self) -> dict[str, int]:
+        """Teacher weights file -> the short side its training photos had (its stroke scale)."""
+        return {e.path.name: int(e.manifest.get("train_photo_short") or 0) for e in self.entries.values()}
+
 
 def _shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     """Translate by (dy, dx) pixels with edge replication (no wrap-around)."""
@@ -126,9 +135,14 @@ def train(cfg: DistillConfig, resume: bool = True) -> Path:
     device, out = common.start_run(cfg)
     teachers = Teachers(cfg.styles, cfg.teacher, device)
 
+    short = cfg.photo_px()
+    other = {f: s for f, s in teachers.photo_shorts().items() if s and s != short}
+    if other:   # the student copies the teacher at a scale the teacher was not trained at
+        print(f"note: teachers learnt their strokes on photos of another short side than this run's {short} px "
+              f"({', '.join(f'{f}: {s}' for f, s in other.items())}); --photo-short sets it")
     train_files, val_files = split(list_images(cfg.data))
-    sampler = CropSampler(train_files, cfg.crop, short=int(cfg.crop * 1.5), seed=cfg.seed)
-    val_x = CropSampler(val_files[:8], cfg.crop, short=int(cfg.crop * 1.5)).fixed(8).to(device)
+    sampler = CropSampler(train_files, cfg.crop, short=short, seed=cfg.seed)
+    val_x = CropSampler(val_files[:8], cfg.crop, short=short).fixed(8).to(device)
     val_t = [teachers(val_x, s) for s in cfg.styles]
     vgg = load_vgg19(FEATURE_TAP).to(device)
     net = build_model("lite", cfg.net_config()).to(device)
@@ -211,14 +225,14 @@ def train(cfg: DistillConfig, resume: bool = True) -> Path:
         "family": "lite", "styles": list(cfg.styles), "config": cfg.net_config(),
         "teachers": teachers.describe(),
         "data": f"{len(train_files)} train / {len(val_files)} val photos from {Path(cfg.data).name}/ "
-                f"({cfg.crop}px crops, batch {cfg.batch})",
+                f"({cfg.crop}px crops of photos at {short} px, batch {cfg.batch})",
         "iterations": loop.step, "complete": not loop.stopped_early, **loop.manifest_losses(),
         "loss_weights": {"pixel": cfg.pixel_weight, "feature": cfg.feature_weight,
                          "consistency": cfg.consistency_weight, "noise": cfg.noise},
         "taps": {"feature": FEATURE_TAP}, "loss_scales": {"feature": scale},
         "wall_time_s": round(loop.wall, 1), "device": common.device_name(device),
         "code_revision": common.code_revision(), "cpu": common.cpu_info()["model"], **prec.manifest(),
-        "train_photo_short": int(cfg.crop * 1.5),   # stroke scale: Stylizer's working resolution
+        "train_photo_short": short,   # stroke scale: Stylizer's working resolution
     }
     name = "lite-" + (cfg.styles[0] if len(cfg.styles) == 1 else "multi")
     return common.finish_run(net, out / f"{name}.safetensors", manifest, loop)
