@@ -157,10 +157,11 @@ def cost(entry: WeightsEntry) -> int:
 
 def _best(found: list[WeightsEntry], gpu: bool) -> WeightsEntry:
     """The cheapest entry (conv MACs); on a GPU, where every family is fast, the full nets before
-    their distilled CPU-tier copies."""
+    their distilled CPU-tier copies. At equal cost a net trained for fewer styles comes first (a
+    single-style net spends all its weights on the one painting), then the file name."""
     if gpu and any(e.family not in CPU_TIER for e in found):
         found = [e for e in found if e.family not in CPU_TIER]
-    return min(found, key=lambda e: (cost(e), e.path.name))
+    return min(found, key=lambda e: (cost(e), len(e.styles), e.path.name))
 
 
 def choose(style: str, family: str | None = None, gpu: bool = False) -> WeightsEntry:

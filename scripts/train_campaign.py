@@ -93,6 +93,18 @@ PLAN.append(Stage("lite-mosaic", ["lite", "--style", "mosaic", "--teacher", "joh
                                    "--log-every", "100", "--ckpt-every", "100"], 4500, "lite-mosaic", 15,
                   "mosaic's CPU default, distilled again from the real-size johnson-mosaic (1500 steps on top of "
                   "the 3000 distilled from the old teacher)"))
+# Real-size lite nets: the CPU defaults, distilled from the real-size johnson nets at the scale those
+# learnt their strokes (photos at 384 px): distilled at 192 px, lite-mosaic stayed 13.8x Gatys-500's
+# style loss at the real size while its teacher reached 1.27x. mosaic continues its shipped lite net;
+# each other style starts from that one (a lite net of its own replaces lite-multi as its default).
+_LITE_REAL = ["lite", "--teacher", "johnson", "--crop", "128", "--photo-short", "384", "--batch", "4",
+              "--log-every", "50", "--ckpt-every", "50"]
+PLAN.append(Stage("lite-mosaic-real", [*_LITE_REAL, "--style", "mosaic"], 6000, "lite-mosaic", 20,
+                  "the CPU default at real size: 1500 steps at photos of 384 px on top of the shipped lite-mosaic"))
+for _style in ("starry_night", "great_wave", "kandinsky_composition_viii", "cafe_terrace_at_night"):
+    PLAN.append(Stage(f"lite-{_style}-real", [*_LITE_REAL, "--style", _style], 7500, f"lite-{_style}", 20,
+                      "a lite net of its own at real size, from lite-mosaic-real (its 6000 steps count as done)",
+                      init="lite-mosaic"))
 BY_NAME = {s.name: s for s in PLAN}
 
 

@@ -115,6 +115,22 @@ def test_lite_is_the_cpu_default_and_full_nets_are_the_gpu_default(tmp_path, mon
     assert styles.choose("mosaic", "lite", gpu=True).family == "lite"
 
 
+def test_at_equal_cost_a_styles_own_net_comes_before_a_shared_one(tmp_path, monkeypatch):
+    from rtstyle import styles
+    from rtstyle.weights import save_weights
+    cfg = {"width": 4, "n_res": 1}
+    save_weights(LiteNet(n_styles=1, **cfg), tmp_path / "lite-starry_night.safetensors",
+                 {"family": "lite", "styles": ["starry_night"], "config": {"n_styles": 1, **cfg}})
+    save_weights(LiteNet(n_styles=2, **cfg), tmp_path / "lite-multi.safetensors",   # sorts first by name
+                 {"family": "lite", "styles": ["mosaic", "starry_night"], "config": {"n_styles": 2, **cfg}})
+    monkeypatch.setattr("rtstyle.styles.WEIGHTS_DIR", tmp_path / "none")
+    monkeypatch.setenv("RTSTYLE_WEIGHTS", str(tmp_path))
+    a, b = (styles.entries_for("starry_night"))[:2]
+    assert styles.cost(a) == styles.cost(b)
+    assert styles.choose("starry_night").path.name == "lite-starry_night.safetensors"
+    assert styles.choose("mosaic").path.name == "lite-multi.safetensors"
+
+
 def test_every_style_and_mixture_of_a_style_input_net_shares_one_onnx_export(tmp_path, monkeypatch):
     from rtstyle.weights import save_weights
     from rtstyle.pipeline.stylizer import Stylizer
