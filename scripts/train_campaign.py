@@ -93,6 +93,17 @@ PLAN.append(Stage("lite-mosaic", ["lite", "--style", "mosaic", "--teacher", "joh
                                    "--log-every", "100", "--ckpt-every", "100"], 4500, "lite-mosaic", 15,
                   "mosaic's CPU default, distilled again from the real-size johnson-mosaic (1500 steps on top of "
                   "the 3000 distilled from the old teacher)"))
+# The multi-style net at real size (the recipe of the johnson-<style>-real stages, at the multi net's lr
+# 3e-4), then lite-multi distilled from it at that scale: the CPU default of the styles with no lite
+# net of their own.
+PLAN.append(Stage("multi-20-real", ["transformer", "--family", "multi", "--style", "all", "--width", "16",
+                                    "--crop", "128", "--photo-short", "384", "--style-size", "384",
+                                    "--style-weight", "3.0", "--batch", "4", "--lr", "3e-4", "--recalibrate",
+                                    "--log-every", "50", "--ckpt-every", "50"], 14000, "multi-multi", 50,
+                  "every style at real size: 2000 steps (100 per style) on top of the shipped multi-multi"))
+PLAN.append(Stage("lite-20-real", ["lite", "--style", "trained", "--teacher", "multi", "--crop", "128",
+                                   "--photo-short", "384", "--batch", "4", "--log-every", "50", "--ckpt-every", "50"],
+                  6000, "lite-multi", 30, "lite-multi distilled again from multi-20-real at photos of 384 px"))
 # Real-size lite nets: the CPU defaults, distilled from the real-size johnson nets at the scale those
 # learnt their strokes (photos at 384 px): distilled at 192 px, lite-mosaic stayed 13.8x Gatys-500's
 # style loss at the real size while its teacher reached 1.27x. mosaic continues its shipped lite net;
