@@ -187,8 +187,19 @@ def start(a) -> int:
         proc = subprocess.Popen(["nice", "-n", "19", *command(stage, a.threads, a.max_minutes)], cwd=ROOT,
                                 stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         run_dir(stage).with_suffix(".pid").write_text(str(proc.pid))
+        _low_priority_group(proc.pid)
         print(f"{name}: started pid {proc.pid}, log {run_dir(stage).with_suffix('.log')}")
     return 0
+
+
+def _low_priority_group(pid: int) -> None:
+    """A new session is a new scheduler autogroup on Linux (sched_autogroup_enabled), and nice only
+    ranks processes inside their group: without this the "nice 19" trainer gets as much CPU as all
+    of the user's other work together. Best effort (no such file elsewhere)."""
+    try:
+        Path(f"/proc/{pid}/autogroup").write_text("19")
+    except OSError:
+        pass
 
 
 def _precision_from_log(stage: Stage) -> dict:
