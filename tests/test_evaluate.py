@@ -36,3 +36,15 @@ def test_eval_scores_the_default_net_at_the_photos_real_size(tmp_path):
     (s,) = evaluate([photo], "mosaic", None, size=0, gatys_iters=0, log=lambda *_: None)
     assert s.photo == "p.png" and s.method.endswith(" net")
     assert 0.0 < s.content < 2.0 and 0.0 < s.style < 1.0   # moved towards the painting, photo not lost
+
+
+def test_eval_with_gatys_scores_it_beside_the_net_and_shows_its_progress(tmp_path, capsys):
+    import cv2
+    import numpy as np
+    from rtstyle.bench.quality import evaluate
+    photo = tmp_path / "p.png"
+    cv2.imwrite(str(photo), cv2.resize(np.random.default_rng(1).integers(0, 256, (6, 9, 3), dtype=np.uint8), (96, 64)))
+    net, gatys = evaluate([photo], "mosaic", None, size=0, gatys_iters=3, log=lambda *_: None, device="cpu")
+    assert net.method.endswith(" net") and gatys.method == "gatys-3" and gatys.seconds > 0
+    err = capsys.readouterr().err      # tqdm's bar on stderr
+    assert "gatys p.png" in err and "3/3" in err

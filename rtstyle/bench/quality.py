@@ -99,8 +99,14 @@ def evaluate(photos: list[Path], style: str, family: str | None = None, size: in
         y = ops.to_tensor(st.frame(ops.to_uint8(x)))
         out.append(Score(p.name, f"{st.family} net", *scorer.score(y, x), time.perf_counter() - t))
         log(_fmt(out[-1]))
-        if gatys_iters > 0:
-            res = gatys(x.to(device), style_img.to(device), iters=gatys_iters)
+        if gatys_iters > 0:   # minutes to hours on a CPU: a progress bar on stderr
+            from tqdm import tqdm
+            with tqdm(total=gatys_iters, desc=f"gatys {p.name[:24]}", unit="it", dynamic_ncols=True,
+                      mininterval=5) as bar:
+                def tick(_i: int, losses: dict) -> None:
+                    bar.set_postfix(loss=f"{losses['total']:.3f}", refresh=False)
+                    bar.update(1)
+                res = gatys(x.to(device), style_img.to(device), iters=gatys_iters, progress=tick)
             out.append(Score(p.name, f"gatys-{gatys_iters}", *scorer.score(res.image.float().cpu(), x),
                              res.total_seconds))
             log(_fmt(out[-1]))
