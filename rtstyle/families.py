@@ -55,6 +55,12 @@ VECTOR_STYLED = tuple(n for n, f in FAMILIES.items() if f.vector_styled)
 CPU_TIER = tuple(n for n, f in FAMILIES.items() if f.cpu_tier)
 # Teachers for the lite family's distillation, best first (rtstyle.train.distill).
 TEACHER_ORDER = ("multi", "johnson", "compact", "adain")
+
+
+def weights_stem(family: str, styles: list[str]) -> str:
+    """The shipped file stem of a trained net: multi-multi, lite-multi (several styles), else
+    <family>-<style>."""
+    return f"{family}-{'multi' if family == 'multi' or len(styles) > 1 else styles[0]}"
 ADAIN_CHANNELS = 512   # VGG19 relu4_1: the size of AdaIN's style_mean / style_std inputs
 
 

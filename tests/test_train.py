@@ -43,6 +43,8 @@ def _tiny(photos, out, **kw):
     ("johnson", ["mosaic"], {}),
     ("compact", ["mosaic"], {"shift_weight": 0.7, "model": {"width": 4, "n_res": 1, "downsample": True}}),
     ("multi", ["mosaic", "starry_night"], {}),
+    ("lite", ["mosaic"], {}),
+    ("lite", ["mosaic", "starry_night"], {}),
 ])
 def test_transformer_families_train_and_ship_a_manifest(photos, tmp_path, family, styles, extra):
     weights = train_transformer(_tiny(photos, tmp_path / family, family=family, styles=styles, **extra))
@@ -55,9 +57,14 @@ def test_transformer_families_train_and_ship_a_manifest(photos, tmp_path, family
     assert all(t.dtype == torch.float16 for t in load_file(weights).values())
     net, _ = load_weights(weights)
     x = torch.rand(1, 3, 19, 27)
-    y = net(x, len(styles) - 1) if family == "multi" else net(x)
+    y = net(x, len(styles) - 1) if family in ("multi", "lite") else net(x)
     assert y.shape == x.shape
     assert (tmp_path / family / "losses.png").exists() and list((tmp_path / family).glob("samples_*.png"))
+    assert weights.stem == {"johnson": "johnson-mosaic", "compact": "compact-mosaic", "multi": "multi-multi",
+                            "lite": "lite-mosaic" if len(styles) == 1 else "lite-multi"}[family]
+    from rtstyle.train.snapshot import snapshot    # a mid-run snapshot names and builds it the same
+    path, snap = snapshot(tmp_path / family, tmp_path / "ship")
+    assert path.name == weights.name and snap["config"] == manifest["config"]
 
 
 def test_a_resumed_run_ends_where_an_uninterrupted_one_does(photos, tmp_path):

@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import UserError
-from ..families import TEACHER_ORDER
+from ..families import TEACHER_ORDER, VECTOR_STYLED, weights_stem
 from .flags import run_flags, run_fields
 
 STYLE_DIR = Path(__file__).resolve().parent.parent / "styles"   # the bundled paintings
@@ -16,8 +16,10 @@ def register(sub) -> None:
     tsub = p.add_subparsers(dest="what", metavar="WHAT")
     t = tsub.add_parser("transformer", help="feed-forward net: johnson | compact | multi",
                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    t.add_argument("--family", choices=["johnson", "compact", "multi"], default="johnson")
-    t.add_argument("--style", required=True, help="style name, or comma-separated names for --family multi ('all')")
+    t.add_argument("--family", choices=["johnson", "compact", "multi", "lite"], default="johnson",
+                   help="lite: the CPU net trained on the style loss itself (rtstyle train lite distils it)")
+    t.add_argument("--style", required=True,
+                   help="style name, or comma-separated names for --family multi or lite ('all')")
     t.add_argument("--data", required=True, type=Path, help="folder of training photos")
     t.add_argument("--style-dir", type=Path, default=STYLE_DIR)
     t.add_argument("--out", type=Path, default=None, help="run folder (default runs/<family>-<style>)")
@@ -136,7 +138,7 @@ def _train_transformer(a) -> int:
     names = style_names() if a.style == "all" else [s.strip() for s in a.style.split(",") if s.strip()]
     for n in names:
         check_style(n)
-    if a.family != "multi" and len(names) != 1:
+    if a.family not in VECTOR_STYLED and len(names) != 1:
         raise UserError(f"--family {a.family} trains one style, got {len(names)}; use --family multi for several")
     _check_photo_short(a)
     model = {}
@@ -147,7 +149,7 @@ def _train_transformer(a) -> int:
     if a.family == "compact":
         model["downsample"] = a.downsample
     shift = a.shift_weight if a.shift_weight is not None else (1.0 if a.family == "compact" else 0.0)
-    out = a.out or Path("runs") / f"{a.family}-{'multi' if a.family == 'multi' else names[0]}"
+    out = a.out or Path("runs") / weights_stem(a.family, names)
     cfg = TransformerConfig(family=a.family, styles=names, style_dir=str(a.style_dir), data=str(a.data),
                             out=str(out), model=model, crop=a.crop, style_size=a.style_size, batch=a.batch,
                             photo_short=a.photo_short, recalibrate=a.recalibrate, iters=a.iters, lr=a.lr,

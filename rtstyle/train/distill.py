@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from ..weights import build_model, load_vgg19
 from ..errors import UserError
-from ..families import TEACHER_ORDER
+from ..families import TEACHER_ORDER, weights_stem
 from ..models.transformer import one_hot_styles
 from . import common
 from .data import CropSampler, list_images, split
@@ -234,5 +234,4 @@ def train(cfg: DistillConfig, resume: bool = True) -> Path:
         "code_revision": common.code_revision(), "cpu": common.cpu_info()["model"], **prec.manifest(),
         "train_photo_short": short,   # stroke scale: Stylizer's working resolution
     }
-    name = "lite-" + (cfg.styles[0] if len(cfg.styles) == 1 else "multi")
-    return common.finish_run(net, out / f"{name}.safetensors", manifest, loop)
+    return common.finish_run(net, out / f"{weights_stem('lite', cfg.styles)}.safetensors", manifest, loop)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from ..families import VECTOR_STYLED, weights_stem
 from ..weights import build_model, save_weights
 from . import common
 
@@ -39,17 +40,16 @@ def describe(run: Path) -> dict:
     kind = _kind(cfg)
     if kind == "transformer":
         net_cfg = dict(cfg["model"])
-        if cfg["family"] == "multi":
+        if cfg["family"] in VECTOR_STYLED:
             net_cfg["n_styles"] = len(cfg["styles"])
-        stem = f"{cfg['family']}-{'multi' if cfg['family'] == 'multi' else cfg['styles'][0]}"
         return {"kind": kind, "family": cfg["family"], "styles": cfg["styles"], "config": net_cfg,
-                "stem": stem, "cfg": cfg}
+                "stem": weights_stem(cfg["family"], cfg["styles"]), "cfg": cfg}
     if kind == "adain":
         return {"kind": kind, "family": "adain", "styles": [], "config": {"width_scale": cfg["width_scale"]},
                 "stem": "adain-decoder", "cfg": cfg}
     styles = cfg["styles"]
     return {"kind": kind, "family": "lite", "styles": styles, "config": {"n_styles": len(styles), **cfg["model"]},
-            "stem": "lite-" + (styles[0] if len(styles) == 1 else "multi"), "cfg": cfg}
+            "stem": weights_stem("lite", styles), "cfg": cfg}
 
 
 def _revision(run: Path) -> str:

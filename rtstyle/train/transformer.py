@@ -1,4 +1,4 @@
-"""Train the feed-forward transformers (johnson, compact, multi) with VGG19 perceptual losses.
+"""Train the feed-forward transformers (johnson, compact, multi, lite) with VGG19 perceptual losses.
 
 Loss taps (VGG19; the papers used VGG16 for Johnson): content relu2_2; style relu1_1, relu2_1,
 relu3_1, relu4_1. The compact family adds the spatial-shift Gram loss (δ = 4, both axes) on the
@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from .. import losses, ops
+from ..families import VECTOR_STYLED, weights_stem
 from ..weights import build_model, load_vgg19, read_manifest
 from ..models.transformer import one_hot_styles
 from ..models.vgg import LAYERS
@@ -28,7 +29,7 @@ from .loop import TrainLoop
 
 @dataclasses.dataclass
 class TransformerConfig(common.RunConfig):
-    family: str = "johnson"                       # johnson | compact | multi
+    family: str = "johnson"                       # johnson | compact | multi | lite (style-input nets: any styles)
     styles: list = dataclasses.field(default_factory=lambda: ["mosaic"])
     style_dir: str = ""                           # folder of <style>.jpg
     data: str = ""                                # folder of training photos
@@ -56,7 +57,7 @@ class TransformerConfig(common.RunConfig):
 
     def net_config(self) -> dict:
         cfg = dict(self.model)
-        if self.family == "multi":
+        if self.family in VECTOR_STYLED:
             cfg["n_styles"] = len(self.styles)
         return cfg
 
@@ -120,8 +121,8 @@ class _Targets:
 
 
 def _run(net, x, family, style):
-    """``style``: one index for the whole batch, or a list with one index per image (multi)."""
-    if family != "multi":
+    """``style``: one index for the whole batch, or a list with one index per image (style-input nets)."""
+    if family not in VECTOR_STYLED:
         return net(x)
     if isinstance(style, int):
         return net(x, style)
@@ -233,7 +234,7 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
 
     loop.run(step_fn, val_fn, samples_fn)
     net.eval()
-    name = f"{cfg.family}-{'multi' if cfg.family == 'multi' else cfg.styles[0]}"
+    name = weights_stem(cfg.family, cfg.styles)
     manifest = {
         "family": cfg.family, "styles": list(cfg.styles), "config": cfg.net_config(),
         "data": f"{len(train_files)} train / {len(val_files)} val photos from {Path(cfg.data).name}/ "
