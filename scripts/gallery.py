@@ -1,5 +1,6 @@
 """docs/gallery.jpg: every style that has trained weights, applied to the same three photos,
-next to the style image. One row per style, painted by the weights `rtstyle` picks by default on
+next to the style image. Each photo is painted at its real size (512×384, as users get it: the
+net's strokes keep their trained size) and then shrunk to its tile. One row per style, painted by the weights `rtstyle` picks by default on
 a CPU (the row label names the family); ``--all-families`` gives one row per (style, family);
 ``--families multi,lite`` gives one row per style with the photos painted by each named family
 side by side (the top row names them). Rerun after installing new weights.
@@ -51,9 +52,10 @@ def main() -> int:
     ap.add_argument("--families", default="", help="comma list: one block of photo columns per family")
     ap.add_argument("--backend", default="auto")
     a = ap.parse_args()
-    photos = [fit(read_image(ROOT / "samples" / p)[0], a.size) for p in PHOTOS]
+    full = [read_image(ROOT / "samples" / p)[0] for p in PHOTOS]
+    photos = [fit(p, a.size) for p in full]
     if a.families:
-        return side_by_side(a, photos, a.families.split(","))
+        return side_by_side(a, full, photos, a.families.split(","))
     rows = [np.concatenate([np.full((a.size, a.size, 3), 255, np.uint8)] + photos, axis=1)]
     pairs = []
     for name in styles.style_names():
@@ -66,7 +68,7 @@ def main() -> int:
             pairs.append((name, styles.choose(name).family))
     for name, family in pairs:
         with Stylizer(name, family, a.backend) as st:
-            outs = [st.frame(p) for p in photos]
+            outs = [fit(st.frame(p), a.size) for p in full]
             print(f"{name} ({family}, {st.entry.path.name})")
         style_tile = label(fit(read_image(styles.style_image(name))[0], a.size), f"{name} ({family})")
         rows.append(np.concatenate([style_tile] + outs, axis=1))
@@ -79,7 +81,7 @@ def main() -> int:
     return 0
 
 
-def side_by_side(a, photos: list[np.ndarray], families: list[str]) -> int:
+def side_by_side(a, full: list[np.ndarray], photos: list[np.ndarray], families: list[str]) -> int:
     """One row per style that every family in ``families`` paints: style image, then each family's
     outputs on the photos; the top row shows the photos, labelled with the family of the column."""
     blank = np.full((a.size, a.size, 3), 255, np.uint8)
@@ -92,7 +94,7 @@ def side_by_side(a, photos: list[np.ndarray], families: list[str]) -> int:
         outs = []
         for family in families:
             with Stylizer(name, family, a.backend) as st:
-                outs += [st.frame(p) for p in photos]
+                outs += [fit(st.frame(p), a.size) for p in full]
                 print(f"{name} ({family}, {st.entry.path.name})")
         rows.append(np.concatenate([label(fit(read_image(styles.style_image(name))[0], a.size), name)] + outs,
                                    axis=1))
