@@ -115,9 +115,10 @@ PLAN.append(Stage("lite-mosaic-style", [*_LITE_STYLE, "--lr", "5e-4", "--style",
                   "the CPU default at real size: 1000 style-loss steps on top of lite-mosaic distilled (4500 steps at "
                   "192 px, then 1500 at 384 px)"))
 for _style in ("starry_night", "great_wave", "kandinsky_composition_viii", "cafe_terrace_at_night"):
-    PLAN.append(Stage(f"lite-{_style}-style", [*_LITE_STYLE, "--lr", "5e-4", "--style", _style], 8000,
-                      f"lite-{_style}", 10, "a lite net of its own at real size: 1000 style-loss steps from "
-                      "lite-mosaic-style (its 7000 steps count as done)", init="lite-mosaic"))
+    PLAN.append(Stage(f"lite-{_style}-style", [*_LITE_STYLE, "--lr", "5e-4", "--style", _style], 9500,
+                      f"lite-{_style}", 15, "a lite net of its own at real size: 2500 style-loss steps from "
+                      "lite-mosaic-style (its 7000 steps count as done; 12-19x Gatys-500 after the first 1000)",
+                      init="lite-mosaic"))
 PLAN.append(Stage("lite-20-style", [*_LITE_STYLE, "--lr", "3e-4", "--style", "all"], 6000, "lite-multi", 15,
                   "every style's CPU default at real size: 2000 style-loss steps on top of the distilled lite-multi"))
 BY_NAME = {s.name: s for s in PLAN}
