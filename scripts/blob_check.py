@@ -2,7 +2,7 @@
 white (all three channels above a threshold), per style, beside the painting's own share.
 
 The multi-style net trained with one style per step, or at lr 1e-3, grew white blobs that no
-single-style net has (docs/training.md); this is the number that showed it.
+single-style net has (docs/training_history.md); this is the number that showed it.
 
     python scripts/blob_check.py runs/multi-20/ckpt.pt [--threshold 0.97] [--data ../shared/data/content]
     python scripts/blob_check.py rtstyle/weights/multi-multi.safetensors

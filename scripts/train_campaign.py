@@ -49,7 +49,7 @@ PLAN = [
                        "--style-size", "256", "--batch", "4", "--style-weight", "0.7", "--lr", "3e-4",
                        "--log-every", "100", "--ckpt-every", "100"], 12000, "multi-multi", 120,
           "every style in one net: width 16, 128-px crops, each image of a batch its own style, lr 3e-4 "
-          "(at 1e-3 white blobs covered 6.8 % of the validation pixels by step 1800; docs/training.md)"),
+          "(at 1e-3 white blobs covered 6.8 % of the validation pixels by step 1800; docs/training_history.md)"),
     Stage("adain", ["adain", "--crop", "128", "--batch", "4", "--lr", "1e-4", "--recon-steps", "300",
                     "--hold-out", HELD_OUT, "--log-every", "100", "--ckpt-every", "100"], 12000, "adain-decoder", 120,
           "any painting: full decoder, 128-px crops, batch 4, the paper's lr 1e-4 (0.3 s/step at 2 threads "

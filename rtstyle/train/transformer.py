@@ -206,7 +206,7 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
         net.train()
         # multi: every image of a batch gets its own random style. One style per step (as before)
         # pulls the whole shared body towards one painting at a time, and by step 600 2.2 % of
-        # the validation pixels had saturated to white blobs; mixed batches: 0.0005 % (docs/training.md)
+        # the validation pixels had saturated to white blobs; mixed batches: 0.0005 % (docs/training_history.md)
         style = [style_rng.randrange(n_styles) for _ in range(cfg.batch)] if n_styles > 1 else 0
         x = sampler.batch(cfg.batch).to(device, non_blocking=True).contiguous(memory_format=mem)
         with autocast:
