@@ -29,6 +29,10 @@ def register(sub) -> None:
                    help="window toolkit (auto: OpenCV if it has a GUI, else pygame, else tkinter)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after showing this many frames")
     p.add_argument("--stats", action="store_true", help="print fps, latency and per-stage times at the end")
+    p.add_argument("--no-adapt", action="store_true",
+                   help="always paint at the default working size, even when that cannot keep up with the "
+                        "camera (by default the size drops, down to half, until a frame fits the camera's "
+                        "interval; --style-scale also turns this off)")
     p.add_argument("--snapshot-dir", type=Path, default=Path("."), help="where the s key saves PNGs")
     depth_flags(p, video=True)
     p.set_defaults(func=run)
@@ -63,6 +67,7 @@ def run(a) -> int:
     from ..io.camera import CameraSource, SimulatedCamera
     from ..io.sinks import NullSink, TeeSink, VirtualCamSink
     from ..io.window import WindowSink
+    from ..pipeline.budget import FrameBudget
     from ..pipeline.live import StyleCycle, run_live
     from ..sizes import capture_size, parse_size
     from ..pipeline.stylizer import Stylizer
@@ -97,7 +102,8 @@ def run(a) -> int:
                   f"{getattr(st, 'label', cycle.name)}" + (f"; {len(names)} styles (n/p)" if len(names) > 1 else ""))
             if not sinks and a.max_frames is None:
                 print("no display: press Ctrl-C to stop")
-            stats = run_live(source, cycle, sink, max_frames=a.max_frames)
+            budget = None if a.no_adapt or a.style_scale is not None else FrameBudget(1 / (source.fps or a.fps))
+            stats = run_live(source, cycle, sink, max_frames=a.max_frames, budget=budget)
     print(stats.summary() if a.stats else
           f"{stats.shown} frames, {stats.fps:.1f} fps, latency p50 {stats.latency_ms(0.5):.0f} ms")
     return 0

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import UserError
+from .budget import FrameBudget
 from .loop import StageTimes
 from .processors import stylize_frames
 
@@ -180,6 +181,7 @@ class LiveStats:
     captured: int | None = None
     dropped_source: int = 0
     gpu_compute: float = 0.0
+    working: tuple[int, int] | None = None   # the size the net painted the last frame at (with a budget)
 
     @property
     def fps(self) -> float:
@@ -203,6 +205,7 @@ class LiveStats:
         n = max(self.times.frames, 1)
         return {"shown": self.shown, "captured": self.captured, "wall_s": round(self.times.wall, 3),
                 "fps": round(self.fps, 2), "dropped": self.dropped,
+                "working_size": list(self.working) if self.working else None,
                 "latency_ms": {k: round(self.latency_ms(q), 1) for k, q in
                                (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))}
                 if self.latency else None,
@@ -221,17 +224,20 @@ class LiveStats:
                          f"p99 {lat['p99']:.0f} ms, max {lat['max']:.0f} ms, mean "
                          f"{1000 * statistics.fmean(self.latency):.0f} ms")
         st = d["per_frame_ms"]
-        lines.append("per frame: " + ", ".join(f"{k} {v:.1f} ms" for k, v in st.items()))
+        lines.append("per frame: " + ", ".join(f"{k} {v:.1f} ms" for k, v in st.items())
+                     + (f"; painted at {self.working[0]}x{self.working[1]}" if self.working else ""))
         return "\n".join(lines)
 
 
 def run_live(source, styles, sink, *, max_frames: int | None = None, log: Callable[[str], None] = print,
-             drop_stale: bool = True) -> LiveStats:
+             drop_stale: bool = True, budget: FrameBudget | None = None) -> LiveStats:
     """Stylize a started ``source`` into a started ``sink`` until the source ends, the user quits
     (q / Esc / closing the window), ``max_frames`` frames were shown, or Ctrl-C.
 
     ``styles``: a :class:`StyleCycle`, a Stylizer, or any ``rgb -> rgb`` function. Window keys
-    (``sink.actions()``) are applied on the process stage between frames. Returns the stats.
+    (``sink.actions()``) are applied on the process stage between frames. ``budget``: a
+    rtstyle.pipeline.budget.FrameBudget that lowers the working size when a frame takes longer
+    than the camera's interval (the process stage is timed per frame). Returns the stats.
     """
     cycle = styles if isinstance(styles, StyleCycle) else StyleCycle.single(styles)
     stop = threading.Event()
@@ -280,7 +286,16 @@ def run_live(source, styles, sink, *, max_frames: int | None = None, log: Callab
     def submit(rgb):
         for action in sink.actions():
             apply(action)
-        return cycle.submit(rgb)
+        if budget is None:
+            return cycle.submit(rgb)
+        st, t0 = cycle.current, time.perf_counter()
+        pending = cycle.submit(rgb)
+        note = budget.observe(st, (rgb.shape[1], rgb.shape[0]), time.perf_counter() - t0)
+        if note:
+            log(note)
+        if hasattr(st, "sizes"):
+            stats.working = st.sizes(rgb.shape[1], rgb.shape[0])[1]
+        return pending
 
     def write(out, t) -> None:
         if max_frames is not None and stats.shown >= max_frames:

@@ -46,6 +46,7 @@ class Stylizer:
         self.strength, self.size, self.scale = strength, size, scale
         working_short(512, None, style_scale)   # checks the range before anything loads
         self.style_scale = style_scale
+        self.work_cap: int | None = None   # largest short side the net paints at (live frame budget)
         model, self.manifest = load_weights(self.entry.path)
         self._model = model if self.family in ARBITRARY else None  # set_style needs it
         # The style goes into the exported file (and so its cache key) only when the weights bake it
@@ -119,9 +120,12 @@ class Stylizer:
 
     def sizes(self, w: int, h: int) -> tuple[tuple[int, int], tuple[int, int]]:
         """(output size, the net's working size), each (W, H), for a ``w``×``h`` frame: ``--size`` /
-        ``--scale`` give the output, the stroke scale the size the net paints at (:func:`working_short`)."""
+        ``--scale`` give the output, the stroke scale the size the net paints at (:func:`working_short`),
+        at most ``work_cap`` (rtstyle.pipeline.budget)."""
         tw, th = target_size(w, h, self.size, self.scale)
         short = working_short(min(tw, th), self.train_short, self.style_scale)
+        if self.work_cap is not None:
+            short = min(short, self.work_cap)
         return (tw, th), (target_size(tw, th, short) if short != min(tw, th) else (tw, th))
 
     def frame(self, rgb: np.ndarray) -> np.ndarray:
