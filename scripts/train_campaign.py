@@ -121,6 +121,11 @@ for _style in ("starry_night", "great_wave", "kandinsky_composition_viii", "cafe
                       f"lite-{_style}", 15, "a lite net of its own at real size: 2500 style-loss steps from "
                       "lite-mosaic-style (its 7000 steps count as done; 12-19x Gatys-500 after the first 1000)",
                       init="lite-mosaic"))
+# Session 8: each 1500 style-loss steps took 18-35 % off a lite net's style loss at real size
+# (kandinsky_composition_viii 0.131 -> 0.085), so the CPU defaults furthest from Gatys-500 get more.
+for _style in ("starry_night", "great_wave"):
+    PLAN.append(Stage(f"lite-{_style}-style-2", [*_LITE_STYLE, "--lr", "5e-4", "--style", _style], 11000,
+                      f"lite-{_style}", 35, "1500 more style-loss steps on the shipped 9500"))
 PLAN.append(Stage("lite-20-style", [*_LITE_STYLE, "--lr", "3e-4", "--style", "all"], 6000, "lite-multi", 15,
                   "every style's CPU default at real size: 2000 style-loss steps on top of the distilled lite-multi"))
 BY_NAME = {s.name: s for s in PLAN}
