@@ -116,8 +116,11 @@ _LITE_STYLE = ["transformer", "--family", "lite", "--width", "16", "--n-res", "4
 PLAN.append(Stage("lite-mosaic-style", [*_LITE_STYLE, "--lr", "5e-4", "--style", "mosaic"], 7000, "lite-mosaic", 10,
                   "the CPU default at real size: 1000 style-loss steps on top of lite-mosaic distilled (4500 steps at "
                   "192 px, then 1500 at 384 px)"))
+# cafe_terrace_at_night ends at its shipped 8000: 1254 more steps (session 8) lowered the content loss
+# but raised the style loss at real size (0.103 -> 0.129) and were not shipped.
 for _style in ("starry_night", "great_wave", "kandinsky_composition_viii", "cafe_terrace_at_night"):
-    PLAN.append(Stage(f"lite-{_style}-style", [*_LITE_STYLE, "--lr", "5e-4", "--style", _style], 9500,
+    PLAN.append(Stage(f"lite-{_style}-style", [*_LITE_STYLE, "--lr", "5e-4", "--style", _style],
+                      8000 if _style == "cafe_terrace_at_night" else 9500,
                       f"lite-{_style}", 15, "a lite net of its own at real size: 2500 style-loss steps from "
                       "lite-mosaic-style (its 7000 steps count as done; 12-19x Gatys-500 after the first 1000)",
                       init="lite-mosaic"))
