@@ -5,7 +5,8 @@ A net that learnt its strokes on large photos paints a 720p frame at its full si
 Live, a user would rather keep the frame rate: :class:`FrameBudget` watches the process stage's
 time per frame and steps the working size down (strokes grow on the frame; time is taken as
 proportional to pixels) until a frame fits the camera's interval, never below half the default
-size (``--style-scale 2``'s strokes), and back up when there is room. Files are not live and always paint at the default size.
+size (``--style-scale 2``'s strokes), and back up when there is room. Files are not live and
+always paint at the default size.
 """
 from __future__ import annotations
 

@@ -283,6 +283,8 @@ def run_live(source, styles, sink, *, max_frames: int | None = None, log: Callab
             stop.set()
         sink.set_status(cycle.label())
 
+    last: list = []   # [stylizer, (w, h)] of the newest frame submitted, with a budget
+
     def submit(rgb):
         for action in sink.actions():
             apply(action)
@@ -290,11 +292,10 @@ def run_live(source, styles, sink, *, max_frames: int | None = None, log: Callab
             return cycle.submit(rgb)
         st, t0 = cycle.current, time.perf_counter()
         pending = cycle.submit(rgb)
-        note = budget.observe(st, (rgb.shape[1], rgb.shape[0]), time.perf_counter() - t0)
+        last[:] = [st, (rgb.shape[1], rgb.shape[0])]
+        note = budget.observe(st, last[1], time.perf_counter() - t0)
         if note:
             log(note)
-        if hasattr(st, "sizes"):
-            stats.working = st.sizes(rgb.shape[1], rgb.shape[0])[1]
         return pending
 
     def write(out, t) -> None:
@@ -314,6 +315,8 @@ def run_live(source, styles, sink, *, max_frames: int | None = None, log: Callab
     except KeyboardInterrupt:
         log("stopped (Ctrl-C)")
     stats.gpu_compute = stats.times.extra.get("gpu_compute", 0.0)
+    if last and hasattr(last[0], "sizes"):   # the size the budget left the last frame at
+        stats.working = last[0].sizes(*last[1])[1]
     if captured0 is not None:  # a source may be reused across runs: count this run only
         stats.captured = source.captured - captured0
     stats.dropped_source = getattr(source, "dropped", 0) - dropped0
