@@ -20,6 +20,9 @@ PHOTOS = {  # source file in content/ -> sample name
     "gcompris_red_panda.jpg": "animal_red_panda.jpg",
     "lomiri_picosdeeuropa.jpg": "landscape_picos_de_europa.jpg",
 }
+# A photo no net trained on (the three above are training photos too): a frame of real camera
+# footage, picked by time before any net was scored on it.
+STREET_AT, STREET_NAME = 10.0, "street_pedestrians.jpg"   # seconds into pedestrians_street_20s.mp4
 
 
 def make_clip(src: Path, dst: Path) -> None:
@@ -73,10 +76,21 @@ def make_photo(src: Path, dst: Path) -> None:
     cv2.imwrite(str(dst), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
 
 
+def make_frame(src: Path, t: float, dst: Path) -> None:
+    """The first frame at or after ``t`` s, resized to 512 px on the long side, JPEG q90."""
+    inp = av.open(str(src))
+    rgb = next(f.to_ndarray(format="rgb24") for f in inp.decode(inp.streams.video[0]) if f.time >= t - 1e-6)
+    inp.close()
+    s = 512 / max(rgb.shape[:2])
+    rgb = cv2.resize(rgb, (round(rgb.shape[1] * s), round(rgb.shape[0] * s)), interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(dst), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+
+
 def main(data: Path) -> None:
     make_clip(data / "video" / "big_buck_bunny_20s.mp4", HERE / "bunny_4s.mp4")
     for src, name in PHOTOS.items():
         make_photo(data / "content" / src, HERE / name)
+    make_frame(data / "video" / "pedestrians_street_20s.mp4", STREET_AT, HERE / STREET_NAME)
     for p in sorted(HERE.iterdir()):
         if p.suffix in (".mp4", ".jpg"):
             print(f"{p.name}: {p.stat().st_size} bytes")

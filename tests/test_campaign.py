@@ -163,3 +163,33 @@ def test_multi_style_losses_are_normalised_per_style(photos):
     t2 = _Targets(vgg, cfg, torch.device("cpu"))
     t2.load_scales(saved)
     assert t2.style_scales(2) == t.style_scales(2)
+
+
+def test_the_quality_photos_and_their_crops_never_reach_style_training(tmp_path):
+    from rtstyle.train.data import EVAL_PHOTO_BASES, split, training_split
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    names = [f"{b}{c}.jpg" for b in sorted(EVAL_PHOTO_BASES) for c in ("", "_crop1", "_crop2")]
+    names += [f"other_{i:02d}.jpg" for i in range(40)]
+    for n in names:
+        cv2.imwrite(str(folder / n), np.full((8, 8, 3), 128, np.uint8))
+    train, val = training_split(folder)
+    kept = {f.name for f in train + val}
+    assert kept == {n for n in names if n.startswith("other_")}
+    # every other photo keeps the side (train / validation) it had before
+    old_train, old_val = split(sorted(folder.iterdir()))
+    assert [f for f in old_train if f.name in kept] == train and [f for f in old_val if f.name in kept] == val
+
+
+def test_the_held_out_names_are_the_sample_photos():
+    # samples/make_samples.py made the scored photos from these training photos: the names must match
+    import os
+    from rtstyle.train.data import EVAL_PHOTO_BASES
+    content = Path(os.environ.get("RTSTYLE_DATA", "/work/shared/data")) / "content"
+    if not content.is_dir():
+        pytest.skip("no data folder")
+    for sample in ("portrait_grace_hopper.jpg", "animal_red_panda.jpg", "landscape_picos_de_europa.jpg"):
+        a = cv2.imread(str(ROOT / "samples" / sample)).astype(np.float32)
+        diffs = {b: np.abs(cv2.resize(cv2.imread(str(content / f"{b}.jpg")), a.shape[1::-1],
+                                      interpolation=cv2.INTER_AREA) - a).mean() for b in EVAL_PHOTO_BASES}
+        assert min(diffs.values()) < 5.0, (sample, diffs)

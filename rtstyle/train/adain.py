@@ -14,7 +14,7 @@ from .. import losses, ops
 from ..models.adain import AdaINDecoder, AdaINNet
 from ..weights import adain_net
 from . import common
-from .data import CropSampler, list_images, split
+from .data import CropSampler, list_images, training_split
 from .loop import TrainLoop
 
 TAPS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1"]
@@ -85,7 +85,7 @@ class _GenState:
 def train(cfg: AdaINConfig, resume: bool = True) -> Path:
     """Train the decoder (resuming from ``out/ckpt.pt`` when present); returns the weights path."""
     device, out = common.start_run(cfg)
-    train_files, val_files = split(list_images(cfg.data))
+    train_files, val_files = training_split(cfg.data)
     content = CropSampler(train_files, cfg.crop, short=int(cfg.crop * 1.5), seed=cfg.seed)
     style_files = [f for f in list_images(cfg.style_dir) if f.stem not in set(cfg.hold_out)]
     unknown = set(cfg.hold_out) - {f.stem for f in list_images(cfg.style_dir)}

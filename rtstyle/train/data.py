@@ -12,6 +12,11 @@ from ..ops import to_tensor
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
+# The photos of samples/ that the quality evaluation scores (docs/training.md) were made from these
+# training photos (samples/make_samples.py); the style trainers leave them and their crops out, so
+# nets trained from now on are scored on photos they never saw.
+EVAL_PHOTO_BASES = frozenset({"lomiri_picosdeeuropa", "gcompris_red_panda", "matplotlib_grace_hopper"})
+
 
 def list_images(folder: str | Path) -> list[Path]:
     folder = Path(folder)
@@ -28,6 +33,16 @@ def split(files: list[Path], val_every: int = 20) -> tuple[list[Path], list[Path
     val = files[::val_every]
     train = [f for i, f in enumerate(files) if i % val_every]
     return train, val
+
+
+def training_split(folder: str | Path) -> tuple[list[Path], list[Path]]:
+    """(train, validation) photos of ``folder`` for the style trainers: :func:`split`, then the
+    photos of :data:`EVAL_PHOTO_BASES` and their crops dropped (after the split, so every other
+    photo keeps its side)."""
+    from ..bench.depth.heldout import base_name
+    train, val = split(list_images(folder))
+    keep = [f for f in train if base_name(f) not in EVAL_PHOTO_BASES]
+    return keep, [f for f in val if base_name(f) not in EVAL_PHOTO_BASES]
 
 
 def _read_rgb(path: Path, short: int) -> np.ndarray:

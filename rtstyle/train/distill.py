@@ -29,7 +29,7 @@ from ..errors import UserError
 from ..families import TEACHER_ORDER, weights_stem
 from ..models.transformer import one_hot_styles
 from . import common
-from .data import CropSampler, list_images, split
+from .data import CropSampler, training_split
 from .loop import TrainLoop
 
 FEATURE_TAP = "relu2_2"
@@ -140,7 +140,7 @@ def train(cfg: DistillConfig, resume: bool = True) -> Path:
     if other:   # the student copies the teacher at a scale the teacher was not trained at
         print(f"note: teachers learnt their strokes on photos of another short side than this run's {short} px "
               f"({', '.join(f'{f}: {s}' for f, s in other.items())}); --photo-short sets it")
-    train_files, val_files = split(list_images(cfg.data))
+    train_files, val_files = training_split(cfg.data)
     sampler = CropSampler(train_files, cfg.crop, short=short, seed=cfg.seed)
     val_x = CropSampler(val_files[:8], cfg.crop, short=short).fixed(8).to(device)
     val_t = [teachers(val_x, s) for s in cfg.styles]

@@ -23,7 +23,7 @@ from ..weights import build_model, load_vgg19, read_manifest
 from ..models.transformer import one_hot_styles
 from ..models.vgg import LAYERS
 from . import common
-from .data import CropSampler, list_images, load_style, split
+from .data import CropSampler, load_style, training_split
 from .loop import TrainLoop
 
 
@@ -167,8 +167,7 @@ def _total(cfg, parts) -> torch.Tensor:
 def train(cfg: TransformerConfig, resume: bool = True) -> Path:
     """Train (resuming from ``out/ckpt.pt`` when present); returns the run's weights path."""
     device, out = common.start_run(cfg)
-    files = list_images(cfg.data)
-    train_files, val_files = split(files)
+    train_files, val_files = training_split(cfg.data)
     sampler = CropSampler(train_files, cfg.crop, short=cfg.photo_px(), scale_max=1.0, seed=cfg.seed)
     val_x = CropSampler(val_files[:8], cfg.crop, short=cfg.photo_px()).fixed(8).to(device)
 
