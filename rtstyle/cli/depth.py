@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import UserError
+from ..sizes import DEPTH_NET_SIZE
 
 
 def register(sub) -> None:
@@ -14,7 +15,8 @@ def register(sub) -> None:
     p.add_argument("output", type=Path, metavar="OUT.png")
     p.add_argument("--raw", action="store_true",
                    help="write a 16-bit greyscale PNG of normalised depth (0 = nearest, 65535 = farthest)")
-    p.add_argument("--size", type=int, default=256, help="short side the net runs at (rounded to a multiple of 16)")
+    p.add_argument("--size", type=int, default=DEPTH_NET_SIZE,
+                   help="short side a depth net (--model rt|full) runs at (rounded to a multiple of 16)")
     p.add_argument("--model", dest="variant", choices=["cues", "rt", "full"], default="cues",
                    help="cues: the row prior with validated image cues, no net (the best measured on real "
                         "photos, docs/depth.md); rt | full: a trained depth net")

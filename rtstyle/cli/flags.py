@@ -5,6 +5,7 @@ import argparse
 
 from ..families import STYLIZING
 from ..precision import PRECISIONS
+from ..sizes import DEPTH_NET_SIZE
 
 
 def style_flags(p: argparse.ArgumentParser, video: bool = False, overwrite: bool = True,
@@ -49,7 +50,8 @@ def depth_flags(p: argparse.ArgumentParser, video: bool = False) -> None:
     g.add_argument("--depth-strength", type=float, default=1.0,
                    help="how much depth modulates, 0 = not at all .. 1 = fully (default 1)")
     g.add_argument("--near-style", action="store_true", help="invert: near things stylized more than far ones")
-    g.add_argument("--depth-size", type=int, default=192, help="short side the depth net runs at (default 192)")
+    g.add_argument("--depth-size", type=int, default=DEPTH_NET_SIZE,
+                   help=f"short side a depth net (--depth-model rt|full) runs at (default {DEPTH_NET_SIZE})")
     g.add_argument("--depth-model", choices=["cues", "rt", "full"], default="cues",
                    help="cues: the row prior with validated image cues, no net, a few ms (the best measured "
                         "on real photos, docs/depth.md); rt | full: a trained depth net (default cues)")

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from ..errors import UserError
 from ..ops import normalize_depth, strength_blend
+from ..sizes import DEPTH_NET_SIZE
 
 NO_WEIGHTS = ("no trained depth weights yet; run scripts/gpu_train_depth.sh on a GPU or "
               "`rtstyle train depth` (or put a depth-*.safetensors folder on $RTSTYLE_WEIGHTS)")
@@ -46,13 +47,13 @@ class DepthNet:
     """A trained depth net on a backend. ``__call__(x)``: (N, 3, H, W) float [0, 1] -> (N, 1, H, W)
     relative depth (larger = farther) at the input's size, computed at ``size`` (short side)."""
 
-    def __init__(self, variant: str | None = None, backend: str = "auto", size: int = 192,
+    def __init__(self, variant: str | None = None, backend: str = "auto", size: int = DEPTH_NET_SIZE,
                  cache_dir: Path | None = None, weights: Path | None = None):
         from .. import backends
         from ..weights import load_weights
         from ..export.cache import default_cache_dir
         if size < 16:
-            raise UserError(f"--depth-size {size} is too small; use at least 16 (e.g. 192)")
+            raise UserError(f"--depth-size {size} is too small; use at least 16 (e.g. {DEPTH_NET_SIZE})")
         self.path, _ = (Path(weights), None) if weights else find_depth_weights(variant)
         model, self.manifest = load_weights(self.path)
         if self.manifest["family"] != "depth":
@@ -82,7 +83,7 @@ class DepthNet:
         self.backend.close()
 
 
-def depth_source(variant: str | None = "cues", backend: str = "auto", size: int = 192):
+def depth_source(variant: str | None = "cues", backend: str = "auto", size: int = DEPTH_NET_SIZE):
     """``variant`` 'cues' (or None): the cue map on the row prior (rtstyle.depth_cues, no net, a few
     ms on a CPU; the best measured on real photos, docs/depth.md); 'rt' | 'full': a trained net."""
     if variant in (None, "cues"):
@@ -166,4 +167,4 @@ def from_options(opts: dict | None, video: bool = False) -> DepthModulator | Non
                           every=opts.get("every", 1) if video else 1,
                           smooth=opts.get("smooth", 0.0) if video else 0.0,
                           variant=opts.get("variant"), backend=opts.get("backend", "auto"),
-                          size=opts.get("size", 192))
+                          size=opts.get("size", DEPTH_NET_SIZE))
