@@ -23,6 +23,9 @@ class Family:
     arbitrary: bool = False            # one set of weights paints any style image
     cpu_tier: bool = False             # a distilled copy made for CPUs: chosen on a GPU only when asked for
     default_config: dict = field(default_factory=dict)   # the architecture timed when no weights ship
+    # px of mirrored edge painted around each frame and cut off (ops.paint_with_margin): the lite
+    # convs pad with zeros and paint a dark frame at the edge without it (docs/training.md, "Edges")
+    edge_margin: int = 0
 
     @property
     def vector_styled(self) -> bool:
@@ -41,7 +44,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("compact", ("image",), default_config={"width": 64, "n_res": 4, "downsample": False}),
     # 20 = the bundled styles
     Family("multi", ("image", "style"), default_config={"n_styles": 20, "width": 32, "n_res": 5}),
-    Family("lite", ("image", "style"), cpu_tier=True, default_config={"n_styles": 20, "width": 16, "n_res": 4}),
+    Family("lite", ("image", "style"), cpu_tier=True, default_config={"n_styles": 20, "width": 16, "n_res": 4},
+           edge_margin=16),
     # the decoder; the frozen VGG19 relu4_1 encoder runs in front of it (rtstyle.export.onnx.family_net)
     Family("adain", ("image", "style_mean", "style_std", "alpha"), arbitrary=True,
            default_config={"width_scale": 1.0}),

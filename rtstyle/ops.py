@@ -155,6 +155,22 @@ def pad_to_multiple(x: torch.Tensor, multiple: int, min_size: int = 1) -> tuple[
     return x, (h, w)
 
 
+def paint_with_margin(paint, margin: int, x: torch.Tensor, *maps: torch.Tensor) -> torch.Tensor:
+    """``paint(x, *maps)`` on ``x`` (and per-pixel ``maps`` of its size) mirrored outwards by
+    ``margin`` px on every side, cropped back to x's size.
+
+    A conv net with zero padding sees the frame's edge as a black border and paints a band there
+    (a dark frame with a bright rim); with the mirrored margin that band falls outside the frame.
+    The margin is capped at side − 1 (what reflection allows); 0 calls ``paint(x, *maps)`` as it is.
+    """
+    h, w = x.shape[-2:]
+    m = min(int(margin), h - 1, w - 1)
+    if m <= 0:
+        return paint(x, *maps)
+    y = paint(*(F.pad(t, (m, m, m, m), mode="reflect") for t in (x, *maps)))
+    return y[..., m:m + h, m:m + w]
+
+
 def crop_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Crop (…, H', W') back to the top-left (H, W)."""
     return x[..., : size[0], : size[1]]

@@ -195,8 +195,8 @@ def test_depth_alpha_map_blends_original_and_stylized():
     stylized = torch.full_like(x, 0.7)
 
     class St:
-        family, strength, extra = "johnson", 1.0, {}
-        backend = staticmethod(lambda img, **kw: stylized)
+        family, strength = "johnson", 1.0
+        paint = staticmethod(lambda img, alpha=None: stylized)
     y = mod.stylize(St, x)
     assert torch.allclose(y[..., :3], x[..., :3]) and torch.allclose(y[..., 3:], stylized[..., 3:])
     near = DepthModulator(strength=1.0, near_style=True, net=_FakeNet()).alpha(x)

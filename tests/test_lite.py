@@ -151,3 +151,32 @@ def test_every_style_and_mixture_of_a_style_input_net_shares_one_onnx_export(tmp
             outs.append(st.frame(rgb))
     assert len(list(cache.glob("*.onnx"))) == 1
     assert np.abs(outs[0].astype(int) - outs[2]).max() > 0 and np.abs(outs[1].astype(int) - outs[2]).max() > 0
+
+
+def test_the_lite_stylizer_paints_frames_over_a_mirrored_edge_margin():
+    """The lite convs pad with zeros and paint a dark frame at the edge; the Stylizer paints each
+    frame over a 16-px mirrored margin and cuts it off (families.FAMILIES['lite'].edge_margin)."""
+    from rtstyle.errors import UserError
+    from rtstyle.pipeline.stylizer import Stylizer
+    x = torch.rand(1, 3, 48, 64)
+    with Stylizer("mosaic", "lite", backend="torch") as st:
+        assert st.margin == 16
+        seen, backend = [], st.backend
+
+        class Spy:    # what the net is given
+            def __call__(self, t, **kw):
+                seen.append(tuple(t.shape[-2:]))
+                return backend(t, **kw)
+
+            def close(self):
+                backend.close()
+        st.backend = Spy()
+        y = st.tensor(x)
+        assert seen == [(80, 96)] and y.shape == x.shape and 0 <= y.min() and y.max() <= 1
+    with Stylizer("mosaic", "lite", backend="torch", margin=0) as plain:
+        y0 = plain.tensor(x)
+    edge = torch.ones(48, 64, dtype=torch.bool)
+    edge[4:-4, 4:-4] = False
+    assert (y - y0).abs()[..., edge].mean() > (y - y0).abs()[..., ~edge].mean()   # the margin changes the edge most
+    with pytest.raises(UserError, match="margin -1 is negative"):
+        Stylizer("mosaic", "lite", backend="torch", margin=-1)

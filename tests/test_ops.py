@@ -114,3 +114,20 @@ def test_strength_blend_scalar_and_map():
     # a map at another resolution is resized to the images' H×W
     small = torch.full((1, 1, 2, 2), 0.5)
     assert torch.allclose(ops.strength_blend(a, b, small), torch.full_like(a, 0.5))
+
+
+def test_paint_with_margin_paints_the_mirrored_frame_and_crops_back():
+    from rtstyle.ops import paint_with_margin
+    x = torch.rand(1, 3, 20, 30)
+    a = torch.rand(1, 1, 20, 30)
+    seen = []
+
+    def paint(t, m=None):
+        seen.append((tuple(t.shape[-2:]), None if m is None else tuple(m.shape[-2:])))
+        return t * 2
+    y = paint_with_margin(paint, 8, x, a)
+    assert seen == [((36, 46), (36, 46))] and torch.allclose(y, x * 2)    # the centre is x's own pixels
+    assert torch.equal(paint_with_margin(lambda t: t + 1, 0, x), x + 1)     # 0: as it is
+    tiny, sizes = torch.rand(1, 3, 3, 5), []
+    y = paint_with_margin(lambda t: sizes.append(tuple(t.shape[-2:])) or t, 16, tiny)
+    assert sizes == [(7, 9)] and torch.equal(y, tiny)    # capped at side - 1, what reflection allows

@@ -150,3 +150,25 @@ def test_photo_short_sets_the_stroke_scale_and_recalibrate_remeasures_the_scales
     from rtstyle.train.snapshot import snapshot    # what the campaign ships mid-run keeps the stroke scale
     _, snap = snapshot(tmp_path / "c", tmp_path / "snap")
     assert snap["train_photo_short"] == 60 and snap["style_size"] == 96
+
+
+def test_margin_trains_on_the_mirrored_edge_and_the_manifest_and_snapshot_keep_it(photos, tmp_path, capsys):
+    from rtstyle.train import transformer as tr
+    seen = []
+
+    class Spy(torch.nn.Module):   # records what the net is given; returns it unchanged
+        def forward(self, x):
+            seen.append(tuple(x.shape[-2:]))
+            return x
+
+    x = torch.rand(2, 3, 48, 40)
+    assert torch.equal(tr._run(Spy(), x, "johnson", 0, margin=16), x) and seen == [(80, 72)]
+    weights = train_transformer(_tiny(photos, tmp_path / "m", family="lite", margin=16))
+    assert json.loads(weights.with_suffix(".json").read_text())["margin"] == 16
+    from rtstyle.train.snapshot import snapshot
+    assert snapshot(tmp_path / "m", tmp_path / "ship")[1]["margin"] == 16
+    capsys.readouterr()
+    assert main(["train", "transformer", "--style", "mosaic", "--data", str(photos), "--crop", "64",
+                 "--margin", "64"]) == 2
+    err = capsys.readouterr().err
+    assert "--margin 64 must be between 0 and --crop 64 - 1" in err and len(err.strip().splitlines()) == 1

@@ -34,6 +34,10 @@ def register(sub) -> None:
     t.add_argument("--recalibrate", action="store_true",
                    help="with --init: measure the loss scales afresh instead of keeping the init weights' "
                         "(when --style-size or --photo-short differ from theirs)")
+    t.add_argument("--margin", type=int, default=0,
+                   help="px of mirrored edge around each crop, painted and cut off before the losses, as "
+                        "the Stylizer paints frames (the lite family: 16), so no loss is scored on the "
+                        "net's zero-padded edge (default 0)")
     t.add_argument("--content-weight", type=float, default=1.0)
     t.add_argument("--style-weight", type=float, default=5.0)
     t.add_argument("--shift-weight", type=float, default=None, help="spatial-shift loss weight (compact: 1.0)")
@@ -152,13 +156,15 @@ def _train_transformer(a) -> int:
     out = a.out or Path("runs") / weights_stem(a.family, names)
     cfg = TransformerConfig(family=a.family, styles=names, style_dir=str(a.style_dir), data=str(a.data),
                             out=str(out), model=model, crop=a.crop, style_size=a.style_size, batch=a.batch,
-                            photo_short=a.photo_short, recalibrate=a.recalibrate, iters=a.iters, lr=a.lr,
+                            photo_short=a.photo_short, recalibrate=a.recalibrate, margin=a.margin, iters=a.iters, lr=a.lr,
                             content_weight=a.content_weight, style_weight=a.style_weight, shift_weight=shift,
                             tv_weight=a.tv_weight, **run_fields(a))
     return _run(train, cfg, a)
 
 
 def _check_photo_short(a) -> None:
+    if getattr(a, "margin", 0) < 0 or getattr(a, "margin", 0) >= a.crop:
+        raise UserError(f"--margin {a.margin} must be between 0 and --crop {a.crop} - 1 (e.g. 16)")
     if a.photo_short and a.photo_short < a.crop:
         raise UserError(f"--photo-short {a.photo_short} is smaller than --crop {a.crop}; the crops are cut from "
                         f"photos of that short side, so use at least {a.crop} (or 0 for 1.5 x --crop)")

@@ -142,13 +142,10 @@ class DepthModulator:
     def stylize(self, stylizer, x: torch.Tensor) -> torch.Tensor:
         """What ``Stylizer.tensor`` does, with depth: AdaIN mixes features per pixel (Wu & Song);
         the feed-forward nets blend stylized and original pixels with the map."""
-        n = x.shape[0]
         a = self.alpha(x) * stylizer.strength
-        extra = {k: v.expand(n, *v.shape[1:]) for k, v in stylizer.extra.items()}
         if stylizer.family == "adain":
-            extra["alpha"] = a
-            return stylizer.backend(x, **extra)
-        y = stylizer.backend(x, **extra)
+            return stylizer.paint(x, alpha=a)
+        y = stylizer.paint(x)
         return strength_blend(y, x.to(y.device, y.dtype), a.to(y.device, y.dtype))
 
     def close(self) -> None:

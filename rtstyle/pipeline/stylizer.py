@@ -10,9 +10,9 @@ from .. import styles
 from ..export.cache import default_cache_dir
 from ..weights import load_weights
 from ..errors import UserError
-from ..families import ARBITRARY, VECTOR_STYLED
+from ..families import ARBITRARY, FAMILIES, VECTOR_STYLED
 from ..io.sources import resize_frame
-from ..ops import preserve_color, strength_blend, to_tensor, to_uint8
+from ..ops import paint_with_margin, preserve_color, strength_blend, to_tensor, to_uint8
 from ..sizes import target_size, working_short
 
 
@@ -27,12 +27,14 @@ class Stylizer:
     ``preserve_color``: keep the input's colours, take only the luminance of the net's output
     (ops.preserve_color), before the ``strength`` blend.
     ``precision``: --precision (auto | bf16 | f32 | int8), for the CPU backends (backends.select).
+    ``margin``: px of mirrored edge painted around each frame and cut off (:meth:`paint`); None = the
+    family's ``edge_margin`` or the margin the weights were trained with, whichever is larger.
     """
 
     def __init__(self, style: str, family: str | None = None, backend: str = "auto", strength: float = 1.0,
                  size=None, scale: float | None = None, cache_dir: Path | None = None, depth=None,
                  preserve_color: bool = False, style_scale: float | None = None,
-                 precision: str = "auto"):
+                 precision: str = "auto", margin: int | None = None):
         from .. import backends
         self.depth = depth   # rtstyle.pipeline.depth.DepthModulator or None: depth-aware strength per pixel
         if not 0.0 <= strength <= 1.0:
@@ -55,6 +57,10 @@ class Stylizer:
         meta = {"style": style if baked else "", "styles": self.entry.styles, "family": self.family,
                 "weights": self.entry.path.name, "config": self.manifest["config"]}
         self.train_short = self.manifest.get("train_photo_short")   # stroke scale of the training photos
+        if margin is not None and margin < 0:
+            raise UserError(f"margin {margin} is negative; use 0 (none) or more pixels")
+        self.margin = int(margin) if margin is not None else \
+            max(FAMILIES[self.family].edge_margin, int(self.manifest.get("margin", 0)))
         self.backend = backends.create(self.spec, model, self.family, meta, cache_dir or default_cache_dir(),
                                        precision=precision)
         self.backend.load()
@@ -109,14 +115,21 @@ class Stylizer:
             # YCbCr is linear in RGB, so taking the luminance after the depth blend equals taking
             # it before (up to the clamp); AdaIN blends features, so after is the only place.
             return preserve_color(y, x) if self.preserve_color else y
-        n = x.shape[0]
-        extra = {k: v.expand(n, *v.shape[1:]) for k, v in self.extra.items()}
-        y = self.backend(x, **extra)
+        y = self.paint(x)
         if self.preserve_color:
             y = preserve_color(y, x)
         if self.strength < 1.0:
             y = strength_blend(y, x.to(y.device, y.dtype), self.strength)
         return y
+
+    def paint(self, x: torch.Tensor, alpha: torch.Tensor | None = None) -> torch.Tensor:
+        """The net alone on ``x`` (no strength, colour or depth blend) with the style inputs (and
+        AdaIN's per-pixel ``alpha``, (N, 1, H, W)), over the mirrored edge margin."""
+        n = x.shape[0]
+        extra = {k: v.expand(n, *v.shape[1:]) for k, v in self.extra.items()}
+        if alpha is None:
+            return paint_with_margin(lambda t: self.backend(t, **extra), self.margin, x)
+        return paint_with_margin(lambda t, a: self.backend(t, **extra, alpha=a), self.margin, x, alpha)
 
     def sizes(self, w: int, h: int) -> tuple[tuple[int, int], tuple[int, int]]:
         """(output size, the net's working size), each (W, H), for a ``w``×``h`` frame: ``--size`` /

@@ -82,6 +82,7 @@ def snapshot(run: Path, dest: Path, extra: dict | None = None) -> tuple[Path, di
         "val_loss": round(last.get("val_total", float("nan")), 6), "logged_at_step": int(last.get("step", 0)),
         "wall_time_s": round(float(saved["wall"]), 1), "snapshot_of": run.name,
         "train_photo_short": int(cfg.get("photo_short") or cfg["crop"] * 1.5),   # as TransformerConfig.photo_px
+        "margin": int(cfg.get("margin", 0)),   # as TransformerConfig.margin: the Stylizer paints with at least it
         "device": f"cpu ({cfg.get('threads') or 'default'} threads)" if cfg.get("device") in ("cpu", "auto") and
                   not torch.cuda.is_available() else str(cfg.get("device")),
         "code_revision": _revision(run),

@@ -39,6 +39,7 @@ class TransformerConfig(common.RunConfig):
     style_size: int = 384                         # style image short side
     photo_short: int = 0                          # training photos' short side before cropping (0: 1.5 x crop)
     recalibrate: bool = False                     # with init: measure loss scales afresh, not the init's
+    margin: int = 0                               # mirrored edge around each crop, cut off before the losses
     batch: int = 4
     iters: int = 10000
     lr: float = 1e-3
@@ -120,8 +121,11 @@ class _Targets:
         return self.style_scale, self.shift_scale
 
 
-def _run(net, x, family, style):
-    """``style``: one index for the whole batch, or a list with one index per image (style-input nets)."""
+def _run(net, x, family, style, margin: int = 0):
+    """``style``: one index for the whole batch, or a list with one index per image (style-input nets).
+    ``margin``: px of mirrored edge painted around ``x`` and cut off (ops.paint_with_margin)."""
+    if margin:
+        return ops.paint_with_margin(lambda t: _run(net, t, family, style), margin, x)
     if family not in VECTOR_STYLED:
         return net(x)
     if isinstance(style, int):
@@ -209,7 +213,7 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
         style = [style_rng.randrange(n_styles) for _ in range(cfg.batch)] if n_styles > 1 else 0
         x = sampler.batch(cfg.batch).to(device, non_blocking=True).contiguous(memory_format=mem)
         with autocast:
-            y = _run(net, x, cfg.family, style)
+            y = _run(net, x, cfg.family, style, cfg.margin)
             parts = _losses(cfg, vgg, targets, y, x, style)
         total = _total(cfg, parts)
         opt.zero_grad(set_to_none=True)
@@ -221,7 +225,7 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
     def val_fn() -> float:
         net.eval()
         with autocast:
-            vals = [_total(cfg, _losses(cfg, vgg, targets, _run(net, val_x, cfg.family, i), val_x, i)).item()
+            vals = [_total(cfg, _losses(cfg, vgg, targets, _run(net, val_x, cfg.family, i, cfg.margin), val_x, i)).item()
                     for i in range(n_styles)]
         return sum(vals) / len(vals)
 
@@ -229,7 +233,7 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
     def samples_fn() -> list:
         net.eval()
         with autocast:
-            return [val_x[:4].float()] + [_run(net, val_x[:4], cfg.family, i).float() for i in range(min(n_styles, 4))]
+            return [val_x[:4].float()] + [_run(net, val_x[:4], cfg.family, i, cfg.margin).float() for i in range(min(n_styles, 4))]
 
     loop.run(step_fn, val_fn, samples_fn)
     net.eval()
@@ -246,5 +250,6 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
         "wall_time_s": round(loop.wall, 1), "device": common.device_name(device), "code_revision": common.code_revision(),
         "cpu": common.cpu_info()["model"], **prec.manifest(),
         "train_photo_short": cfg.photo_px(),   # stroke scale: Stylizer's working resolution
+        "margin": cfg.margin,                  # the Stylizer paints frames with at least this edge margin
     }
     return common.finish_run(net, out / f"{name}.safetensors", manifest, loop)
