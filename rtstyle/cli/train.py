@@ -145,6 +145,8 @@ def _train_transformer(a) -> int:
     if a.family not in VECTOR_STYLED and len(names) != 1:
         raise UserError(f"--family {a.family} trains one style, got {len(names)}; use --family multi for several")
     _check_photo_short(a)
+    if not 0 <= a.margin < a.crop:
+        raise UserError(f"--margin {a.margin} must be between 0 and --crop {a.crop} - 1 (e.g. 16)")
     model = {}
     if a.width is not None:
         model["width"] = a.width
@@ -163,8 +165,6 @@ def _train_transformer(a) -> int:
 
 
 def _check_photo_short(a) -> None:
-    if getattr(a, "margin", 0) < 0 or getattr(a, "margin", 0) >= a.crop:
-        raise UserError(f"--margin {a.margin} must be between 0 and --crop {a.crop} - 1 (e.g. 16)")
     if a.photo_short and a.photo_short < a.crop:
         raise UserError(f"--photo-short {a.photo_short} is smaller than --crop {a.crop}; the crops are cut from "
                         f"photos of that short side, so use at least {a.crop} (or 0 for 1.5 x --crop)")
