@@ -74,3 +74,10 @@ def family(name: str) -> Family:
         return FAMILIES[name]
     except KeyError:
         raise UserError(f"unknown model family {name!r}; known: {', '.join(FAMILIES)}") from None
+
+
+def net_margin(name: str, manifest: dict) -> int:
+    """The mirrored edge margin (px) a net is painted over: its family's ``edge_margin`` or the
+    ``margin`` its weights were trained with (manifest), whichever is larger."""
+    return max(family(name).edge_margin, int(manifest.get("margin", 0) or 0))
+

@@ -244,6 +244,25 @@ def test_half_half_mixture_equals_the_net_with_the_half_half_vector(weights, fam
     assert all((got.cpu() - e).abs().max() > 1e-2 for e in ends)   # really a third picture
 
 
+def test_an_engine_profile_makes_room_for_the_edge_margin(weights, monkeypatch):
+    """A TensorRT engine sees the frame mirrored by the margin, so its profile must be wider by it:
+    a 4K frame of a lite net is 2192x3872 inside the engine (rtstyle.export.tensorrt.widen_profile)."""
+    from rtstyle import backends
+    seen = {}
+    real = backends.create
+
+    def create(*args, profile=None, **kwargs):
+        seen[args[2]] = profile
+        return real(*args, profile=profile, **kwargs)
+    monkeypatch.setattr(backends, "create", create)
+    with Stylizer("great_wave", "lite", "torch") as st:
+        assert st.margin == 16
+    with Stylizer("great_wave", "multi", "torch") as st:
+        assert st.margin == 0
+    assert seen["lite"][2] == (1, 3, 2160 + 32, 3840 + 32)
+    assert seen["multi"] is None   # no margin: the default profile
+
+
 @pytest.mark.parametrize("family,a,b", [("multi", "great_wave", "poppies"), ("adain", "great_wave", "poppies")])
 def test_one_hot_mixture_equals_the_single_style(weights, family, a, b):
     rgb = photo(seed=5)

@@ -299,3 +299,47 @@ def test_every_shipped_model_matches_torch_through_onnxruntime(path, manifest, t
 
 def test_the_style_vector_families_are_those_whose_onnx_takes_a_style_input():
     assert set(VECTOR_STYLED) == {f for f, io in FAMILY_IO.items() if "style" in io.inputs}
+
+
+# -- the mirrored edge margin inside the graph (rtstyle export of lite nets) -------------------
+
+def test_margin_in_the_graph_paints_like_the_stylizer(tmp_path):
+    from rtstyle.ops import paint_with_margin
+    torch.manual_seed(0)
+    model = randomize(LiteNet(n_styles=3, width=8, n_res=1))
+    path = export_onnx(model, "lite", tmp_path / "lite-m.onnx", {"styles": ["a", "b", "c"]}, margin=16)
+    meta = read_metadata(path)
+    assert meta["margin"] == 16 and meta["min_size"] >= 17
+    assert [d for d in onnx_input_shapes(path)["image"] if isinstance(d, int)] == [3]   # still dynamic
+    backend = OnnxRuntimeBackend(path, family="lite", threads=1).load()
+    bare = OnnxRuntimeBackend(export_onnx(model, "lite", tmp_path / "lite.onnx", {"styles": ["a", "b", "c"]}),
+                              family="lite", threads=1).load()
+    for h, w in [(37, 53), (64, 80)]:
+        x = torch.rand(2, 3, h, w)
+        with torch.no_grad():
+            want = paint_with_margin(lambda t: model(t, MIX), 16, x)
+        got = backend(x, style=MIX)
+        assert got.shape == (2, 3, h, w)
+        assert (got - want).abs().max().item() * LEVELS <= 1.0, (h, w)
+        # the margin changes the edge the bare net paints (what it is for)
+        edge = (bare(x, style=MIX) - got)[..., :2, :].abs().max().item() * LEVELS
+        assert edge > 2, edge
+
+
+def test_margin_export_refuses_what_it_cannot_do(tmp_path):
+    adain = pytest.importorskip("rtstyle.models.adain")
+    net = adain_net(adain.AdaINDecoder(width_scale=0.125, in_scale=1.0)).eval()
+    with pytest.raises(UserError, match="^a 'adain' net takes a per-pixel alpha input; export it without a margin$"):
+        export_onnx(net, "adain", tmp_path / "a.onnx", margin=16)
+    lite = LiteNet(n_styles=1, width=8, n_res=1)
+    with pytest.raises(UserError, match="^a 16-px margin needs a frame larger than 16 px on each side, got 16x64"):
+        export_onnx(lite, "lite", tmp_path / "l.onnx", dynamic=False, size=(16, 64), margin=16)
+    with pytest.raises(UserError, match="^margin -1 is negative"):
+        export_onnx(lite, "lite", tmp_path / "l.onnx", margin=-1)
+
+
+def test_widen_profile_makes_room_for_the_margin():
+    from rtstyle.export.tensorrt import DEFAULT_PROFILE, widen_profile
+    lo, opt, hi = widen_profile(DEFAULT_PROFILE, 16)
+    assert lo == (1, 3, 32, 32) and opt == (1, 3, 752, 1312) and hi == (1, 3, 2192, 3872)
+    assert widen_profile(DEFAULT_PROFILE, 0) == tuple(tuple(s) for s in DEFAULT_PROFILE)

@@ -83,6 +83,32 @@ def test_export_refuses_to_overwrite_and_names_mistakes(weights, capsys):
     assert code == 2 and "--style" in err and "--depth" in err
 
 
+def test_lite_export_carries_the_edge_margin_the_stylizer_paints(weights, capsys):
+    from rtstyle.models.lite import LiteNet
+    from rtstyle.ops import paint_with_margin
+    torch.manual_seed(0)
+    save_weights(LiteNet(n_styles=1, width=4, n_res=1), weights / "lite-mosaic.safetensors",
+                 {"family": "lite", "styles": ["mosaic"], "config": {"n_styles": 1, "width": 4, "n_res": 1}})
+    code, out, err = run_cli(capsys, "export", "--style", "mosaic", "--model", "lite")
+    assert code == 0, err
+    assert "16-px mirrored edge margin" in out
+    path = weights.parent / "mosaic-lite.onnx"
+    assert read_metadata(path)["margin"] == 16
+    model, _ = load_weights(weights / "lite-mosaic.safetensors")
+    x = torch.rand(1, 3, 41, 58)
+    with torch.no_grad():
+        ref = paint_with_margin(lambda t: model(t, torch.ones(1, 1)), 16, x)
+    with OnnxRuntimeBackend(path, family="lite", threads=1) as be:
+        assert (be(x, style=torch.ones(1)) - ref).abs().max().item() * 255 < 0.5
+    code, out, err = run_cli(capsys, "export", "--style", "mosaic", "--model", "lite", "--margin", "0",
+                             "-o", "bare.onnx")
+    assert code == 0, err
+    assert read_metadata(weights.parent / "bare.onnx")["margin"] == 0 and "margin" not in out
+    code, _, err = run_cli(capsys, "export", "--style", "mosaic", "--model", "lite", "--margin", "-2", "-o", "x.onnx")
+    assert code == 2 and "--margin -2 is negative; use 0 (the bare net) or more pixels" in err
+    assert not (weights.parent / "x.onnx").exists()
+
+
 def test_parse_hw():
     assert parse_hw("dynamic") is None and parse_hw(None) is None
     assert parse_hw("720x1280") == (720, 1280)

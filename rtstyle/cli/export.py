@@ -36,6 +36,9 @@ def register(sub) -> None:
                    help="onnx: fp16 weights, float32 inputs/outputs; engine: fp16, built strongly typed from that ONNX")
     p.add_argument("--size", default="dynamic",
                    help="HxW (height first, e.g. 720x1280) for a fixed-size graph, or 'dynamic' for any size")
+    p.add_argument("--margin", type=int, default=None, metavar="PX",
+                   help="px of mirrored edge the graph paints around each frame and cuts off, as rtstyle "
+                        "itself paints (default: the net's own, 16 for lite nets; 0 = the bare net)")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset, 17 or newer (default 17)")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="output file (default <style>-<family>[-fp16][-HxW].onnx|.engine here)")
@@ -46,6 +49,10 @@ def register(sub) -> None:
 def run(a) -> int:
     if a.depth and (a.style or a.family):
         raise UserError("--depth exports the depth net; leave out --style and --model")
+    if a.margin is not None and a.margin < 0:
+        raise UserError(f"--margin {a.margin} is negative; use 0 (the bare net) or more pixels")
+    if a.depth and a.margin:
+        raise UserError("--margin is for style nets; the depth net is exported bare")
     export_model(a.style, a.family, a.fmt, a.fp16, parse_hw(a.size), a.output, a.overwrite, a.depth,
-                 a.weights, a.opset)
+                 a.weights, a.opset, margin=a.margin)
     return 0

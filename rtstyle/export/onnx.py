@@ -91,19 +91,28 @@ class FamilySignature(nn.Module):
     For AdaIN the ``alpha`` input is passed as the net's ``alpha_map`` (strength 1), so one input
     takes both a per-sample strength (N,1,1,1) and a per-pixel map (N,1,h,w) such as normalised
     depth, resized onto the content exactly as in torch.
+
+    With ``margin`` > 0 the image is mirrored outwards by that many px before the net and the
+    output cut back (rtstyle.ops.paint_with_margin, as the Stylizer paints), inside the graph; the
+    pad and the crop are constants, so H and W stay dynamic.
     """
 
-    def __init__(self, net: nn.Module, family: str):
+    def __init__(self, net: nn.Module, family: str, margin: int = 0):
         super().__init__()
         families.family(family)
-        self.net, self.family = net, family
+        self.net, self.family, self.margin = net, family, int(margin)
         self._alpha_map = family == "adain" and "alpha_map" in inspect.signature(net.forward).parameters
 
     def forward(self, *args):
+        m = self.margin
+        if m:
+            args = (torch.nn.functional.pad(args[0], (m, m, m, m), mode="reflect"), *args[1:])
         if self._alpha_map:
             image, mean, std, alpha = args
-            return self.net(image, mean, std, 1.0, alpha_map=alpha)
-        return self.net(*args)
+            y = self.net(image, mean, std, 1.0, alpha_map=alpha)
+        else:
+            y = self.net(*args)
+        return y[..., m:-m, m:-m] if m else y
 
 
 def family_net(model: nn.Module, family: str) -> nn.Module:
@@ -266,7 +275,7 @@ def _export_dynamo(model, args, names, output, opset, dynamic):
 
 def export_onnx(model: nn.Module, family: str, path, meta: dict | None = None, *, opset: int = DEFAULT_OPSET,
                 dynamic: bool = True, size: tuple[int, int] | None = None, fold_bn: bool = True,
-                fp16: bool = False, exporter: str = "torchscript") -> Path:
+                fp16: bool = False, exporter: str = "torchscript", margin: int = 0) -> Path:
     """Export ``model`` to an ONNX file with rtstyle metadata; returns the path.
 
     Args:
@@ -282,6 +291,9 @@ def export_onnx(model: nn.Module, family: str, path, meta: dict | None = None, *
         fp16: store weights as fp16 (inputs/outputs stay float32). Needs onnxruntime's converter;
             without it the file stays fp32, with a warning and ``precision=fp32`` in its metadata.
         exporter: ``"torchscript"`` (default) or ``"dynamo"``.
+        margin: px of mirrored edge painted around the image and cut off inside the graph (what the
+            Stylizer does for the lite nets, rtstyle.families ``edge_margin``); 0 = the bare net.
+            Frames need H, W > margin (the ``min_size`` in the metadata rises to margin + 1).
     """
     import onnx
     io_spec = families.family(family)
@@ -291,6 +303,14 @@ def export_onnx(model: nn.Module, family: str, path, meta: dict | None = None, *
         raise UserError(f"unknown exporter {exporter!r}; use 'torchscript' or 'dynamo'")
     if not dynamic and not size:
         raise UserError("a fixed-size export (dynamic=False) needs a size (H, W); pass --size HxW")
+    margin = int(margin)
+    if margin < 0:
+        raise UserError(f"margin {margin} is negative; use 0 (none) or more pixels")
+    if margin and "alpha" in io_spec.inputs:
+        raise UserError(f"a {family!r} net takes a per-pixel alpha input; export it without a margin")
+    if margin and size and min(size) <= margin:
+        raise UserError(f"a {margin}-px margin needs a frame larger than {margin} px on each side, got "
+                        f"{size[0]}x{size[1]}; use a larger --size or --margin 0")
     meta = dict(meta or {})
     model = family_net(model, family)
     net = copy.deepcopy(model).float().cpu().eval()
@@ -300,7 +320,8 @@ def export_onnx(model: nn.Module, family: str, path, meta: dict | None = None, *
     args = _example_inputs(net, family, size, TRACE_BATCH if dynamic else 1)
     export = _export_torchscript if exporter == "torchscript" else _export_dynamo
     with torch.no_grad():
-        blob = export(FamilySignature(net, family).eval(), args, io_spec.inputs, io_spec.output, opset, dynamic)
+        blob = export(FamilySignature(net, family, margin).eval(), args, io_spec.inputs, io_spec.output, opset,
+                      dynamic)
     proto = onnx.load_from_string(blob)
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), opset)
 
@@ -329,7 +350,8 @@ def export_onnx(model: nn.Module, family: str, path, meta: dict | None = None, *
         "exporter": exporter,
         "bn_folded": json.dumps(bool(fold_bn)),
         "multiple": str(int(getattr(model, "multiple", 1))),
-        "min_size": str(int(getattr(model, "min_size", 1))),
+        "min_size": str(max(int(getattr(model, "min_size", 1)), margin + 1 if margin else 1)),
+        "margin": str(margin),
     }
     for k, v in meta.items():
         props.setdefault(k, v if isinstance(v, str) else json.dumps(v, sort_keys=True))
@@ -352,7 +374,8 @@ def read_metadata(path) -> dict:
 def decode_metadata(props: dict) -> dict:
     out = {}
     for k, v in props.items():
-        if k in ("styles", "config", "inputs", "outputs", "dynamic", "bn_folded", "multiple", "min_size"):
+        if k in ("styles", "config", "inputs", "outputs", "dynamic", "bn_folded", "multiple", "min_size",
+                 "margin"):
             try:
                 v = json.loads(v)
             except json.JSONDecodeError:

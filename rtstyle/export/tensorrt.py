@@ -26,6 +26,16 @@ DEFAULT_PROFILE = ((1, 3, 32, 32), (1, 3, 720, 1280), (1, 3, 2160, 3840))
 MAP_INPUTS = ("alpha",)
 
 
+def widen_profile(profile, margin: int):
+    """``profile`` for a net that paints frames over a mirrored ``margin`` outside its graph
+    (rtstyle.ops.paint_with_margin): opt and max H, W grow by 2 × margin, so every frame the
+    profile names still fits once mirrored; min stays."""
+    m = 2 * int(margin)
+    (lo, opt, hi) = [tuple(map(int, s)) for s in profile]
+    grow = lambda s: (*s[:2], s[2] + m, s[3] + m)   # noqa: E731
+    return lo, grow(opt), grow(hi)
+
+
 def import_tensorrt():
     """``import tensorrt`` or a UserError that says how to get it."""
     try:

@@ -18,7 +18,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..errors import UserError
-from ..families import ARBITRARY, VECTOR_STYLED
+from ..families import ARBITRARY, VECTOR_STYLED, net_margin
 from ..files import check_input, check_output
 from ..sizes import target_size
 
@@ -265,7 +265,7 @@ def _depth_weights(path: Path | None):
 def export_model(style: str | None = None, family: str | None = None, fmt: str = "onnx", fp16: bool = False,
                  size: tuple[int, int] | None = None, output: Path | None = None, overwrite: bool = False,
                  depth: bool = False, weights: Path | None = None, opset: int | None = None,
-                 cache_dir: Path | None = None, log=print) -> Path:
+                 cache_dir: Path | None = None, log=print, margin: int | None = None) -> Path:
     """Export trained weights to ``output``; returns its path.
 
     Args:
@@ -278,6 +278,9 @@ def export_model(style: str | None = None, family: str | None = None, fmt: str =
         depth: export the depth net instead of a style net.
         weights: a specific weights file (with its ``.json`` manifest) instead of choosing one.
         cache_dir: engine builds: where the intermediate ONNX and the engine cache live.
+        margin: px of mirrored edge the graph paints around each frame and cuts off (as the Stylizer
+            does); None = the net's own (its family's ``edge_margin`` or the manifest's ``margin``,
+            the larger), 0 = the bare net.
     """
     from .. import styles
     from ..export.onnx import DEFAULT_OPSET, export_onnx, model_digest, read_metadata
@@ -308,30 +311,36 @@ def export_model(style: str | None = None, family: str | None = None, fmt: str =
         meta = _style_meta(entry, model, style)
         stem = f"{style}-{entry.family}"
     family = manifest["family"]
+    if margin is None:
+        margin = 0 if depth else net_margin(family, manifest)
     out = Path(output) if output else _default_output(stem, fmt, fp16, size)
     if out.suffix.lower() not in (FORMATS[fmt], ".plan" if fmt == "engine" else FORMATS[fmt]):
         raise UserError(f"output {out} should end in {FORMATS[fmt]} for --format {fmt}")
     check_output(out, overwrite)
 
     if fmt == "onnx":
-        export_onnx(model, family, out, meta, opset=opset, dynamic=size is None, size=size, fp16=fp16)
+        export_onnx(model, family, out, meta, opset=opset, dynamic=size is None, size=size, fp16=fp16, margin=margin)
         info = read_metadata(out)
+        edge = f", {margin}-px mirrored edge margin" if margin else ""
         log(f"wrote {out} ({family}, {info['precision']}, opset {info['opset']}, "
-            f"{'any size' if size is None else f'{size[0]}x{size[1]} (HxW)'}, {out.stat().st_size / 2**20:.1f} MiB)")
+            f"{'any size' if size is None else f'{size[0]}x{size[1]} (HxW)'}{edge}, "
+            f"{out.stat().st_size / 2**20:.1f} MiB)")
         return out
 
     from ..export.cache import default_cache_dir
     cache = Path(cache_dir or default_cache_dir())
     # fp16: the engine is built strongly typed from an fp16 ONNX file (rtstyle.export.tensorrt.network_plan)
     fp16_onnx = {"fp16": True} if fp16 else {}
-    digest = model_digest(model, family, meta, opset=opset, **fp16_onnx)
+    edge = {"margin": margin} if margin else {}   # the backends' cached bare-net files keep their keys
+    digest = model_digest(model, family, meta, opset=opset, **fp16_onnx, **edge)
     onnx_path = cache / f"{family}-{digest[:16]}{'-fp16' if fp16 else ''}.onnx"
     if not onnx_path.exists():
-        export_onnx(model, family, onnx_path, meta, opset=opset, **fp16_onnx)
+        export_onnx(model, family, onnx_path, meta, opset=opset, **fp16_onnx, **edge)
     profile = ((1, 3, *size),) * 3 if size else DEFAULT_PROFILE
     engine = build_engine(onnx_path, cache, profile, fp16=fp16)
     from ..files import atomic_write
     atomic_write(out, lambda tmp: shutil.copyfile(engine, tmp))
-    log(f"wrote {out} (TensorRT {'fp16' if fp16 else 'fp32'}, profile {json.dumps(profile)}; "
+    log(f"wrote {out} (TensorRT {'fp16' if fp16 else 'fp32'}, profile {json.dumps(profile)}"
+        f"{f', {margin}-px mirrored edge margin' if margin else ''}; "
         f"cached as {engine})")
     return out

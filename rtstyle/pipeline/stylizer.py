@@ -8,9 +8,10 @@ import torch
 
 from .. import styles
 from ..export.cache import default_cache_dir
+from ..export.tensorrt import DEFAULT_PROFILE, widen_profile
 from ..weights import load_weights
 from ..errors import UserError
-from ..families import ARBITRARY, FAMILIES, VECTOR_STYLED
+from ..families import ARBITRARY, VECTOR_STYLED, net_margin
 from ..io.sources import resize_frame
 from ..ops import paint_with_margin, preserve_color, strength_blend, to_tensor, to_uint8
 from ..sizes import target_size, working_short
@@ -59,10 +60,11 @@ class Stylizer:
         self.train_short = self.manifest.get("train_photo_short")   # stroke scale of the training photos
         if margin is not None and margin < 0:
             raise UserError(f"margin {margin} is negative; use 0 (none) or more pixels")
-        self.margin = int(margin) if margin is not None else \
-            max(FAMILIES[self.family].edge_margin, int(self.manifest.get("margin", 0)))
+        self.margin = int(margin) if margin is not None else net_margin(self.family, self.manifest)
+        # a TensorRT engine sees the mirrored frame, so its profile grows by the margin (4K still fits)
+        profile = widen_profile(DEFAULT_PROFILE, self.margin) if self.margin else None
         self.backend = backends.create(self.spec, model, self.family, meta, cache_dir or default_cache_dir(),
-                                       precision=precision)
+                                       profile=profile, precision=precision)
         self.backend.load()
         self.extra = self._extra_on_device(model)
 
