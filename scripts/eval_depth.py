@@ -6,7 +6,8 @@ Sets: held-out synthetic views (seeds no training run uses), the ground-truth di
 Middlebury stereo scenes (Aloe, from OpenCV's samples; motorcycle, Middlebury 2014, bundled in the
 scikit-image wheel), structure-from-motion pairs from the clips (for big_buck_bunny_20s only first
 frames >= 300: training may use frames 0..299), and our human-judged DIW-style pairs
-(rtstyle/bench/depth/diw_pairs.json, photos kept out of training). Baselines on the same pairs:
+(rtstyle/bench/depth/diw_pairs.json, photos kept out of training), and the test rooms of the real
+indoor stereo pairs of the stereodemo wheel (rtstyle.bench.depth.stereodemo). Baselines on the same pairs:
 "lower = nearer" (depth = −row), and for Aloe, OpenCV StereoSGBM's own disparity.
 None of these sets is used for training or for choosing training settings.
 Also scored: how often the weak training cues are right on synthetic views (ground-pair labels,
@@ -150,6 +151,25 @@ def diw(net, short: int):
     return out
 
 
+def stereo_test(net, short: int):
+    """The test rooms of the stereodemo wheel's real indoor pairs (rtstyle.bench.depth.stereodemo.TEST):
+    depth order measured by stereo matching; per scene and pooled, the prior beside the net."""
+    from rtstyle.bench.depth import stereodemo as S
+    scenes = S.load(S.TEST)
+    out, nets, priors = {"scenes": {}}, [], []
+    for sc in scenes:
+        prs = S.pairs(sc)
+        h, w = sc.left.shape[:2]
+        r_net = ordinal_accuracy(predict(net, sc.left, short)[::S.GRID, ::S.GRID], prs)
+        r_pri = ordinal_accuracy(lower_is_nearer(h, w)[::S.GRID, ::S.GRID], prs)
+        nets.append(r_net)
+        priors.append(r_pri)
+        out["scenes"][sc.name] = {"coverage": round(S.coverage(sc), 3), "net": r_net["ordered"],
+                                  "lower_is_nearer": r_pri["ordered"], "n_ordered": r_net["n_ordered"]}
+    out["net"], out["lower_is_nearer"] = merge(nets), merge(priors)
+    return out
+
+
 def sfm(net, short: int):
     res = {}
     for clip in (DATA / "video" / "big_buck_bunny_20s.mp4", ROOT / "samples" / "bunny_4s.mp4",
@@ -264,6 +284,7 @@ def main():
         res["aloe"].pop("_image")
     res["motorcycle"] = motorcycle(net, a.short)
     res["diw_ours"] = diw(net, a.short)
+    res["stereodemo_test"] = stereo_test(net, a.short)
     if a.speed_backends:
         res["backend_speed"] = backend_speed(net)
     if a.speed:
