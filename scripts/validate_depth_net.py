@@ -6,9 +6,10 @@
 The net's output is g·prior + s·head(features) (head conv weight and bias times s; s = 0 is the
 prior, exactly). Each s of the grid is scored on the validation sets of scripts/validate_depth_cues.py
 (98 judged pairs on training photos, SfM pairs on the training frames of big_buck_bunny_20s,
-32 synthetic views), never on a test set. The rule, the same as for the cue settings
-(docs/depth.md): the most validation pairs subject to SfM-val >= the prior's and synthetic >= the
-prior's - 1 point; ties go to the smaller s. s = 0 means "no net beats the prior here".
+32 synthetic views, the stereodemo validation rooms), never on a test set. The rule, the same as
+for the cue settings (docs/depth.md): the most validation pairs subject to SfM-val >= the prior's,
+stereo-val >= the prior's (since 2026-12-03) and synthetic >= the prior's - 1 point; ties go to the
+smaller s. s = 0 means "no net beats the prior here".
 """
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def scaled(net, head0: dict, s: float):
 
 def choose(rows: list[dict]) -> float:
     prior = next(r for r in rows if r["s"] == 0.0)
-    ok = [r for r in rows if r["sfm_val"] >= prior["sfm_val"] and r["synthetic"] >= prior["synthetic"] - 0.01]
+    ok = [r for r in rows if r["sfm_val"] >= prior["sfm_val"] and r["synthetic"] >= prior["synthetic"] - 0.01
+          and not r.get("stereo_val", 1) < prior.get("stereo_val", 0)]
     best = max(r["val_pairs_acc"] for r in ok)
     return min(r["s"] for r in ok if r["val_pairs_acc"] == best)
 
