@@ -164,9 +164,10 @@ def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray
 
 # What `--depth-model cues` (the default) uses: the setting the rule written down before any test
 # score picked on validation data (docs/depth.md: the most validation pairs subject to SfM-val >=
-# prior and synthetic >= prior - 1 point). On the real test sets it equals the prior; the trained
-# nets score below it there.
-CHOSEN = CueConfig(centre=0.25, sharp=0.5, gate=1.8)
+# prior, stereo-val >= prior and synthetic >= prior - 1 point; fewer terms on a tie). Since
+# 2026-12-03 sharpness alone, gated (D); before, centre 0.25 + sharp 0.5 gated at 1.8 (C), which
+# the stereo validation rooms rejected. On the real test sets both equal the prior.
+CHOSEN = CueConfig(sharp=1.0, gate=1.8)
 
 
 class CueDepth:

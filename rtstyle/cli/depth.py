@@ -18,8 +18,8 @@ def register(sub) -> None:
     p.add_argument("--size", type=int, default=DEPTH_NET_SIZE,
                    help="short side a depth net (--model rt|full) runs at (rounded to a multiple of 16)")
     p.add_argument("--model", dest="variant", choices=["cues", "rt", "full"], default="cues",
-                   help="cues: the row prior with validated image cues, no net (the best measured on real "
-                        "photos, docs/depth.md); rt | full: a trained depth net")
+                   help="cues: the row prior with validated image cues, no net (on real photos within a point "
+                        "of the trained net at a thirtieth of its cost, docs/depth.md); rt | full: a trained depth net")
     p.add_argument("--backend", default="auto", help="auto | tensorrt | torch-cuda | onnxruntime | torch")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=run)

@@ -53,8 +53,8 @@ def depth_flags(p: argparse.ArgumentParser, video: bool = False) -> None:
     g.add_argument("--depth-size", type=int, default=DEPTH_NET_SIZE,
                    help=f"short side a depth net (--depth-model rt|full) runs at (default {DEPTH_NET_SIZE})")
     g.add_argument("--depth-model", choices=["cues", "rt", "full"], default="cues",
-                   help="cues: the row prior with validated image cues, no net, a few ms (the best measured "
-                        "on real photos, docs/depth.md); rt | full: a trained depth net (default cues)")
+                   help="cues: the row prior with validated image cues, no net, a few ms (on real photos within "
+                        "a point of the trained net, docs/depth.md); rt | full: a trained depth net (default cues)")
     if video:
         g.add_argument("--depth-every", type=int, default=1, help="recompute depth every k frames (default 1)")
         g.add_argument("--depth-smooth", type=float, default=0.5,

