@@ -62,3 +62,15 @@ def test_wheel_errors_say_what_to_do(tmp_path):
         S.wheel(tmp_path, download=False)
     with pytest.raises(UserError, match="unknown stereodemo scene"):
         S.load(["kitchen"], tmp_path / S.WHEEL)
+
+
+def test_training_never_reads_a_test_scene(capsys):
+    from rtstyle import cli
+    from rtstyle.train.depth_data import real
+    with pytest.raises(ValueError, match="desk are test scenes"):
+        real.stereo_scenes(("toy", "desk"), 128, 96, 100, 0)
+    assert cli.main(["train", "depth", "--stereo-scenes", "desk,toy", "--iters", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--stereo-scenes desk are test scenes; train on 'val' (bedroom_chair, cycles" in err
+    assert cli.main(["train", "depth", "--stereo-scenes", "kitchen", "--iters", "1"]) == 2
+    assert "kitchen are not stereodemo scenes" in capsys.readouterr().err

@@ -110,6 +110,11 @@ def _register_depth(tsub) -> None:
     t.add_argument("--cue-weight", type=float, default=0.0,
                    help="pseudo-pairs 'sharp and central = nearer' on shallow-focus photos (0 = off)")
     t.add_argument("--cue-gate", type=float, default=1.2, help="focus ratio a photo needs to give cue pairs")
+    t.add_argument("--stereo-scenes", default="",
+                   help="'val' or comma-separated stereodemo scenes whose measured stereo pairs to train on "
+                        "(rtstyle.bench.depth.stereodemo; its test scenes are refused)")
+    t.add_argument("--stereo-weight", type=float, default=0.3)
+    t.add_argument("--stereo-batch", type=int, default=2, help="stereo scenes per step")
     t.add_argument("--buffer", type=int, default=512, help="rendered views kept in the replay buffer")
     t.add_argument("--fresh", type=int, default=2, help="new views rendered per step")
     t.add_argument("--workers", type=int, default=0, help="render processes (0 = in the training process)")
@@ -202,12 +207,23 @@ def _train_depth(a) -> int:
         start, stop = (int(v) for v in a.sfm_frames.split(":"))
     except ValueError:
         raise UserError(f"--sfm-frames {a.sfm_frames!r} is not START:STOP (e.g. 0:300)") from None
+    stereo_scenes = tuple(n.strip() for n in a.stereo_scenes.split(",") if n.strip())
+    if stereo_scenes == ("val",):
+        from ..bench.depth.stereodemo import VALIDATION
+        stereo_scenes = VALIDATION
+    if stereo_scenes:
+        from ..bench.depth.stereodemo import TEST, VALIDATION
+        bad = [n for n in stereo_scenes if n not in VALIDATION]
+        if bad:
+            why = "are test scenes" if set(bad) <= set(TEST) else "are not stereodemo scenes"
+            raise UserError(f"--stereo-scenes {', '.join(bad)} {why}; train on 'val' ({', '.join(VALIDATION)})")
     model = ({} if a.net_width is None else {"width": a.net_width}) | ({"prior": a.prior} if a.prior != "none" else {})
     cfg = DepthConfig(variant=a.variant, model=model, out=str(a.out or Path("runs") / f"depth-{a.variant}"), height=h, width=w,
                       batch=a.batch, real_batch=a.real_batch, iters=a.iters, lr=a.lr, pairs=a.pairs, tau=a.tau,
                       si_weight=a.si_weight, real_data=str(a.real_data or ""), textures=str(a.textures or ""),
                       ground_weight=a.ground_weight, sky_weight=a.sky_weight, sfm_clip=str(a.sfm_clip or ""),
                       sfm_frames=(start, stop), sfm_weight=a.sfm_weight, cue_weight=a.cue_weight, cue_gate=a.cue_gate,
+                      stereo_scenes=stereo_scenes, stereo_weight=a.stereo_weight, stereo_batch=a.stereo_batch,
                       buffer=a.buffer, fresh=a.fresh,
                       workers=a.workers, val_views=a.val_views, **run_fields(a))
     return _run(train, cfg, a, ValueError)

@@ -39,6 +39,7 @@ from ..depth_cues import CueConfig, cue_depth, focus_ratio, sharpness, sky_mask
 from ..ops import colorize, to_tensor
 from ..bench.depth.metrics import merge, ordinal_accuracy
 from .depth_data import pairs as P
+from .depth_data import real as real_data
 from .depth_data import synth
 from ..models.depth import build_depth_net
 from . import common
@@ -74,6 +75,9 @@ class DepthConfig(common.RunConfig):
     sfm_weight: float = 0.3
     cue_weight: float = 0.0                        # pseudo-pairs from PHOTO_CUES on shallow-focus photos (0 = off)
     cue_gate: float = 1.2                          # focus ratio a photo needs to give cue pairs
+    stereo_scenes: tuple = ()                      # stereodemo scenes with measured stereo pairs (never TEST)
+    stereo_batch: int = 2                          # stereo scenes per step (when stereo_scenes is set)
+    stereo_weight: float = 0.3
     buffer: int = 512
     fresh: int = 2                                 # new synthetic views per step
     workers: int = 0                               # render processes (0 = in this process)
@@ -262,7 +266,7 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched_total = max(1, cfg.iters)
     loop = TrainLoop(out, iters=cfg.iters, log_every=cfg.log_every, ckpt_every=cfg.ckpt_every,
-                     max_minutes=cfg.max_minutes, fields=["total", "rank_syn", "si", "ground", "sky", "sfm", "cue"],
+                     max_minutes=cfg.max_minutes, fields=["total", "rank_syn", "si", "ground", "sky", "sfm", "cue", "stereo"],
                      state={"model": net, "opt": opt}, desc=f"depth-{cfg.variant}",
                      title=f"depth {cfg.variant}", val_field="val_acc")
     if not (resume and loop.resume(device)) and cfg.init:
@@ -282,10 +286,13 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
         cue_files = exclude(files, heldout_bases(VAL_PAIRS_FILE)) if cfg.cue_weight > 0 else []
         real = RealPhotos(files, cfg.height, cfg.width, cfg.seed + step, cue_files, cfg.cue_gate)
     if cfg.sfm_clip and cfg.sfm_batch > 0:
-        sfm = _sfm_frames(cfg)
+        sfm = real_data.sfm_frames(cfg.sfm_clip, tuple(cfg.sfm_frames), cfg.width, cfg.height, cfg.seed)
+    stereo = (real_data.stereo_scenes(tuple(cfg.stereo_scenes), cfg.width, cfg.height, cfg.pairs, cfg.seed)
+              if cfg.stereo_scenes and cfg.stereo_batch > 0 else None)
     val_views, val_pairs = validation_set(cfg)
     print(f"data ready in {time.time() - t_start:.0f} s: buffer {cfg.buffer} views, "
-          f"{n_real_files} photos ({0 if real is None else real.n_cue_photos} with cue pairs), {0 if sfm is None else len(sfm)} SfM frames, {len(val_views)} val views")
+          f"{n_real_files} photos ({0 if real is None else real.n_cue_photos} with cue pairs), {0 if sfm is None else len(sfm)} SfM frames, "
+          f"{0 if stereo is None else len(stereo)} stereo scenes, {len(val_views)} val views")
 
     prec = common.loop_precision(loop, device, cfg.precision)
     autocast = prec.autocast
@@ -307,6 +314,10 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
         if sfm is not None:
             pick = rng.integers(len(sfm), size=cfg.sfm_batch)
             imgs.append(np.stack([sfm[i][0] for i in pick]))
+        if stereo is not None:
+            pick_st = rng.integers(len(stereo), size=cfg.stereo_batch)
+            flips = rng.random(cfg.stereo_batch) < 0.5
+            imgs.append(np.stack([stereo[i][1 if f else 0][0] for i, f in zip(pick_st, flips)]))
         x = to_tensor(np.concatenate(imgs)).to(device, non_blocking=True)
         with autocast:
             z = net(x)
@@ -330,6 +341,10 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
         if sfm is not None:
             sp = [sfm[i][1].resample(cfg.pairs // 4, rng) for i in pick]
             terms["sfm"] = cfg.sfm_weight * losses.ranking_loss(z[k:k + cfg.sfm_batch], *_stack(sp, device))
+            k += cfg.sfm_batch
+        if stereo is not None:
+            stp = [stereo[i][1 if f else 0][1].resample(cfg.pairs // 4, rng) for i, f in zip(pick_st, flips)]
+            terms["stereo"] = cfg.stereo_weight * losses.ranking_loss(z[k:k + cfg.stereo_batch], *_stack(stp, device))
         total = sum(terms.values())
         if not torch.isfinite(total):
             raise FloatingPointError(f"loss became {total.item()} at step {step}; lower --lr")
@@ -350,14 +365,17 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
         "data": (f"synthetic scenes ({cfg.width}x{cfg.height}, textures from {Path(cfg.textures).name or 'content'}/; "
                  f"buffer {cfg.buffer}, {cfg.fresh} fresh/step, {synth_buf.next_seed} seeds used), "
                  f"{n_real_files} photos from {Path(cfg.real_data).name or '-'}/ with weak pairs, "
-                 f"SfM pairs from {Path(cfg.sfm_clip).name or '-'} frames {list(cfg.sfm_frames) if cfg.sfm_clip else '-'}"),
+                 f"SfM pairs from {Path(cfg.sfm_clip).name or '-'} frames {list(cfg.sfm_frames) if cfg.sfm_clip else '-'}"
+                 + (f", measured stereo pairs of stereodemo scenes {', '.join(cfg.stereo_scenes)}"
+                    if stereo is not None else "")),
         "iterations": loop.step, "complete": not loop.stopped_early,
         "train_loss": {k: round(v, 6) for k, v in parts.items()},
         "val_ordinal_accuracy": {k: round(v, 4) for k, v in last_val.items()},
         "val": f"{len(val_views)} held-out synthetic views (seeds {VAL_SEED0}+), 2000 uniform pairs each, "
                f"tau {cfg.tau}, equal_tol 0.02",
         "loss_weights": {"si": cfg.si_weight, "ground": cfg.ground_weight, "sky": cfg.sky_weight,
-                         "sfm": cfg.sfm_weight, "cue": cfg.cue_weight},
+                         "sfm": cfg.sfm_weight, "cue": cfg.cue_weight,
+                         **({"stereo": cfg.stereo_weight} if stereo is not None else {})},
         **({"cue_pairs": f"{real.n_cue_photos} photos with focus ratio >= {cfg.cue_gate}, cue map "
                          f"{PHOTO_CUES.to_dict()}; none from the validation-pair photos"}
            if real is not None and cfg.cue_weight > 0 else {}),
@@ -384,18 +402,3 @@ def _init(net, path: str) -> int:
         print(f"initialised the body from {path} (plain net, {man.get('iterations', 0)} steps); head at zero = the prior")
         return 0
     return common.init_from_weights(net, path)
-
-
-def _sfm_frames(cfg: DepthConfig):
-    """(frame at training size, Pairs) from the clip's training frame range."""
-    rng = np.random.default_rng(cfg.seed + 3)
-    out = []
-    for frame, xy, z in P.clip_sfm_points(cfg.sfm_clip, frames=tuple(cfg.sfm_frames), aspect=cfg.width / cfg.height):
-        sx, sy = cfg.width / frame.shape[1], cfg.height / frame.shape[0]
-        small = cv2.resize(frame, (cfg.width, cfg.height), interpolation=cv2.INTER_AREA)
-        pairs = P.point_pairs(xy * np.array([sx, sy], np.float32), z, (cfg.height, cfg.width), 400, rng)
-        if len(pairs):
-            out.append((small, pairs))
-    if not out:
-        raise ValueError(f"no frame pair of {cfg.sfm_clip} frames {cfg.sfm_frames} had enough parallax for SfM")
-    return out

@@ -207,7 +207,7 @@ def clip_sfm_points(path, gap: int = 24, stride: int = 6, frames: tuple[int, int
             if not ok:
                 break
             if i >= start and (i - start) % stride in (0, gap):
-                buf[i] = _prep(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), aspect, max_side)
+                buf[i] = fit_aspect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), aspect, max_side)
                 a = i - gap
                 if a in buf and (a - start) % stride == 0 and a < stop:
                     res = sfm_points(buf[a], buf[i], **kw)
@@ -221,7 +221,9 @@ def clip_sfm_points(path, gap: int = 24, stride: int = 6, frames: tuple[int, int
     return out
 
 
-def _prep(rgb: np.ndarray, aspect: float | None, max_side: int) -> np.ndarray:
+def fit_aspect(rgb: np.ndarray, aspect: float | None, max_side: int) -> np.ndarray:
+    """The centre crop of ``rgb`` with width / height = ``aspect`` (None: all of it), shrunk so that
+    its long side is at most ``max_side``."""
     h, w = rgb.shape[:2]
     if aspect:
         if w / h > aspect:
