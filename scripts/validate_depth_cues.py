@@ -40,7 +40,12 @@ BUNNY = DATA / "video" / "big_buck_bunny_20s.mp4"
 
 def _stereo_val():
     from rtstyle.bench.depth import stereodemo
-    return [(sc, stereodemo.pairs(sc)) for sc in stereodemo.load(stereodemo.VALIDATION)]
+    from rtstyle.errors import UserError
+    try:
+        scenes = stereodemo.load(stereodemo.VALIDATION)
+    except UserError as exc:   # the rule needs stereo-val: stop with the one line that says what to do
+        raise SystemExit(f"error: {exc}") from None
+    return [(sc, stereodemo.pairs(sc)) for sc in scenes]
 
 
 def load_sets():
