@@ -39,9 +39,12 @@ def scaled(net, head0: dict, s: float):
     return net
 
 
-def choose(rows: list[dict]) -> float:
+def choose(rows: list[dict], sfm_tol: float = 0.0) -> float:
+    """The rule: the most validation pairs subject to SfM-val >= prior - ``sfm_tol`` (points),
+    stereo-val >= prior and synthetic >= prior - 1 point; ties go to the smaller s."""
     prior = next(r for r in rows if r["s"] == 0.0)
-    ok = [r for r in rows if r["sfm_val"] >= prior["sfm_val"] and r["synthetic"] >= prior["synthetic"] - 0.01
+    ok = [r for r in rows if r["sfm_val"] >= prior["sfm_val"] - sfm_tol / 100
+          and r["synthetic"] >= prior["synthetic"] - 0.01
           and not r.get("stereo_val", 1) < prior.get("stereo_val", 0)]
     best = max(r["val_pairs_acc"] for r in ok)
     return min(r["s"] for r in ok if r["val_pairs_acc"] == best)
@@ -52,6 +55,11 @@ def main(argv=None) -> int:
     ap.add_argument("weights", type=Path)
     ap.add_argument("--short", type=int, default=192, help="short side the net runs at on photos")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--stereo-val", default="val", metavar="SCENES",
+                    help="stereodemo scenes that serve as stereo validation: 'val' (all of its validation rooms) "
+                         "or a comma-separated list of them (for a net that trained on the others)")
+    ap.add_argument("--sfm-tol", type=float, default=0.0, metavar="POINTS",
+                    help="points SfM-val may fall below the prior's (default 0; pre-register any other value)")
     ap.add_argument("--ship", type=float, default=None, metavar="S", help="write the net with its head times S")
     ap.add_argument("--out", type=Path, default=None, help="with --ship: the weights file to write")
     a = ap.parse_args(argv)
@@ -73,15 +81,24 @@ def main(argv=None) -> int:
         print(f"wrote {a.out} (head x {a.ship})")
         return 0
     sets = load_sets()
+    if a.stereo_val != "val":
+        from rtstyle.bench.depth import stereodemo
+        names = tuple(n.strip() for n in a.stereo_val.split(",") if n.strip())
+        bad = [n for n in names if n not in stereodemo.VALIDATION]
+        if bad:
+            sys.exit(f"error: --stereo-val {', '.join(bad)}: not stereodemo validation scenes "
+                     f"({', '.join(stereodemo.VALIDATION)})")
+        sets = dict(sets, stereo=[(sc, stereodemo.pairs(sc)) for sc in stereodemo.load(names)])
     rows = []
     for s in GRID:
         r = score(lambda rgb: predict(scaled(net, head0, s), rgb, a.short), sets)
         rows.append({"s": s, **r})
         print(json.dumps(rows[-1]), flush=True)
-    pick = choose(rows)
+    pick = choose(rows, a.sfm_tol)
     print(f"rule picks s = {pick}" + (" (the prior: this net does not beat it on validation)" if pick == 0 else ""))
     if a.json:
-        a.json.write_text(json.dumps({"weights": str(a.weights), "rows": rows, "chosen_s": pick}, indent=1) + "\n")
+        a.json.write_text(json.dumps({"weights": str(a.weights), "stereo_val": a.stereo_val, "sfm_tol": a.sfm_tol,
+                                      "rows": rows, "chosen_s": pick}, indent=1) + "\n")
     return 0
 
 

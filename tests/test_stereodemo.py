@@ -74,3 +74,28 @@ def test_training_never_reads_a_test_scene(capsys):
     assert "--stereo-scenes desk are test scenes; train on 'val' (bedroom_chair, cycles" in err
     assert cli.main(["train", "depth", "--stereo-scenes", "kitchen", "--iters", "1"]) == 2
     assert "kitchen are not stereodemo scenes" in capsys.readouterr().err
+
+
+def test_the_validation_rule_for_a_depth_net():
+    """scripts/validate_depth_net.py: most validation pairs, subject to the real-parallax and
+    synthetic floors; --sfm-tol lets SfM-val fall that many points below the prior."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "scripts"))
+    try:
+        spec = importlib.util.spec_from_file_location("vdn", root / "scripts" / "validate_depth_net.py")
+        vdn = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(vdn)
+    finally:
+        sys.path.remove(str(root / "scripts"))
+
+    def row(s, pairs, sfm, syn=0.70, stereo=0.73):
+        return {"s": s, "val_pairs_acc": pairs, "sfm_val": sfm, "synthetic": syn, "stereo_val": stereo}
+    rows = [row(0.0, 0.75, 0.556), row(0.1, 0.78, 0.557), row(0.5, 0.83, 0.550), row(1.0, 0.83, 0.549),
+            row(0.7, 0.90, 0.560, stereo=0.72), row(0.8, 0.95, 0.560, syn=0.68)]
+    assert vdn.choose(rows) == 0.1                 # 0.5 and 1.0 fall below the prior's SfM-val
+    assert vdn.choose(rows, sfm_tol=1.0) == 0.5    # within a point: the most pairs, the smaller s
+    # below the prior on stereo-val (0.7) or more than a point under on synthetic (0.8): never
+    assert vdn.choose(rows, sfm_tol=10) == 0.5
