@@ -80,4 +80,3 @@ def net_margin(name: str, manifest: dict) -> int:
     """The mirrored edge margin (px) a net is painted over: its family's ``edge_margin`` or the
     ``margin`` its weights were trained with (manifest), whichever is larger."""
     return max(family(name).edge_margin, int(manifest.get("margin", 0) or 0))
-
