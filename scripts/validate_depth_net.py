@@ -45,7 +45,7 @@ def choose(rows: list[dict], sfm_tol: float = 0.0) -> float:
     prior = next(r for r in rows if r["s"] == 0.0)
     ok = [r for r in rows if r["sfm_val"] >= prior["sfm_val"] - sfm_tol / 100
           and r["synthetic"] >= prior["synthetic"] - 0.01
-          and not r.get("stereo_val", 1) < prior.get("stereo_val", 0)]
+          and not r["stereo_val"] < prior["stereo_val"]]   # NaN (no stereo scenes) passes
     best = max(r["val_pairs_acc"] for r in ok)
     return min(r["s"] for r in ok if r["val_pairs_acc"] == best)
 

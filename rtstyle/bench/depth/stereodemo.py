@@ -16,7 +16,6 @@ the pinned wheel once (``pip download --no-deps``, sha256 checked) into the cach
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import subprocess
@@ -90,16 +89,14 @@ def wheel(folder: Path | None = None, download: bool = True) -> Path:
 
 
 def _sgbm(gl: np.ndarray, gr: np.ndarray, scale: float, num_disp: int, block: int) -> np.ndarray:
-    """StereoSGBM (left-right checked) at ``scale`` of the grey pair, in full-resolution px; NaN = none."""
+    """StereoSGBM (left-right checked, uniqueness 15 %) at ``scale`` of the grey pair, in
+    full-resolution px; NaN = none."""
     import cv2
+
+    from ...train.depth_data.pairs import stereo_disparity
     if scale != 1:
         gl, gr = (cv2.resize(g, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for g in (gl, gr))
-    sgbm = cv2.StereoSGBM_create(minDisparity=0, numDisparities=num_disp, blockSize=block, P1=8 * block * block,
-                                 P2=32 * block * block, disp12MaxDiff=1, uniquenessRatio=15,
-                                 speckleWindowSize=100, speckleRange=2, mode=cv2.STEREO_SGBM_MODE_SGBM_3WAY)
-    d = sgbm.compute(gl, gr).astype(np.float32) / 16.0
-    d[d <= 0.5] = np.nan
-    return d / scale
+    return stereo_disparity(gl, gr, num_disp, block, uniqueness=15) / scale
 
 
 def measured_disparity(gl: np.ndarray, gr: np.ndarray) -> np.ndarray:
@@ -159,10 +156,3 @@ def pairs(scene: Scene, n: int = 4000, seed: int = 0) -> Pairs:
 def coverage(scene: Scene) -> float:
     """Share of the cropped frame where the matcher has a disparity."""
     return float(np.isfinite(scene.disp).mean())
-
-
-def licence(path: Path | None = None) -> str:
-    """The wheel's MIT licence text (the pairs are used, not redistributed)."""
-    with zipfile.ZipFile(path or wheel()) as z:
-        name = next(n for n in z.namelist() if n.endswith("licenses/LICENSE"))
-        return io.TextIOWrapper(z.open(name), encoding="utf-8").read()

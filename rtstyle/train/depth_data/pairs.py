@@ -60,18 +60,20 @@ def dense_pairs(depth: np.ndarray, n: int, rng: np.random.Generator, tau: float 
 
 # -- stereo -----------------------------------------------------------------------------------
 
-def stereo_disparity(left: np.ndarray, right: np.ndarray, num_disp: int = 128, block: int = 5) -> np.ndarray:
+def stereo_disparity(left: np.ndarray, right: np.ndarray, num_disp: int = 128, block: int = 5,
+                     uniqueness: int = 10) -> np.ndarray:
     """Disparity (H, W) float32 in pixels of the left view of a rectified pair (NaN = unknown).
 
     Larger disparity = nearer (depth = focal · baseline / disparity). StereoSGBM with a
-    left-right consistency check; ``num_disp`` is rounded up to a multiple of 16.
+    left-right consistency check; ``num_disp`` is rounded up to a multiple of 16; ``uniqueness``
+    is its uniquenessRatio (%).
     """
     gl = cv2.cvtColor(left, cv2.COLOR_RGB2GRAY) if left.ndim == 3 else left
     gr = cv2.cvtColor(right, cv2.COLOR_RGB2GRAY) if right.ndim == 3 else right
     num_disp = int(np.ceil(num_disp / 16) * 16)
     sgbm = cv2.StereoSGBM_create(minDisparity=0, numDisparities=num_disp, blockSize=block,
                                  P1=8 * block * block, P2=32 * block * block, disp12MaxDiff=1,
-                                 uniquenessRatio=10, speckleWindowSize=100, speckleRange=2,
+                                 uniquenessRatio=uniqueness, speckleWindowSize=100, speckleRange=2,
                                  mode=cv2.STEREO_SGBM_MODE_SGBM_3WAY)
     disp = sgbm.compute(gl, gr).astype(np.float32) / 16.0
     disp[disp <= 0.5] = np.nan

@@ -33,11 +33,8 @@ def stereo_scenes(names, width: int, height: int, pairs: int, seed: int):
     rng = np.random.default_rng(seed + 5)
     out = []
     for sc in stereodemo.load(tuple(names)):
-        rgb = P.fit_aspect(sc.left, width / height, 10 ** 6)
-        h0, w0 = sc.left.shape[:2]
-        h1, w1 = rgb.shape[:2]
-        y0, x0 = (h0 - h1) // 2, (w0 - w1) // 2
-        disp = sc.disp[y0:y0 + h1, x0:x0 + w1]
+        rgb = P.fit_aspect(sc.left, width / height, 10 ** 6)   # the same centre crop for both
+        disp = P.fit_aspect(sc.disp, width / height, 10 ** 6)
         small = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
         d = cv2.resize(disp, (width, height), interpolation=cv2.INTER_NEAREST)
         views = []
