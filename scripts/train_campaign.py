@@ -163,7 +163,8 @@ for _style, _at in (("starry_night", 13206), ("great_wave", 11813), ("kandinsky_
 # only where they beat lite-multi at real size on both scored photos. Their loss scales are measured
 # again (--recalibrate): the painting is not the one the starting net's scales were measured on.
 for _style, _from, _at in (("the_night_cafe", "starry_night", 14087), ("church_at_auvers", "starry_night", 14087),
-                           ("langlois_bridge", "starry_night", 14087), ("ejiri_in_suruga", "great_wave", 11813)):
+                           ("langlois_bridge", "starry_night", 14087), ("ejiri_in_suruga", "great_wave", 11813),
+                           ("the_sower", "starry_night", 14087), ("harvest_at_la_crau", "starry_night", 14087)):
     PLAN.append(Stage(f"lite-{_style}-crop256", [*_LITE_256, "--recalibrate", "--lr", "5e-4", "--style", _style],
                       _at + 3000, f"lite-{_style}", 120, f"a lite net of its own: 3000 steps at 256-px crops with the margin "
                       f"from the shipped lite-{_from} ({_at} steps)", init=f"lite-{_from}"))
