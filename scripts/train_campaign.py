@@ -169,6 +169,19 @@ for _style, _from, _at in (("the_night_cafe", "starry_night", 14087), ("church_a
     PLAN.append(Stage(f"lite-{_style}-crop256", [*_LITE_256, "--recalibrate", "--lr", "5e-4", "--style", _style],
                       _at + 3000, f"lite-{_style}", 120, f"a lite net of its own: 3000 steps at 256-px crops with the margin "
                       f"from the shipped lite-{_from} ({_at} steps)", init=f"lite-{_from}"))
+# Session 13: five more of the ten styles still on lite-multi, same recipe and rule. ejiri_in_suruga's
+# session-12 net lost too much of the photo (content 0.464 > 0.42 on the red panda at style weight
+# 3.0), so its second run trains at half that style weight.
+for _style, _from, _at, _extra in (("ejiri_in_suruga", "great_wave", 11813, ["--style-weight", "1.5"]),
+                                   ("inokashira_pond_in_snow", "great_wave", 11813, []),
+                                   ("portrait_of_pere_tanguy", "starry_night", 14087, []),
+                                   ("poppies", "starry_night", 14087, []),
+                                   ("summertime", "starry_night", 14087, [])):
+    _name = f"lite-{_style}-crop256" + ("-sw1.5" if _extra else "")
+    PLAN.append(Stage(_name, [*_LITE_256, "--recalibrate", "--lr", "5e-4", *_extra, "--style", _style],
+                      _at + 3000, f"lite-{_style}", 120, f"a lite net of its own: 256-px crops with the margin "
+                      f"from the shipped lite-{_from} ({_at} steps)" + (", style weight 1.5" if _extra else ""),
+                      init=f"lite-{_from}"))
 BY_NAME = {s.name: s for s in PLAN}
 
 
