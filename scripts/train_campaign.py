@@ -192,6 +192,11 @@ def run_dir(stage: Stage) -> Path:
     return RUNS / stage.name
 
 
+def _beside(stage: Stage, ext: str) -> Path:
+    """The run's .pid / .log file next to its folder (not with_suffix: a stage name may hold a dot)."""
+    return RUNS / f"{stage.name}{ext}"
+
+
 def _step(stage: Stage) -> int:
     """Steps in the run folder's checkpoint (0 without one)."""
     ckpt = run_dir(stage) / "ckpt.pt"
@@ -207,7 +212,7 @@ def _shipped(stage: Stage, root: Path = ROOT) -> dict | None:
 
 
 def _pid(stage: Stage) -> int | None:
-    f = run_dir(stage).with_suffix(".pid")
+    f = _beside(stage, ".pid")
     if not f.exists():
         return None
     pid = int(f.read_text())
@@ -248,13 +253,13 @@ def start(a) -> int:
             print(f"{name}: already running")
             continue
         run_dir(stage).parent.mkdir(parents=True, exist_ok=True)
-        log = open(run_dir(stage).with_suffix(".log"), "ab")
+        log = open(_beside(stage, ".log"), "ab")
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         proc = subprocess.Popen(["nice", "-n", "19", *command(stage, a.threads, a.max_minutes)], cwd=ROOT,
                                 stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        run_dir(stage).with_suffix(".pid").write_text(str(proc.pid))
+        _beside(stage, ".pid").write_text(str(proc.pid))
         _low_priority_group(proc.pid)
-        print(f"{name}: started pid {proc.pid}, log {run_dir(stage).with_suffix('.log')}")
+        print(f"{name}: started pid {proc.pid}, log {_beside(stage, '.log')}")
     return 0
 
 
@@ -269,7 +274,7 @@ def _low_priority_group(pid: int) -> None:
 
 
 def _precision_from_log(stage: Stage) -> dict:
-    log = run_dir(stage).with_suffix(".log")
+    log = _beside(stage, ".log")
     if log.exists():
         m = re.findall(r"precision: (\S+) \((.*?)\)\n", log.read_text(errors="replace"))
         if m:

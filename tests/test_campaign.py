@@ -193,3 +193,13 @@ def test_the_held_out_names_are_the_sample_photos():
         diffs = {b: np.abs(cv2.resize(cv2.imread(str(content / f"{b}.jpg")), a.shape[1::-1],
                                       interpolation=cv2.INTER_AREA) - a).mean() for b in EVAL_PHOTO_BASES}
         assert min(diffs.values()) < 5.0, (sample, diffs)
+
+
+def test_run_files_keep_a_dotted_stage_name(tmp_path, monkeypatch):
+    """A stage named ...-sw1.5 gets its own .pid and .log, not ...-sw1.pid shared with a ...-sw1.x sibling."""
+    mod = _campaign()
+    monkeypatch.setattr(mod, "RUNS", tmp_path)
+    stage = mod.BY_NAME["lite-ejiri_in_suruga-crop256-sw1.5"]
+    assert mod._beside(stage, ".pid") == tmp_path / "lite-ejiri_in_suruga-crop256-sw1.5.pid"
+    assert mod._beside(stage, ".log").name == "lite-ejiri_in_suruga-crop256-sw1.5.log"
+    assert mod._pid(stage) is None
