@@ -182,6 +182,12 @@ for _style, _from, _at, _extra in (("ejiri_in_suruga", "great_wave", 11813, ["--
                       _at + 3000, f"lite-{_style}", 120, f"a lite net of its own: 256-px crops with the margin "
                       f"from the shipped lite-{_from} ({_at} steps)" + (", style weight 1.5" if _extra else ""),
                       init=f"lite-{_from}"))
+# Session 14: two more of the seven styles still on lite-multi, the two with the most style loss left
+# there (0.15-0.21 on two of the three scored photos), same recipe and rule, for the session's last 35 min.
+for _style in ("the_harvesters", "girls_at_the_piano"):
+    PLAN.append(Stage(f"lite-{_style}-crop256", [*_LITE_256, "--recalibrate", "--lr", "5e-4", "--style", _style],
+                      14087 + 3000, f"lite-{_style}", 120, "a lite net of its own: 256-px crops with the margin "
+                      "from the shipped lite-starry_night (14087 steps)", init="lite-starry_night"))
 BY_NAME = {s.name: s for s in PLAN}
 
 
