@@ -124,6 +124,20 @@ def install_run(run: Path, if_better: bool = False, photos_dir: Path | None = No
         shutil.copy2(grids[-1], dest / "samples_last.png")
 
 
+def extract(tar: tarfile.TarFile, dest: str | Path) -> None:
+    """Unpack a device tarball: files and folders only, every path inside ``dest``. Python 3.12
+    (and 3.11.4+) have tarfile's "data" filter for this; older 3.11 releases get the same check here."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+        return
+    for m in tar.getmembers():
+        parts = Path(m.name).parts
+        if not (m.isfile() or m.isdir()) or Path(m.name).is_absolute() or ".." in parts:
+            raise SystemExit(f"{tar.name}: refusing '{m.name}' (not a plain file inside the archive); "
+                             "unpack it by hand if you trust it")
+    tar.extractall(dest)
+
+
 def main(args: list[str]) -> int:
     if_better = "--if-better" in args
     args = [a for a in args if a != "--if-better"]
@@ -138,7 +152,7 @@ def main(args: list[str]) -> int:
     for a in map(Path, args):
         if a.suffix == ".tar":
             with tempfile.TemporaryDirectory() as tmp, tarfile.open(a) as tar:
-                tar.extractall(tmp, filter="data")
+                extract(tar, tmp)
                 for run in sorted({p.parent for p in Path(tmp).rglob("*.safetensors")}):
                     install_run(run, if_better, photos_dir)
         else:

@@ -622,8 +622,11 @@ def _environment(folder: Path, env: dict):
 def _run_sigint(case: Case, argv: list[str], folder: Path, env: dict) -> Result:
     penv = {**os.environ, **env, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     t0 = time.perf_counter()
+    # preexec_fn: a shell without job control starts background commands (`bash .ci/run &`) with
+    # SIGINT ignored, the child inherits that and Python then installs no KeyboardInterrupt handler.
     p = subprocess.Popen([sys.executable, "-m", "rtstyle.cli", *argv], cwd=folder, env=penv,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while not list(folder.glob(case.sigint_after)):   # the temporary output: frames are being written

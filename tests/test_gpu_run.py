@@ -19,6 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 MAX_FILES, MAX_BYTES = 8, 16 * 2**20
 
 
+def _install_weights():
+    spec = importlib.util.spec_from_file_location("install_weights_under_test", ROOT / "scripts" / "install_weights.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 @pytest.fixture
 def gpu_run(tmp_path):
     spec = importlib.util.spec_from_file_location("gpu_run_under_test", ROOT / "scripts" / "gpu_run.py")
@@ -53,7 +60,7 @@ def test_pack_makes_fp16_weights_from_a_running_checkpoint(gpu_run, tmp_path):
     gpu_run.pack([run], [log])
     with tarfile.open(gpu_run.OUT / "weights.tar") as tar:
         names = tar.getnames()
-        tar.extractall(tmp_path / "x", filter="data")
+        _install_weights().extract(tar, tmp_path / "x")
     assert {"multi/multi-multi.safetensors", "multi/multi-multi.json", "multi/losses.csv",
             "logs/train-multi.log"} <= set(names)
     w = tmp_path / "x" / "multi" / "multi-multi.safetensors"
@@ -152,3 +159,23 @@ def test_install_weights_if_better_keeps_the_shipped_net_against_a_worse_one(tmp
     (run / "johnson-mosaic.json").rename(run / "johnson-newstyle.json")
     iw.install_run(run, if_better=True, photos_dir=photos)
     assert (shipped / "johnson-newstyle.safetensors").exists()
+
+
+@pytest.mark.parametrize("data_filter", [True, False])
+def test_extract_refuses_a_path_out_of_the_folder(tmp_path, monkeypatch, data_filter):
+    """A tarball member named ../x is not written outside the folder, with or without tarfile's
+    "data" filter (Python 3.11 before 3.11.4 lacks it)."""
+    mod = _install_weights()
+    if not data_filter:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    elif not hasattr(tarfile, "data_filter"):
+        pytest.skip("this Python has no tarfile data filter")
+    bad = tmp_path / "bad.tar"
+    with tarfile.open(bad, "w") as tar:
+        info = tarfile.TarInfo("../escaped.txt")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    (tmp_path / "in").mkdir()
+    with tarfile.open(bad) as tar, pytest.raises((SystemExit, tarfile.TarError)):
+        mod.extract(tar, tmp_path / "in")
+    assert not (tmp_path / "escaped.txt").exists()
