@@ -157,37 +157,33 @@ for _style, _at in (("starry_night", 13206), ("great_wave", 11813), ("kandinsky_
                     ("cafe_terrace_at_night", 8789)):
     PLAN.append(Stage(f"lite-{_style}-crop256-2", [*_LITE_256, "--lr", "5e-4", "--style", _style], _at + 3000,
                       f"lite-{_style}", 120, f"3000 more steps at 256-px crops with the margin on the shipped {_at}"))
-# Session 12: fifteen styles still paint on the CPU with lite-multi, a width-16 net shared by all 20
-# styles with 100 style-loss steps each. Six of them get a lite net of their own with the recipe
-# above, started from the shipped lite net of the nearest style (its steps count as done), and ship
-# only by the rule of docs/training.md (style below lite-multi's and content at most 0.42 on each of
-# the three scored photos). Their loss scales are measured
-# again (--recalibrate): the painting is not the one the starting net's scales were measured on.
-for _style, _from, _at in (("the_night_cafe", "starry_night", 14087), ("church_at_auvers", "starry_night", 14087),
-                           ("langlois_bridge", "starry_night", 14087), ("ejiri_in_suruga", "great_wave", 11813),
-                           ("the_sower", "starry_night", 14087), ("harvest_at_la_crau", "starry_night", 14087)):
-    PLAN.append(Stage(f"lite-{_style}-crop256", [*_LITE_256, "--recalibrate", "--lr", "5e-4", "--style", _style],
-                      _at + 3000, f"lite-{_style}", 120, f"a lite net of its own: 3000 steps at 256-px crops with the margin "
-                      f"from the shipped lite-{_from} ({_at} steps)", init=f"lite-{_from}"))
-# Session 13: five more of the ten styles still on lite-multi, same recipe and rule. ejiri_in_suruga's
-# session-12 net lost too much of the photo (content 0.464 > 0.42 on the red panda at style weight
-# 3.0), so its second run trains at half that style weight.
-for _style, _from, _at, _extra in (("ejiri_in_suruga", "great_wave", 11813, ["--style-weight", "1.5"]),
-                                   ("inokashira_pond_in_snow", "great_wave", 11813, []),
-                                   ("portrait_of_pere_tanguy", "starry_night", 14087, []),
-                                   ("poppies", "starry_night", 14087, []),
-                                   ("summertime", "starry_night", 14087, [])):
-    _name = f"lite-{_style}-crop256" + ("-sw1.5" if _extra else "")
-    PLAN.append(Stage(_name, [*_LITE_256, "--recalibrate", "--lr", "5e-4", *_extra, "--style", _style],
+# Sessions 12-14: the styles that paint on the CPU with lite-multi (a width-16 net shared by all 20
+# styles, 100 style-loss steps each) get a lite net of their own with the recipe above, started from
+# the shipped lite net of the nearest style (its steps count as done), and ship only by the rule of
+# docs/training.md (style below lite-multi's and content at most 0.42 on each of the three scored
+# photos). Their loss scales are measured again (--recalibrate): the painting is not the one the
+# starting net's scales were measured on. (style, starting lite net, its steps, style weight or None
+# for the recipe's 3.0; a set weight is part of the stage name.)
+_STARRY, _WAVE = ("starry_night", 14087), ("great_wave", 11813)
+_OWN_LITE = [
+    # session 12
+    ("the_night_cafe", *_STARRY, None), ("church_at_auvers", *_STARRY, None), ("langlois_bridge", *_STARRY, None),
+    ("ejiri_in_suruga", *_WAVE, None), ("the_sower", *_STARRY, None), ("harvest_at_la_crau", *_STARRY, None),
+    # session 13: ejiri_in_suruga's session-12 net lost too much of the photo (content 0.464 > 0.42 on
+    # the red panda at style weight 3.0), so its second run trains at half that style weight
+    ("ejiri_in_suruga", *_WAVE, "1.5"), ("inokashira_pond_in_snow", *_WAVE, None),
+    ("portrait_of_pere_tanguy", *_STARRY, None), ("poppies", *_STARRY, None), ("summertime", *_STARRY, None),
+    # session 14: the two of the seven left with the most style loss under lite-multi (0.15-0.21 on two
+    # of the three scored photos), for the session's last 35 min
+    ("the_harvesters", *_STARRY, None), ("girls_at_the_piano", *_STARRY, None),
+]
+for _style, _from, _at, _sw in _OWN_LITE:
+    _extra = ["--style-weight", _sw] if _sw else []
+    PLAN.append(Stage(f"lite-{_style}-crop256" + (f"-sw{_sw}" if _sw else ""),
+                      [*_LITE_256, "--recalibrate", "--lr", "5e-4", *_extra, "--style", _style],
                       _at + 3000, f"lite-{_style}", 120, f"a lite net of its own: 256-px crops with the margin "
-                      f"from the shipped lite-{_from} ({_at} steps)" + (", style weight 1.5" if _extra else ""),
+                      f"from the shipped lite-{_from} ({_at} steps)" + (f", style weight {_sw}" if _sw else ""),
                       init=f"lite-{_from}"))
-# Session 14: two more of the seven styles still on lite-multi, the two with the most style loss left
-# there (0.15-0.21 on two of the three scored photos), same recipe and rule, for the session's last 35 min.
-for _style in ("the_harvesters", "girls_at_the_piano"):
-    PLAN.append(Stage(f"lite-{_style}-crop256", [*_LITE_256, "--recalibrate", "--lr", "5e-4", "--style", _style],
-                      14087 + 3000, f"lite-{_style}", 120, "a lite net of its own: 256-px crops with the margin "
-                      "from the shipped lite-starry_night (14087 steps)", init="lite-starry_night"))
 BY_NAME = {s.name: s for s in PLAN}
 
 
