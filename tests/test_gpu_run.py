@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 MAX_FILES, MAX_BYTES = 8, 16 * 2**20
 
 
-def _install_weights():
-    spec = importlib.util.spec_from_file_location("install_weights_under_test", ROOT / "scripts" / "install_weights.py")
+def _script(name: str):
+    """scripts/NAME.py loaded as a fresh module (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_under_test", ROOT / "scripts" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -28,9 +29,7 @@ def _install_weights():
 
 @pytest.fixture
 def gpu_run(tmp_path):
-    spec = importlib.util.spec_from_file_location("gpu_run_under_test", ROOT / "scripts" / "gpu_run.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _script("gpu_run")
     mod.OUT, mod.WORK = tmp_path / "out", tmp_path / "work"
     mod.OUT.mkdir()
     mod.WORK.mkdir()
@@ -60,7 +59,7 @@ def test_pack_makes_fp16_weights_from_a_running_checkpoint(gpu_run, tmp_path):
     gpu_run.pack([run], [log])
     with tarfile.open(gpu_run.OUT / "weights.tar") as tar:
         names = tar.getnames()
-        _install_weights().extract(tar, tmp_path / "x")
+        _script("install_weights").extract(tar, tmp_path / "x")
     assert {"multi/multi-multi.safetensors", "multi/multi-multi.json", "multi/losses.csv",
             "logs/train-multi.log"} <= set(names)
     w = tmp_path / "x" / "multi" / "multi-multi.safetensors"
@@ -130,9 +129,7 @@ def test_install_weights_if_better_keeps_the_shipped_net_against_a_worse_one(tmp
     import shutil
     from rtstyle.weights import save_weights
     from rtstyle.models import JohnsonNet
-    spec = importlib.util.spec_from_file_location("install_weights_under_test", ROOT / "scripts" / "install_weights.py")
-    iw = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(iw)
+    iw = _script("install_weights")
     shipped = tmp_path / "shipped"
     shipped.mkdir()
     src = ROOT / "rtstyle" / "weights"
@@ -165,7 +162,7 @@ def test_install_weights_if_better_keeps_the_shipped_net_against_a_worse_one(tmp
 def test_extract_refuses_a_path_out_of_the_folder(tmp_path, monkeypatch, data_filter):
     """A tarball member named ../x is not written outside the folder, with or without tarfile's
     "data" filter (Python 3.11 before 3.11.4 lacks it)."""
-    mod = _install_weights()
+    mod = _script("install_weights")
     if not data_filter:
         monkeypatch.delattr(tarfile, "data_filter", raising=False)
     elif not hasattr(tarfile, "data_filter"):
