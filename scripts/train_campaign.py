@@ -176,6 +176,11 @@ _OWN_LITE = [
     # session 14: the two of the seven left with the most style loss under lite-multi (0.15-0.21 on two
     # of the three scored photos), for the session's last 35 min
     ("the_harvesters", *_STARRY, None), ("girls_at_the_piano", *_STARRY, None),
+    # session 15: the last five on lite-multi; ejiri_in_suruga and poppies lost the red panda photo
+    # (content > 0.42) at 3.0 and 1.5, so they train at lower style weights
+    ("mona_lisa", *_STARRY, None), ("spring_arcimboldo", *_STARRY, None),
+    ("bal_du_moulin_de_la_galette", *_STARRY, None), ("poppies", *_STARRY, "1.0"),
+    ("ejiri_in_suruga", *_WAVE, "0.75"),
 ]
 for _style, _from, _at, _sw in _OWN_LITE:
     _extra = ["--style-weight", _sw] if _sw else []
