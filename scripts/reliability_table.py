@@ -49,7 +49,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the rows here")
     a = ap.parse_args(argv)
 
-    from reliability_cases import CASES, problems, run_case
+    from reliability_cases import CASES
+    from reliability_harness import problems, run_case
     rows = []
     with tempfile.TemporaryDirectory(prefix="rtstyle-reliability-") as tmp:
         cache = Path(tmp) / "engines"

@@ -6,7 +6,8 @@ from unittest import mock
 
 import pytest
 
-from reliability_cases import CASES, ROOT, run_case, problems
+from reliability_cases import CASES
+from reliability_harness import ROOT, problems, run_case
 from rtstyle import cli
 from rtstyle.errors import UserError
 
