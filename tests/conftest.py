@@ -50,15 +50,21 @@ def make_video(path, w=TINY_W, h=TINY_H, frames=TINY_FRAMES, fps=TINY_FPS, audio
             out.mux(vs.encode(av.VideoFrame.from_ndarray(tiny_frame(i, w, h), format="rgb24")))
         out.mux(vs.encode(None))
     if a is not None:
-        n = round(frames / fps * sample_rate)
-        tone = (0.3 * np.sin(2 * np.pi * 1000 * np.arange(n) / sample_rate)).astype(np.float32)
-        for s in range(0, n, 1024):
-            f = av.AudioFrame.from_ndarray(tone[None, s:s + 1024], format="flt", layout="mono")
-            f.sample_rate, f.pts = sample_rate, s
-            out.mux(a.encode(f))
-        out.mux(a.encode(None))
+        mux_tone(out, a, round(frames / fps * sample_rate), 1000, sample_rate, 1024)
     out.close()
     return path
+
+
+def mux_tone(out, stream, n: int, hz: float, rate: int, chunk: int) -> None:
+    """Encode ``n`` samples of a mono sine at ``hz`` into ``stream`` of the open container ``out``
+    in frames of ``chunk`` samples, then flush the encoder."""
+    import av
+    tone = (0.3 * np.sin(2 * np.pi * hz * np.arange(n) / rate)).astype(np.float32)
+    for s in range(0, n, chunk):
+        f = av.AudioFrame.from_ndarray(tone[None, s:s + chunk], format="flt", layout="mono")
+        f.sample_rate, f.pts = rate, s
+        out.mux(stream.encode(f))
+    out.mux(stream.encode(None))
 
 
 @pytest.fixture

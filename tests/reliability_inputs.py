@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from conftest import make_video, tiny_frame
+from conftest import make_video, mux_tone, tiny_frame
 
 
 # -- inputs ------------------------------------------------------------------------------------
@@ -82,13 +82,7 @@ def mp3_with_cover(path: Path, seconds=0.5, rate=44100) -> None:
     pkt = av.Packet(cv2.imencode(".jpg", bgr(32, 32))[1].tobytes())
     pkt.stream, pkt.pts, pkt.dts = art, 0, 0
     out.mux(pkt)
-    n = int(seconds * rate)
-    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / rate)).astype(np.float32)
-    for s in range(0, n, 1152):
-        f = av.AudioFrame.from_ndarray(tone[None, s:s + 1152], format="flt", layout="mono")
-        f.sample_rate, f.pts = rate, s
-        out.mux(a.encode(f))
-    out.mux(a.encode(None))
+    mux_tone(out, a, int(seconds * rate), 440, rate, 1152)   # an mp3 frame is 1152 samples
     out.close()
 
 
