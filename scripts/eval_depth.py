@@ -7,7 +7,9 @@ Middlebury stereo scenes (Aloe, from OpenCV's samples; motorcycle, Middlebury 20
 scikit-image wheel), structure-from-motion pairs from the clips (for big_buck_bunny_20s only first
 frames >= 300: training may use frames 0..299), and our human-judged DIW-style pairs
 (rtstyle/bench/depth/diw_pairs.json, photos kept out of training), and the test rooms of the real
-indoor stereo pairs of the stereodemo wheel (rtstyle.bench.depth.stereodemo). Baselines on the same pairs:
+indoor stereo pairs of the stereodemo wheel (rtstyle.bench.depth.stereodemo), and real ground truth
+found in public packages: Middlebury Cones 2003 (a PyPI source archive) and ViSP's castel RGB-D frames
+(a Debian package; rtstyle.bench.depth.packaged). Baselines on the same pairs:
 "lower = nearer" (depth = −row), and for Aloe, OpenCV StereoSGBM's own disparity.
 None of these sets is used for training or for choosing training settings.
 Also scored: how often the weak training cues are right on synthetic views (ground-pair labels,
@@ -171,6 +173,21 @@ def stereo_test(net, short: int):
     return out
 
 
+def packaged(net, short: int, scenes, n: int, grid: int = 2, seed: int = 7):
+    """Real ground truth from public packages (rtstyle.bench.depth.packaged): ``n`` uniform pairs per
+    scene on a 1/``grid`` grid where the truth is known, ordered at 2 %; the prior beside the net."""
+    nets, priors, per = [], [], {}
+    for sc in scenes:
+        d = sc.depth[::grid, ::grid]
+        valid = np.isfinite(d)
+        prs = P.dense_pairs(np.where(valid, d, 0), n, np.random.default_rng(seed), 0.02, valid=valid, local_frac=0.0)
+        nets.append(ordinal_accuracy(predict(net, sc.rgb, short)[::grid, ::grid], prs))
+        priors.append(ordinal_accuracy(lower_is_nearer(*sc.depth.shape)[::grid, ::grid], prs))
+        per[sc.name] = {"coverage": round(float(np.isfinite(sc.depth).mean()), 3), "net": nets[-1]["ordered"],
+                        "lower_is_nearer": priors[-1]["ordered"], "n_ordered": nets[-1]["n_ordered"]}
+    return {"scenes": per, "net": merge(nets), "lower_is_nearer": merge(priors)}
+
+
 def sfm(net, short: int):
     res = {}
     for clip in (DATA / "video" / "big_buck_bunny_20s.mp4", ROOT / "samples" / "bunny_4s.mp4",
@@ -291,6 +308,13 @@ def main():
     except UserError as exc:   # offline and no cached wheel: the other sets still count
         print(f"warning: stereo-test skipped: {exc}", file=sys.stderr)
         res["stereodemo_test"] = {"skipped": str(exc)}
+    from rtstyle.bench.depth import packaged as K
+    for key, scenes, n in (("cones", lambda: [K.cones()], 20000), ("castel", K.castel, 2000)):
+        try:
+            res[key] = packaged(net, a.short, scenes(), n)
+        except UserError as exc:   # offline, or no apt-get: the other sets still count
+            print(f"warning: {key} skipped: {exc}", file=sys.stderr)
+            res[key] = {"skipped": str(exc)}
     if a.speed_backends:
         res["backend_speed"] = backend_speed(net)
     if a.speed:

