@@ -1,1 +1,1 @@
-"""Depth quality: ordinal accuracy (metrics) and the held-out human-judged pairs in diw_pairs.json (heldout)."""
+"""Depth quality: ordinal accuracy (metrics), our human-judged pairs (heldout), and the real test sets fetched from public packages (stereodemo, packaged; pinned downloads in fetch)."""
