@@ -38,27 +38,40 @@ def check_pixels(what, w: int, h: int, size=None, scale: float | None = None) ->
 
 
 def list_styles(out=None) -> None:
-    """Print each bundled style, its image size and which families have trained weights for it."""
+    """Print each bundled style, its image size, the weights file that paints it without --model on
+    a CPU and on a GPU, and which families have trained weights for it."""
     out = out or sys.stdout  # looked up now: a default bound at import would outlive a redirected stdout
     import cv2
 
     from .. import styles
     entries = styles.weights_entries()
     arbitrary = sorted({e.family for e in entries if e.family in ARBITRARY})
+
+    def default(name: str, gpu: bool) -> str:
+        """The family of the net it gets by default, or its file's name where that net is shared."""
+        try:
+            e = styles.choose(name, gpu=gpu)
+        except UserError:
+            return "-"
+        return e.family if e.styles == [name] else e.path.stem
     rows = []
     for name in styles.style_names():
         img = cv2.imread(str(styles.STYLE_DIR / f"{name}.jpg"), cv2.IMREAD_UNCHANGED)
         size = f"{img.shape[1]}x{img.shape[0]}" if img is not None else "?"
         fams = sorted({e.family for e in entries if name in e.styles}) + arbitrary
-        rows.append((name, size, ", ".join(fams) if fams else "- (no weights yet)"))
+        rows.append((name, size, default(name, False), default(name, True),
+                     ", ".join(fams) if fams else "- (no weights yet)"))
     width = max(len(r[0]) for r in rows)
-    print(f"{'style':<{width}}  {'image':>9}  trained families", file=out)
-    for name, size, fams in rows:
-        print(f"{name:<{width}}  {size:>9}  {fams}", file=out)
+    cw = max(len("on a CPU"), *(len(r[2]) for r in rows))
+    gw = max(len("on a GPU"), *(len(r[3]) for r in rows))
+    print(f"{'style':<{width}}  {'image':>9}  {'on a CPU':<{cw}}  {'on a GPU':<{gw}}  trained families", file=out)
+    for name, size, cpu, gpu, fams in rows:
+        print(f"{name:<{width}}  {size:>9}  {cpu:<{cw}}  {gpu:<{gw}}  {fams}", file=out)
     any_painting = (f"any painting file (--style path/to/painting.jpg, or a folder of them for the webcam): "
                     f"{', '.join(arbitrary)}" if arbitrary else
                     "any painting file: needs AdaIN weights (none installed; rtstyle train adain)")
-    print(f"{'':<{width}}  {'':>9}  {any_painting}", file=out)
+    print(f"\non a CPU / on a GPU: the net that paints it without --model (a file name: one net shared by "
+          f"several styles)\n{any_painting}", file=out)
     print(f"\n{len(rows)} styles; weights from {os.pathsep.join(str(d) for d in styles.weights_dirs())}", file=out)
 
 
