@@ -154,38 +154,35 @@ def diw(net, short: int):
     return out
 
 
+def net_vs_prior(net, short: int, scenes, grid: int):
+    """``scenes``: (name, rgb, pairs on its 1/``grid`` grid, coverage of the truth); the net's and the
+    prior's ordinal accuracy per scene and pooled."""
+    nets, priors, per = [], [], {}
+    for name, rgb, prs, cover in scenes:
+        nets.append(ordinal_accuracy(predict(net, rgb, short)[::grid, ::grid], prs))
+        priors.append(ordinal_accuracy(lower_is_nearer(*rgb.shape[:2])[::grid, ::grid], prs))
+        per[name] = {"coverage": round(cover, 3), "net": nets[-1]["ordered"],
+                     "lower_is_nearer": priors[-1]["ordered"], "n_ordered": nets[-1]["n_ordered"]}
+    return {"scenes": per, "net": merge(nets), "lower_is_nearer": merge(priors)}
+
+
 def stereo_test(net, short: int):
     """The test rooms of the stereodemo wheel's real indoor pairs (rtstyle.bench.depth.stereodemo.TEST):
     depth order measured by stereo matching; per scene and pooled, the prior beside the net."""
     from rtstyle.bench.depth import stereodemo as S
-    scenes = S.load(S.TEST)
-    out, nets, priors = {"scenes": {}}, [], []
-    for sc in scenes:
-        prs = S.pairs(sc)
-        h, w = sc.left.shape[:2]
-        r_net = ordinal_accuracy(predict(net, sc.left, short)[::S.GRID, ::S.GRID], prs)
-        r_pri = ordinal_accuracy(lower_is_nearer(h, w)[::S.GRID, ::S.GRID], prs)
-        nets.append(r_net)
-        priors.append(r_pri)
-        out["scenes"][sc.name] = {"coverage": round(S.coverage(sc), 3), "net": r_net["ordered"],
-                                  "lower_is_nearer": r_pri["ordered"], "n_ordered": r_net["n_ordered"]}
-    out["net"], out["lower_is_nearer"] = merge(nets), merge(priors)
-    return out
+    return net_vs_prior(net, short, [(sc.name, sc.left, S.pairs(sc), S.coverage(sc)) for sc in S.load(S.TEST)],
+                        S.GRID)
 
 
 def packaged(net, short: int, scenes, n: int, grid: int = 2, seed: int = 7):
     """Real ground truth from public packages (rtstyle.bench.depth.packaged): ``n`` uniform pairs per
     scene on a 1/``grid`` grid where the truth is known, ordered at 2 %; the prior beside the net."""
-    nets, priors, per = [], [], {}
-    for sc in scenes:
+    def pairs(sc):
         d = sc.depth[::grid, ::grid]
         valid = np.isfinite(d)
-        prs = P.dense_pairs(np.where(valid, d, 0), n, np.random.default_rng(seed), 0.02, valid=valid, local_frac=0.0)
-        nets.append(ordinal_accuracy(predict(net, sc.rgb, short)[::grid, ::grid], prs))
-        priors.append(ordinal_accuracy(lower_is_nearer(*sc.depth.shape)[::grid, ::grid], prs))
-        per[sc.name] = {"coverage": round(float(np.isfinite(sc.depth).mean()), 3), "net": nets[-1]["ordered"],
-                        "lower_is_nearer": priors[-1]["ordered"], "n_ordered": nets[-1]["n_ordered"]}
-    return {"scenes": per, "net": merge(nets), "lower_is_nearer": merge(priors)}
+        return P.dense_pairs(np.where(valid, d, 0), n, np.random.default_rng(seed), 0.02, valid=valid, local_frac=0.0)
+    return net_vs_prior(net, short, [(sc.name, sc.rgb, pairs(sc), float(np.isfinite(sc.depth).mean()))
+                                     for sc in scenes], grid)
 
 
 def sfm(net, short: int):
@@ -303,17 +300,15 @@ def main():
     res["motorcycle"] = motorcycle(net, a.short)
     res["diw_ours"] = diw(net, a.short)
     from rtstyle.errors import UserError
-    try:
-        res["stereodemo_test"] = stereo_test(net, a.short)
-    except UserError as exc:   # offline and no cached wheel: the other sets still count
-        print(f"warning: stereo-test skipped: {exc}", file=sys.stderr)
-        res["stereodemo_test"] = {"skipped": str(exc)}
     from rtstyle.bench.depth import packaged as K
-    for key, scenes, n in (("cones", lambda: [K.cones()], 20000), ("castel", K.castel, 2000)):
+    fetched = (("stereodemo_test", "stereo-test", lambda: stereo_test(net, a.short)),
+               ("cones", "cones", lambda: packaged(net, a.short, [K.cones()], 20000)),
+               ("castel", "castel", lambda: packaged(net, a.short, K.castel(), 2000)))
+    for key, label, run in fetched:
         try:
-            res[key] = packaged(net, a.short, scenes(), n)
-        except UserError as exc:   # offline, or no apt-get: the other sets still count
-            print(f"warning: {key} skipped: {exc}", file=sys.stderr)
+            res[key] = run()
+        except UserError as exc:   # offline and no cached archive, or no apt-get: the other sets still count
+            print(f"warning: {label} skipped: {exc}", file=sys.stderr)
             res[key] = {"skipped": str(exc)}
     if a.speed_backends:
         res["backend_speed"] = backend_speed(net)
