@@ -189,6 +189,18 @@ for _style, _from, _at, _sw in _OWN_LITE:
                       _at + 3000, f"lite-{_style}", 120, f"a lite net of its own: 256-px crops with the margin "
                       f"from the shipped lite-{_from} ({_at} steps)" + (f", style weight {_sw}" if _sw else ""),
                       init=f"lite-{_from}"))
+# Session 17: is width 16 what keeps the lite nets at 5.4-6.7x Gatys-500's style loss? Training cost
+# is mostly VGG19 on the 256-px crops, so a wider lite net costs little more to train; it costs
+# more to run. lite-starry_night widened to 24 (Net2Net, rtstyle.train.widen: it starts as the shipped
+# 14087-step net) against a width-16 control, same recipe, side by side on the same cores and wall
+# time; what ships is decided by the rule pre-registered in docs/training.md.
+_W24 = list(_LITE_256)
+_W24[_W24.index("--width") + 1] = "24"
+PLAN.append(Stage("lite-starry_night-w24", [*_W24, "--lr", "5e-4", "--style", "starry_night"], 17087,
+                  "lite-starry_night", 120, "widened to width 24 from the shipped 14087-step width-16 net"))
+PLAN.append(Stage("lite-starry_night-crop256-3", [*_LITE_256, "--lr", "5e-4", "--style", "starry_night"], 17087,
+                  "lite-starry_night", 120, "the width-16 control of lite-starry_night-w24: the same steps on "
+                  "the shipped 14087"))
 BY_NAME = {s.name: s for s in PLAN}
 
 

@@ -256,12 +256,29 @@ def choose_precision(device: torch.device, mode: str = "auto", previous: dict | 
     return Precision(autocast, name, why)
 
 
+def _widened(net: torch.nn.Module, state: dict, config: dict, path) -> dict:
+    """``state`` widened to ``net``'s width when ``net`` is a lite net wider than the one that made
+    ``state`` (same n_res and styles): the wider net starts as exactly that net (rtstyle.train.widen)."""
+    from ..models.lite import LiteNet
+    from .widen import widen_lite
+    want = getattr(net, "config", {})
+    if not isinstance(net, LiteNet) or not config.get("width") or config["width"] >= want["width"]:
+        return state
+    if (config.get("n_res"), config.get("n_styles")) != (want["n_res"], want["n_styles"]):
+        return state   # not a widening: the shape check below says what does not fit
+    print(f"widened {path} from width {config['width']} to {want['width']} (the same function to start)")
+    return widen_lite(state, config["width"], want["width"], want["n_res"])
+
+
 def init_from_weights(net: torch.nn.Module, path: str) -> int:
     """Start ``net`` from shipped fp16 weights (when a run's ckpt.pt is gone): load them into the
-    fp32 master copy and return the steps they had already trained (their manifest's iterations)."""
+    fp32 master copy and return the steps they had already trained (their manifest's iterations).
+    A lite net wider than the one that made the weights starts as that net, widened."""
     from safetensors.torch import load_file
     from ..weights import read_manifest
     state = load_file(str(path))
+    manifest = read_manifest(Path(path))
+    state = _widened(net, state, manifest.get("config", {}), path)
     own = net.state_dict()
     missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
     bad = [k for k in state if k not in own or own[k].shape != state[k].shape]
@@ -269,6 +286,6 @@ def init_from_weights(net: torch.nn.Module, path: str) -> int:
         raise ValueError(f"--init {path} does not fit this net (missing {missing[:3]}, mismatched {bad[:3]}); "
                          f"use the same --width/--n-res/styles as the run that made it")
     net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=False)
-    steps = int(read_manifest(Path(path)).get("iterations", 0))
+    steps = int(manifest.get("iterations", 0))
     print(f"initialised from {path} ({steps} steps already trained)")
     return steps
