@@ -133,8 +133,16 @@ def weights_dirs() -> list[Path]:
 
 
 def weights_entries() -> list[WeightsEntry]:
-    return [WeightsEntry(m["family"], p, m) for d in weights_dirs() for p, m in shipped_manifests(d)
-            if m["family"] in STYLIZING]
+    """Stylizing weights in :func:`weights_dirs` order; a file shadows same-named files of later
+    folders (your ``lite-starry_night`` on $RTSTYLE_WEIGHTS is used instead of the shipped one, even
+    when it is a wider, costlier net)."""
+    seen, out = set(), []
+    for d in weights_dirs():
+        for p, m in shipped_manifests(d):
+            if m["family"] in STYLIZING and p.name not in seen:
+                seen.add(p.name)
+                out.append(WeightsEntry(m["family"], p, m))
+    return out
 
 
 def entries_for(style: str) -> list[WeightsEntry]:
@@ -156,12 +164,14 @@ def cost(entry: WeightsEntry) -> int:
 
 
 def _best(found: list[WeightsEntry], gpu: bool) -> WeightsEntry:
-    """The cheapest entry (conv MACs); on a GPU, where every family is fast, the full nets before
-    their distilled CPU-tier copies. At equal cost a net trained for fewer styles comes first (a
-    single-style net spends all its weights on the one painting), then the file name."""
+    """An entry of the family with the cheapest net (conv MACs); on a GPU, where every family is
+    fast, the full nets before their distilled CPU-tier copies. Within that family a net trained
+    for fewer styles comes first, even when it is wider (a single-style net spends all its weights
+    on the one painting), then the cheaper one, then the file name."""
     if gpu and any(e.family not in CPU_TIER for e in found):
         found = [e for e in found if e.family not in CPU_TIER]
-    return min(found, key=lambda e: (cost(e), len(e.styles), e.path.name))
+    family = min(found, key=lambda e: (cost(e), len(e.styles), e.path.name)).family
+    return min((e for e in found if e.family == family), key=lambda e: (len(e.styles), cost(e), e.path.name))
 
 
 def choose(style: str, family: str | None = None, gpu: bool = False) -> WeightsEntry:

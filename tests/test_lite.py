@@ -131,6 +131,21 @@ def test_at_equal_cost_a_styles_own_net_comes_before_a_shared_one(tmp_path, monk
     assert styles.choose("mosaic").path.name == "lite-multi.safetensors"
 
 
+def test_own_weights_shadow_the_shipped_file_of_the_same_name_even_when_costlier(tmp_path, monkeypatch):
+    """A wider lite-starry_night of your own on $RTSTYLE_WEIGHTS is what paints, not the cheaper
+    shipped width-16 net of that name (it used to lose to it on cost)."""
+    from rtstyle import styles
+    from rtstyle.weights import save_weights
+    cfg = {"n_styles": 1, "width": 24, "n_res": 4}
+    save_weights(LiteNet(**cfg), tmp_path / "lite-starry_night.safetensors",
+                 {"family": "lite", "styles": ["starry_night"], "config": cfg})
+    monkeypatch.setenv("RTSTYLE_WEIGHTS", str(tmp_path))
+    mine = styles.choose("starry_night")
+    assert mine.path == tmp_path / "lite-starry_night.safetensors" and mine.manifest["config"]["width"] == 24
+    names = [e.path.name for e in styles.weights_entries()]
+    assert names.count("lite-starry_night.safetensors") == 1
+    assert "lite-mosaic.safetensors" in names   # the shipped ones without a namesake stay
+
 def test_every_style_and_mixture_of_a_style_input_net_shares_one_onnx_export(tmp_path, monkeypatch):
     from rtstyle.weights import save_weights
     from rtstyle.pipeline.stylizer import Stylizer
@@ -142,6 +157,7 @@ def test_every_style_and_mixture_of_a_style_input_net_shares_one_onnx_export(tmp
                 prm.copy_(torch.randn(prm.shape, generator=torch.Generator().manual_seed(len(name))))
     save_weights(net, tmp_path / "lite-multi.safetensors",
                  {"family": "lite", "styles": names, "config": {"n_styles": 2, "width": 4, "n_res": 1}})
+    monkeypatch.setattr("rtstyle.styles.WEIGHTS_DIR", tmp_path / "none")   # the shipped own nets would paint
     monkeypatch.setenv("RTSTYLE_WEIGHTS", str(tmp_path))
     cache = tmp_path / "cache"
     rgb = np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8)
