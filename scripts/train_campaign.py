@@ -191,7 +191,7 @@ for _style, _from, _at, _sw in _OWN_LITE:
                       init=f"lite-{_from}"))
 # Session 17: is width 16 what keeps the lite nets at 5.4-6.7x Gatys-500's style loss? Training cost
 # is mostly VGG19 on the 256-px crops, so a wider lite net costs little more to train; it costs
-# more to run. lite-starry_night widened to 24 (Net2Net, rtstyle.train.widen: it starts as the shipped
+# more to run. lite-starry_night widened to 24 (Net2Net, rtstyle.train.grow: it starts as the shipped
 # 14087-step net) against a width-16 control, same recipe, side by side on the same cores and wall
 # time; what ships is decided by the rule pre-registered in docs/training.md.
 _W24 = list(_LITE_256)

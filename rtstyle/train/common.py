@@ -256,29 +256,30 @@ def choose_precision(device: torch.device, mode: str = "auto", previous: dict | 
     return Precision(autocast, name, why)
 
 
-def _widened(net: torch.nn.Module, state: dict, config: dict, path) -> dict:
-    """``state`` widened to ``net``'s width when ``net`` is a lite net wider than the one that made
-    ``state`` (same n_res and styles): the wider net starts as exactly that net (rtstyle.train.widen)."""
+def _grown(net: torch.nn.Module, state: dict, config: dict, path) -> dict:
+    """``state`` grown to ``net`` when ``net`` is a lite net wider and/or deeper than the one that
+    made ``state`` (same styles): the grown net starts as exactly that net (rtstyle.train.grow)."""
     from ..models.lite import LiteNet
-    from .widen import widen_lite
+    from .grow import deepen_lite, widen_lite
     want = getattr(net, "config", {})
-    if not isinstance(net, LiteNet) or not config.get("width") or config["width"] >= want["width"]:
+    if not isinstance(net, LiteNet) or not config.get("width") or config.get("n_styles") != want["n_styles"]:
         return state
-    if (config.get("n_res"), config.get("n_styles")) != (want["n_res"], want["n_styles"]):
-        return state   # not a widening: the shape check below says what does not fit
-    print(f"widened {path} from width {config['width']} to {want['width']} (the same function to start)")
-    return widen_lite(state, config["width"], want["width"], want["n_res"])
+    (w0, w1), (r0, r1) = (config["width"], want["width"]), (config.get("n_res", 0), want["n_res"])
+    if w1 < w0 or r1 < r0 or (w0, r0) == (w1, r1):
+        return state   # not a growth: the shape check below says what does not fit
+    print(f"grew {path} from width {w0}, {r0} residual blocks to width {w1}, {r1} (the same function to start)")
+    return deepen_lite(widen_lite(state, w0, w1, r0), r0, r1)
 
 
 def init_from_weights(net: torch.nn.Module, path: str) -> int:
     """Start ``net`` from shipped fp16 weights (when a run's ckpt.pt is gone): load them into the
     fp32 master copy and return the steps they had already trained (their manifest's iterations).
-    A lite net wider than the one that made the weights starts as that net, widened."""
+    A lite net wider or deeper than the one that made the weights starts as that net, grown."""
     from safetensors.torch import load_file
     from ..weights import read_manifest
     state = load_file(str(path))
     manifest = read_manifest(Path(path))
-    state = _widened(net, state, manifest.get("config", {}), path)
+    state = _grown(net, state, manifest.get("config", {}), path)
     own = net.state_dict()
     missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
     bad = [k for k in state if k not in own or own[k].shape != state[k].shape]

@@ -1,6 +1,6 @@
-"""Function-preserving widening of a trained lite net (Net2WiderNet; Chen, Goodfellow & Shlens 2016).
+"""Function-preserving growth of a trained lite net: wider or deeper, starting as the same function.
 
-A wider net starts as exactly the narrow one: every new channel is a copy of a random old channel
+**Wider** (Net2WiderNet; Chen, Goodfellow & Shlens 2016). A wider net starts as exactly the narrow one: every new channel is a copy of a random old channel
 of the same layer (its conv filter, bias and per-style γ, β), and each consumer of a copied channel
 splits that channel's incoming weight among the copies, with fractions that sum to 1. Instance norm
 normalises each channel on its own, so a copied channel normalises to the same values; the split
@@ -8,7 +8,13 @@ fractions are unequal (random, not 1/k) so the copies get different gradients an
 
 The lite net's residual stream (``down.1``'s output and every block's ``c2``/``n2`` output) is added
 channel by channel, so it shares one channel map; ``down.0``, each block's inner ``c1``/``n1`` and
-``up`` have their own. Pure tensor maths on a state dict: no module is built here.
+``up`` have their own.
+
+**Deeper.** New residual blocks go after the trained ones, each adding ``n2(c2(...))`` to the
+stream; with its last norm's γ and β at 0 a new block adds exactly 0. Its convs start random, so the
+gradient reaches γ at once and the block grows from nothing (zero-init residual branches).
+
+Pure tensor maths on a state dict: no module is built here.
 """
 from __future__ import annotations
 
@@ -75,4 +81,24 @@ def widen_lite(state: dict[str, Tensor], width: int, new_width: int, n_res: int,
     _in(s, "up.conv", *stream)
     _out(s, "up.conv", up[0], "up.norm")
     _in(s, "head", *up)
+    return s
+
+
+def deepen_lite(state: dict[str, Tensor], n_res: int, new_n_res: int, seed: int = 0) -> dict[str, Tensor]:
+    """A state dict of a lite net with ``new_n_res`` residual blocks that computes what ``state``
+    (``n_res`` blocks) computes: blocks ``n_res…new_n_res-1`` are added as identities (random convs,
+    first norm γ = 1, β = 0; last norm γ = β = 0). ``state`` is not modified."""
+    if new_n_res < n_res:
+        raise ValueError(f"cannot deepen {n_res} residual blocks to {new_n_res}")
+    s = dict(state)
+    gen = torch.Generator().manual_seed(seed)
+    w = s["blocks.0.c1.weight"] if n_res else s["down.1.conv.weight"]
+    ch, n_styles = w.shape[0], s["down.0.norm.gamma"].shape[0]
+    for i in range(n_res, new_n_res):
+        for conv in ("c1", "c2"):   # PyTorch's default conv init: U(±1/sqrt(fan_in)), weight and bias
+            bound = (ch * 9) ** -0.5
+            s[f"blocks.{i}.{conv}.weight"] = (torch.rand(ch, ch, 3, 3, generator=gen) * 2 - 1) * bound
+            s[f"blocks.{i}.{conv}.bias"] = (torch.rand(ch, generator=gen) * 2 - 1) * bound
+        s[f"blocks.{i}.n1.gamma"], s[f"blocks.{i}.n1.beta"] = torch.ones(n_styles, ch), torch.zeros(n_styles, ch)
+        s[f"blocks.{i}.n2.gamma"], s[f"blocks.{i}.n2.beta"] = torch.zeros(n_styles, ch), torch.zeros(n_styles, ch)
     return s

@@ -1,10 +1,10 @@
-"""Net2Net widening of lite nets: the wider net starts as the same function, and its copies drift apart."""
+"""Growing trained lite nets: wider or deeper, they start as the same function, and then learn."""
 import pytest
 import torch
 
 from rtstyle.models.lite import LiteNet
 from rtstyle.train import common
-from rtstyle.train.widen import channel_map, split_fractions, widen_lite
+from rtstyle.train.grow import channel_map, deepen_lite, split_fractions, widen_lite
 from rtstyle.weights import save_weights
 
 
@@ -67,11 +67,27 @@ def test_init_from_narrower_shipped_weights_widens(tmp_path, capsys):
     save_weights(narrow, path, {"family": "lite", "config": narrow.config, "styles": ["x"], "iterations": 40})
     wide = LiteNet(1, width=12, n_res=2).eval()
     assert common.init_from_weights(wide, str(path)) == 40
-    assert "from width 8 to 12" in capsys.readouterr().out
+    assert "from width 8, 2 residual blocks to width 12, 2" in capsys.readouterr().out
     half = LiteNet(1, width=8, n_res=2).eval()   # what shipped: fp16 weights
     half.load_state_dict({k: v.half().float() for k, v in narrow.state_dict().items()})
     x = torch.rand(1, 3, 36, 36)
     with torch.no_grad():
         assert torch.allclose(wide(x), half(x), atol=2e-5)
     with pytest.raises(ValueError, match="does not fit this net"):
-        common.init_from_weights(LiteNet(1, width=12, n_res=3), str(path))
+        common.init_from_weights(LiteNet(1, width=4, n_res=2), str(path))   # narrower: no shrinking
+
+
+def test_deeper_and_wider_net_computes_what_the_trained_one_does_and_its_new_blocks_learn():
+    narrow = _trained_like(n_styles=2)
+    big = LiteNet(2, width=12, n_res=4)
+    big.load_state_dict(deepen_lite(widen_lite(narrow.state_dict(), 8, 12, 2), 2, 4))
+    x = torch.rand(2, 3, 44, 36)
+    with torch.no_grad():
+        assert torch.allclose(narrow(x, 1), big.eval()(x, 1), atol=2e-5)
+    big.train()
+    big(x, 1).square().mean().backward()
+    new = big.blocks[3]
+    assert new.n2.gamma.grad[1].abs().sum() > 0   # the zero γ of a new block gets a gradient at once
+    assert new.c1.weight.std() > 0 and not torch.equal(new.c1.weight, big.blocks[2].c1.weight)
+    with pytest.raises(ValueError, match="cannot deepen"):
+        deepen_lite(narrow.state_dict(), 2, 1)

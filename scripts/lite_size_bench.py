@@ -1,8 +1,8 @@
-"""What a wider lite net costs to run: the shipped lite net of a style, widened (rtstyle.train.widen,
-the same function) to each width, through rtstyle's CPU backends, timed round robin so that load
-from other processes hits every cell alike (docs/training.md, "A wider lite net").
+"""What a wider or deeper lite net costs to run: the shipped lite net of a style, grown (rtstyle.train.grow,
+the same function) to each width × residual blocks, through rtstyle's CPU backends, timed round robin
+so that load from other processes hits every cell alike (docs/training.md, "A wider lite net").
 
-  python scripts/lite_width_bench.py --style starry_night --widths 16,24,32
+  python scripts/lite_size_bench.py --style starry_night --nets 16x4,24x4,32x4,16x8
 """
 from __future__ import annotations
 
@@ -25,24 +25,24 @@ SIZES = ((256, 256), (512, 512), (480, 640))
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--style", default="starry_night")
-    ap.add_argument("--widths", default="16,24,32")
+    ap.add_argument("--nets", default="16x4,24x4,32x4", help="WIDTHxBLOCKS, comma-separated")
     ap.add_argument("--rounds", type=int, default=15)
     a = ap.parse_args()
     weights = ROOT / "rtstyle" / "weights" / f"lite-{a.style}.safetensors"
     cache = tempfile.mkdtemp(prefix="rtstyle-widths-")
     made = {}
-    for w in (int(v) for v in a.widths.split(",")):
-        net = LiteNet(1, width=w, n_res=4).eval()
+    for w, r in (map(int, v.split("x")) for v in a.nets.split(",")):
+        net = LiteNet(1, width=w, n_res=r).eval()
         common.init_from_weights(net, str(weights))
         meta = {"config": net.config}
-        made[f"w{w} onnxruntime fp32"] = backends.create(backends.spec_named("onnxruntime"), net, "lite", meta, cache)
+        made[f"{w}x{r} onnxruntime fp32"] = backends.create(backends.spec_named("onnxruntime"), net, "lite", meta, cache)
         for p in ("f32", "bf16"):
             if backends.available(backends.spec_named("openvino")):
                 try:
-                    made[f"w{w} openvino {p}"] = backends.create(backends.spec_named("openvino"), net, "lite", meta,
+                    made[f"{w}x{r} openvino {p}"] = backends.create(backends.spec_named("openvino"), net, "lite", meta,
                                                                  cache, precision=p)
                 except Exception as exc:   # bf16 on a CPU without bf16 units
-                    print(f"w{w} openvino {p}: {exc}")
+                    print(f"{w}x{r} openvino {p}: {exc}")
     style = torch.ones(1, 1)
     for h, w in SIZES:
         x = torch.rand(1, 3, h, w)
