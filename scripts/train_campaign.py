@@ -194,25 +194,27 @@ for _style, _from, _at, _sw in _OWN_LITE:
 # more to run. lite-starry_night widened to 24 (Net2Net, rtstyle.train.grow: it starts as the shipped
 # 14087-step net) against a width-16 control, same recipe, side by side on the same cores and wall
 # time; what ships is decided by the rule pre-registered in docs/training.md.
-_W24 = list(_LITE_256)
-_W24[_W24.index("--width") + 1] = "24"
-PLAN.append(Stage("lite-starry_night-w24", [*_W24, "--lr", "5e-4", "--style", "starry_night"], 17087,
-                  "lite-starry_night", 120, "widened to width 24 from the shipped 14087-step width-16 net"))
-PLAN.append(Stage("lite-starry_night-crop256-3", [*_LITE_256, "--lr", "5e-4", "--style", "starry_night"], 17087,
-                  "lite-starry_night", 120, "the width-16 control of lite-starry_night-w24: the same steps on "
-                  "the shipped 14087"))
+
+
+def _grown_and_control(suffix: str, flag: str, value: str, control: str, at: int, what: str, minutes: float) -> None:
+    """Two stages of lite starry_night from the shipped ``at`` steps, 3000 steps each: one grown by
+    ``flag value`` (rtstyle.train.grow, via --init) and the unchanged ``control``."""
+    grown = list(_LITE_256)
+    grown[grown.index(flag) + 1] = value
+    for name, args, why in ((f"lite-starry_night-{suffix}", grown, f"{what} grown from the shipped {at}-step net"),
+                            (control, _LITE_256, f"the control of lite-starry_night-{suffix}: the same steps on "
+                                                 f"the shipped {at}")):
+        PLAN.append(Stage(name, [*args, "--lr", "5e-4", "--style", "starry_night"], at + 3000,
+                          "lite-starry_night", minutes, why))
+
+
+_grown_and_control("w24", "--width", "24", "lite-starry_night-crop256-3", 14087, "width 24", 120)
 # Session 17, after those two: width 24 lowered the content loss and raised the style loss (0.046 /
 # 0.045 / 0.032 against the control's 0.039 / 0.035 / 0.027) and was not shipped; the control was.
 # The shipped net falls short in the deep VGG layers (relu3_1, relu4_1), which see more of the image
 # than its 77-px receptive field: 8 residual blocks (141 px; rtstyle.train.grow appends 4 identity
 # blocks) against a 4-block control, both from the shipped 17087 steps (docs/training.md).
-_R8 = list(_LITE_256)
-_R8[_R8.index("--n-res") + 1] = "8"
-PLAN.append(Stage("lite-starry_night-r8", [*_R8, "--lr", "5e-4", "--style", "starry_night"], 20087,
-                  "lite-starry_night", 75, "8 residual blocks grown from the shipped 17087-step 4-block net"))
-PLAN.append(Stage("lite-starry_night-crop256-4", [*_LITE_256, "--lr", "5e-4", "--style", "starry_night"], 20087,
-                  "lite-starry_night", 75, "the 4-block control of lite-starry_night-r8: the same steps on "
-                  "the shipped 17087"))
+_grown_and_control("r8", "--n-res", "8", "lite-starry_night-crop256-4", 17087, "8 residual blocks", 75)
 # Result: 8 blocks 0.041 / 0.038 / 0.028 against the control's 0.037 / 0.035 / 0.024: not shipped;
 # the control was (docs/training.md).
 BY_NAME = {s.name: s for s in PLAN}
