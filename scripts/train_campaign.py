@@ -217,6 +217,11 @@ _grown_and_control("w24", "--width", "24", "lite-starry_night-crop256-3", 14087,
 _grown_and_control("r8", "--n-res", "8", "lite-starry_night-crop256-4", 17087, "8 residual blocks", 75)
 # Result: 8 blocks 0.041 / 0.038 / 0.028 against the control's 0.037 / 0.035 / 0.024: not shipped;
 # the control was (docs/training.md).
+# Session 17's last 20 minutes: the two lite nets furthest from Gatys-500 continue at bf16 speed,
+# shipped only by the rule of docs/training.md (style lower on all three photos, content at most + 0.01).
+for _style, _at in (("kandinsky_composition_viii", 11182), ("cafe_terrace_at_night", 9652)):
+    PLAN.append(Stage(f"lite-{_style}-crop256-3", [*_LITE_256, "--lr", "5e-4", "--style", _style], _at + 3000,
+                      f"lite-{_style}", 20, f"more steps at 256-px crops with the margin on the shipped {_at}"))
 BY_NAME = {s.name: s for s in PLAN}
 
 
