@@ -222,6 +222,13 @@ _grown_and_control("r8", "--n-res", "8", "lite-starry_night-crop256-4", 17087, "
 for _style, _at in (("kandinsky_composition_viii", 11182), ("cafe_terrace_at_night", 9652)):
     PLAN.append(Stage(f"lite-{_style}-crop256-3", [*_LITE_256, "--lr", "5e-4", "--style", _style], _at + 3000,
                       f"lite-{_style}", 20, f"more steps at 256-px crops with the margin on the shipped {_at}"))
+# Session 18: the four lite nets of their own with the fewest steps of their painting (580-870 on top of
+# the starting net) continue with the same recipe and their shipped loss scales, side by side, shipped
+# only by the rule of docs/training.md (style lower on all three photos, content at most + 0.01).
+for _style, _at in (("the_sower", 14679), ("harvest_at_la_crau", 14668), ("the_harvesters", 14957),
+                    ("girls_at_the_piano", 14957)):
+    PLAN.append(Stage(f"lite-{_style}-crop256-2", [*_LITE_256, "--lr", "5e-4", "--style", _style], _at + 3000,
+                      f"lite-{_style}", 120, f"more steps at 256-px crops with the margin on the shipped {_at}"))
 BY_NAME = {s.name: s for s in PLAN}
 
 
