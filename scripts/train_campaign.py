@@ -145,18 +145,24 @@ _LITE_256[_LITE_256.index("--batch") + 1] = "2"
 # lowered the Gram loss (lite starry_night on the landscape: 0.032 with it, 0.122 with it cut off).
 # The first ~250 steps of these stages ran without the margin (session 10, then restarted with it).
 _LITE_256 += ["--margin", "16"]
-for _style, _at in (("starry_night", 11000), ("great_wave", 11000), ("kandinsky_composition_viii", 9500),
-                    ("cafe_terrace_at_night", 8000), ("mosaic", 7000)):
-    PLAN.append(Stage(f"lite-{_style}-crop256", [*_LITE_256, "--lr", "5e-4", "--style", _style], _at + 3000,
-                      f"lite-{_style}", 120, f"3000 style-loss steps at 256-px crops on the shipped {_at}"))
+
+
+def _more_steps(suffix: str, nets: tuple[tuple[str, int], ...], minutes: float, why: str) -> None:
+    """One stage ``lite-<style>-crop256<suffix>`` per (style, shipped steps): 3000 steps of the 256-px
+    recipe on that style's shipped lite net, with its loss scales."""
+    for style, at in nets:
+        PLAN.append(Stage(f"lite-{style}-crop256{suffix}", [*_LITE_256, "--lr", "5e-4", "--style", style], at + 3000,
+                          f"lite-{style}", minutes, f"{why} on the shipped {at}"))
+
+
+_more_steps("", (("starry_night", 11000), ("great_wave", 11000), ("kandinsky_composition_viii", 9500),
+                 ("cafe_terrace_at_night", 8000), ("mosaic", 7000)), 120, "3000 style-loss steps at 256-px crops")
 # Session 11: the four lite nets still short of the target were still gaining when session 10 stopped
 # (validation loss over their last 550 steps: starry_night 0.711 -> 0.664, great_wave 0.843 -> 0.795,
 # kandinsky_composition_viii 0.800 -> 0.756, cafe_terrace_at_night 0.840 -> 0.730), so they go on
 # with the same recipe from the shipped session-10 steps.
-for _style, _at in (("starry_night", 13206), ("great_wave", 11813), ("kandinsky_composition_viii", 10314),
-                    ("cafe_terrace_at_night", 8789)):
-    PLAN.append(Stage(f"lite-{_style}-crop256-2", [*_LITE_256, "--lr", "5e-4", "--style", _style], _at + 3000,
-                      f"lite-{_style}", 120, f"3000 more steps at 256-px crops with the margin on the shipped {_at}"))
+_more_steps("-2", (("starry_night", 13206), ("great_wave", 11813), ("kandinsky_composition_viii", 10314),
+                   ("cafe_terrace_at_night", 8789)), 120, "3000 more steps at 256-px crops with the margin")
 # Sessions 12-14: the styles that paint on the CPU with lite-multi (a width-16 net shared by all 20
 # styles, 100 style-loss steps each) get a lite net of their own with the recipe above, started from
 # the shipped lite net of the nearest style (its steps count as done), and ship only by the rule of
@@ -219,16 +225,13 @@ _grown_and_control("r8", "--n-res", "8", "lite-starry_night-crop256-4", 17087, "
 # the control was (docs/training.md).
 # Session 17's last 20 minutes: the two lite nets furthest from Gatys-500 continue at bf16 speed,
 # shipped only by the rule of docs/training.md (style lower on all three photos, content at most + 0.01).
-for _style, _at in (("kandinsky_composition_viii", 11182), ("cafe_terrace_at_night", 9652)):
-    PLAN.append(Stage(f"lite-{_style}-crop256-3", [*_LITE_256, "--lr", "5e-4", "--style", _style], _at + 3000,
-                      f"lite-{_style}", 20, f"more steps at 256-px crops with the margin on the shipped {_at}"))
+_more_steps("-3", (("kandinsky_composition_viii", 11182), ("cafe_terrace_at_night", 9652)), 20,
+            "more steps at 256-px crops with the margin")
 # Session 18: the four lite nets of their own with the fewest steps of their painting (580-870 on top of
 # the starting net) continue with the same recipe and their shipped loss scales, side by side, shipped
 # only by the rule of docs/training.md (style lower on all three photos, content at most + 0.01).
-for _style, _at in (("the_sower", 14679), ("harvest_at_la_crau", 14668), ("the_harvesters", 14957),
-                    ("girls_at_the_piano", 14957)):
-    PLAN.append(Stage(f"lite-{_style}-crop256-2", [*_LITE_256, "--lr", "5e-4", "--style", _style], _at + 3000,
-                      f"lite-{_style}", 120, f"more steps at 256-px crops with the margin on the shipped {_at}"))
+_more_steps("-2", (("the_sower", 14679), ("harvest_at_la_crau", 14668), ("the_harvesters", 14957),
+                   ("girls_at_the_piano", 14957)), 120, "more steps at 256-px crops with the margin")
 BY_NAME = {s.name: s for s in PLAN}
 
 
