@@ -232,6 +232,19 @@ _more_steps("-3", (("kandinsky_composition_viii", 11182), ("cafe_terrace_at_nigh
 # only by the rule of docs/training.md (style lower on all three photos, content at most + 0.01).
 _more_steps("-2", (("the_sower", 14679), ("harvest_at_la_crau", 14668), ("the_harvesters", 14957),
                    ("girls_at_the_piano", 14957)), 120, "more steps at 256-px crops with the margin")
+# Session 18: the compact net (Liu & Shuai 2019) at real size, with and without the spatial-shift Gram
+# loss at equal steps and equal total style weight (session 5 compared style 0.7 + shift 0.7 against
+# style 0.7 alone, so the shift run had twice the style pressure): style 1.5 + shift 1.5 against style
+# 3.0, each from scratch with the real-size recipe of the johnson-<style>-real stages (photos held at
+# 384 px, 128-px crops, the painting at 384 px). Only the shift net may ship, by the rule of
+# docs/training.md.
+_COMPACT_REAL = ["transformer", "--family", "compact", "--style", "mosaic", "--downsample", "--crop", "128",
+                 "--photo-short", "384", "--style-size", "384", "--batch", "4", "--lr", "1e-3", "--recalibrate",
+                 "--log-every", "50", "--ckpt-every", "50"]
+PLAN.append(Stage("compact-mosaic-real", [*_COMPACT_REAL, "--style-weight", "1.5", "--shift-weight", "1.5"], 1500,
+                  "compact-mosaic", 120, "the compact net at real size, style 1.5 + spatial-shift 1.5"))
+PLAN.append(Stage("compact-mosaic-real-noshift", [*_COMPACT_REAL, "--style-weight", "3.0", "--shift-weight", "0"],
+                  1500, "", 120, "its control at equal steps: style 3.0, no shift loss (comparison only, not shipped)"))
 BY_NAME = {s.name: s for s in PLAN}
 
 
