@@ -232,6 +232,12 @@ _more_steps("-3", (("kandinsky_composition_viii", 11182), ("cafe_terrace_at_nigh
 # only by the rule of docs/training.md (style lower on all three photos, content at most + 0.01).
 _more_steps("-2", (("the_sower", 14679), ("harvest_at_la_crau", 14668), ("the_harvesters", 14957),
                    ("girls_at_the_piano", 14957)), 120, "more steps at 256-px crops with the margin")
+# Session 19: six of the other eleven lite nets of their own (1037-1102 steps of their painting on top of
+# the starting net; the session-18 four took a third off their style loss in about 1900 more), same
+# recipe and shipped loss scales, side by side, shipped only by the rule of docs/training.md.
+_more_steps("-2", (("the_night_cafe", 15176), ("church_at_auvers", 15189), ("langlois_bridge", 15173),
+                   ("inokashira_pond_in_snow", 12853), ("portrait_of_pere_tanguy", 15124), ("summertime", 15131)),
+            120, "more steps at 256-px crops with the margin")
 # Session 18: the compact net (Liu & Shuai 2019) at real size, with and without the spatial-shift Gram
 # loss at equal steps and equal total style weight (session 5 compared style 0.7 + shift 0.7 against
 # style 0.7 alone, so the shift run had twice the style pressure): style 1.5 + shift 1.5 against style
