@@ -114,14 +114,8 @@ def install_run(run: Path, if_better: bool = False, photos_dir: Path | None = No
         shutil.copy2(w, WEIGHTS / w.name)
         shutil.copy2(w.with_suffix(".json"), WEIGHTS / w.with_suffix(".json").name)
         print(f"installed {w.name} ({w.stat().st_size / 1e6:.2f} MB)")
-    dest = DOCS / run.name
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in ("losses.csv", "losses.png"):
-        if (run / name).exists():
-            shutil.copy2(run / name, dest / name)
-    grids = sorted(run.glob("samples_*.png"))
-    if grids:
-        shutil.copy2(grids[-1], dest / "samples_last.png")
+    from rtstyle.train.snapshot import copy_run_docs
+    copy_run_docs(run, DOCS / run.name)
 
 
 def extract(tar: tarfile.TarFile, dest: str | Path) -> None:

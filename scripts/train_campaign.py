@@ -23,7 +23,6 @@ import datetime
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -375,7 +374,7 @@ def add_ledger_row(doc: Path, row: str) -> None:
 
 
 def ship(a) -> int:
-    from rtstyle.train.snapshot import snapshot
+    from rtstyle.train.snapshot import copy_run_docs, snapshot
     to = Path(a.to).resolve()
     for name in a.stages:
         stage = BY_NAME[name]
@@ -392,14 +391,7 @@ def ship(a) -> int:
             continue
         path, manifest = snapshot(run_dir(stage), to / "rtstyle" / "weights",
                                   extra={"campaign_stage": name, **_precision_from_log(stage)})
-        docs = to / "docs" / "runs" / name
-        docs.mkdir(parents=True, exist_ok=True)
-        for f in ("losses.csv", "losses.png"):
-            if (run_dir(stage) / f).exists():
-                shutil.copy2(run_dir(stage) / f, docs / f)
-        grids = sorted(run_dir(stage).glob("samples_*.png"))
-        if grids:
-            shutil.copy2(grids[-1], docs / "samples_last.png")
+        copy_run_docs(run_dir(stage), to / "docs" / "runs" / name)
         add_ledger_row(to / "docs" / "training.md", ledger_row(stage, manifest))
         print(f"{name}: shipped {path} ({manifest['iterations']} steps, {path.stat().st_size / 1e6:.2f} MB)")
     return 0

@@ -14,7 +14,7 @@ import torch
 from rtstyle.weights import load_weights
 from rtstyle.styles import STYLE_DIR
 from rtstyle.train import common
-from rtstyle.train.snapshot import snapshot
+from rtstyle.train.snapshot import copy_run_docs, snapshot
 from rtstyle.train.transformer import TransformerConfig
 from rtstyle.train.transformer import train as train_transformer
 
@@ -65,6 +65,28 @@ def test_snapshot_matches_the_run_and_init_continues_it(photos, tmp_path):
     assert m["loss_scales"] == manifest["loss_scales"]   # the loss it was trained on is kept
     rows = (tmp_path / "b" / "losses.csv").read_text().splitlines()[1:]
     assert [int(r.split(",")[0]) for r in rows] == [3, 4]
+
+
+def test_run_docs_keep_the_curves_and_the_last_grid_as_a_small_jpeg(tmp_path):
+    run, docs = tmp_path / "run", tmp_path / "docs"
+    run.mkdir()
+    (run / "losses.csv").write_text("step,total\n1,2.0\n")
+    ramp = torch.linspace(0, 1, 64)
+    smooth = torch.stack([ramp[None, :].expand(64, 64), ramp[:, None].expand(64, 64), 1 - ramp[None, :].expand(64, 64)])
+    for step in (50, 100):   # the grid of the last step is the one shown
+        rows = [torch.stack([smooth, smooth.flip(-1)]) * (step / 100)]
+        common.save_grid(rows, run / f"samples_{step:06d}.png")
+    docs.mkdir()
+    (docs / "samples_last.png").write_bytes(b"an earlier ship's grid")
+    written = copy_run_docs(run, docs)
+    assert sorted(p.name for p in written) == ["losses.csv", "samples_last.jpg"]
+    assert not (docs / "samples_last.png").exists()
+    assert (docs / "losses.csv").read_text() == (run / "losses.csv").read_text()
+    jpg = cv2.imread(str(docs / "samples_last.jpg"))
+    png = cv2.imread(str(run / "samples_000100.png"))
+    assert jpg.shape == png.shape == (64, 128, 3)
+    assert np.abs(jpg.astype(int) - png.astype(int)).mean() < 3   # the same picture, lossy
+    assert (docs / "samples_last.jpg").stat().st_size < (run / "samples_000100.png").stat().st_size
 
 
 def test_init_refuses_weights_of_another_shape(photos, tmp_path):

@@ -8,11 +8,14 @@ until the run reaches its planned steps. The running trainer is not touched.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
+import cv2
 import torch
 
 from ..families import VECTOR_STYLED, weights_stem
+from ..files import atomic_write
 from ..weights import build_model, save_weights
 from . import common
 
@@ -110,3 +113,27 @@ def snapshot(run: Path, dest: Path, extra: dict | None = None) -> tuple[Path, di
     path = Path(dest) / f"{info['stem']}.safetensors"
     save_weights(net.eval(), path, manifest)
     return path, manifest
+
+
+def copy_run_docs(run: Path, dest: Path, quality: int = 85) -> list[Path]:
+    """Copy what a shipped run shows in ``docs/runs/<stage>/``: its loss curves (``losses.csv``,
+    ``losses.png``) and its last sample grid as ``samples_last.jpg`` (JPEG at ``quality``: the PNG
+    grids are about 1 MB each and every ship of a stage committed one more). A ``samples_last.png``
+    left by an earlier ship of the same stage is removed, so the folder shows one grid, the newest."""
+    run, dest = Path(run), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in ("losses.csv", "losses.png"):
+        if (run / name).exists():
+            shutil.copy2(run / name, dest / name)
+            written.append(dest / name)
+    grids = sorted(run.glob("samples_*.png"))
+    if grids:
+        img = cv2.imread(str(grids[-1]), cv2.IMREAD_COLOR)
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality]) if img is not None else (False, None)
+        if not ok:
+            raise ValueError(f"{grids[-1]}: not a readable sample grid")
+        atomic_write(dest / "samples_last.jpg", lambda tmp: Path(tmp).write_bytes(buf.tobytes()))
+        (dest / "samples_last.png").unlink(missing_ok=True)
+        written.append(dest / "samples_last.jpg")
+    return written
