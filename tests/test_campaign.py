@@ -3,7 +3,6 @@ weights, a run whose checkpoint is gone continues from shipped weights (--init),
 every shipped row, and the trainers record the precision they chose."""
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import cv2
@@ -24,7 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 def _campaign():
     spec = importlib.util.spec_from_file_location("train_campaign", ROOT / "scripts" / "train_campaign.py")
     mod = importlib.util.module_from_spec(spec)
-    sys.modules["train_campaign"] = mod   # its dataclasses look their module up there
     spec.loader.exec_module(mod)
     return mod
 
