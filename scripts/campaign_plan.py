@@ -121,12 +121,17 @@ _LITE_256[_LITE_256.index("--batch") + 1] = "2"
 _LITE_256 += ["--margin", "16"]
 
 
-def _more_steps(suffix: str, nets: tuple[tuple[str, int], ...], minutes: float, why: str) -> None:
-    """One stage ``lite-<style>-crop256<suffix>`` per (style, shipped steps): 3000 steps of the 256-px
-    recipe on that style's shipped lite net, with its loss scales."""
-    for style, at in nets:
-        PLAN.append(Stage(f"lite-{style}-crop256{suffix}", [*_LITE_256, "--lr", "5e-4", "--style", style], at + 3000,
-                          f"lite-{style}", minutes, f"{why} on the shipped {at}"))
+def _more_steps(suffix: str, nets: tuple[tuple, ...], minutes: float, why: str) -> None:
+    """One stage ``lite-<style>-crop256<suffix>`` per (style, shipped steps[, style weight]): 3000 steps
+    of the 256-px recipe on that style's shipped lite net, with its loss scales, at the recipe's style
+    weight (3.0) or the one its shipped net was trained at."""
+    for style, at, *weight in nets:
+        args = list(_LITE_256)
+        if weight:
+            args[args.index("--style-weight") + 1] = weight[0]
+        PLAN.append(Stage(f"lite-{style}-crop256{suffix}", [*args, "--lr", "5e-4", "--style", style], at + 3000,
+                          f"lite-{style}", minutes, f"{why} on the shipped {at}"
+                          + (f", style weight {weight[0]}" if weight else "")))
 
 
 _more_steps("", (("starry_night", 11000), ("great_wave", 11000), ("kandinsky_composition_viii", 9500),
@@ -225,4 +230,9 @@ PLAN.append(Stage("compact-mosaic-real", [*_COMPACT_REAL, "--style-weight", "1.5
                   "compact-mosaic", 120, "the compact net at real size, style 1.5 + spatial-shift 1.5"))
 PLAN.append(Stage("compact-mosaic-real-noshift", [*_COMPACT_REAL, "--style-weight", "3.0", "--shift-weight", "0"],
                   1500, "", 120, "its control at equal steps: style 3.0, no shift loss (comparison only, not shipped)"))
+# Next (planned in session 19, for session 20): the other five lite nets of their own (1319-1383 steps of
+# their painting), poppies and ejiri_in_suruga at the style weights their shipped nets were trained at.
+_more_steps("-2", (("mona_lisa", 15415), ("spring_arcimboldo", 15413), ("bal_du_moulin_de_la_galette", 15447),
+                   ("poppies", 15470, "1.0"), ("ejiri_in_suruga", 13132, "0.75")),
+            120, "more steps at 256-px crops with the margin")
 BY_NAME = {s.name: s for s in PLAN}

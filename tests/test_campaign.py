@@ -3,6 +3,7 @@ weights, a run whose checkpoint is gone continues from shipped weights (--init),
 every shipped row, and the trainers record the precision they chose."""
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -118,6 +119,24 @@ def test_campaign_resumes_from_shipped_weights_without_a_checkpoint(tmp_path, mo
     (tmp_path / stage.name).mkdir()
     (tmp_path / stage.name / "ckpt.pt").write_bytes(b"")
     assert "--init" not in camp.command(stage, threads=1, max_minutes=30)   # the checkpoint wins
+
+
+def test_every_lite_continuation_trains_at_its_shipped_nets_style_weight():
+    # a continuation keeps its shipped net's loss scales, so it must keep its style weight too (poppies
+    # and ejiri_in_suruga were trained at 1.0 and 0.75, not the recipe's 3.0)
+    camp = _campaign()
+    checked = []
+    for stage in camp.PLAN:
+        if not re.fullmatch(r"lite-.+-crop256(-\d+)?", stage.name) or "--recalibrate" in stage.args:
+            continue
+        manifest = ROOT / "rtstyle" / "weights" / f"{stage.stem}.json"
+        if not manifest.exists():
+            continue
+        shipped = json.loads(manifest.read_text())["loss_weights"]["style"]
+        assert stage.args.count("--style-weight") == 1
+        assert float(stage.args[stage.args.index("--style-weight") + 1]) == shipped, stage.name
+        checked.append(stage.name)
+    assert "lite-poppies-crop256-2" in checked and "lite-ejiri_in_suruga-crop256-2" in checked
 
 
 def test_a_style_with_no_net_yet_starts_from_its_related_net(tmp_path, monkeypatch):
