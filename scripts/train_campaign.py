@@ -84,7 +84,8 @@ def command(stage: Stage, threads: int, max_minutes: float) -> list[str]:
     cmd = [sys.executable, "-m", "rtstyle.cli", "train", *stage.args, "--data", DATA, "--out", str(run_dir(stage)),
            "--iters", str(stage.iters), "--threads", str(threads), "--max-minutes", str(max_minutes)]
     shipped = ROOT / "rtstyle" / "weights" / f"{stage.stem}.safetensors"
-    fallback = ROOT / "rtstyle" / "weights" / f"{stage.init}.safetensors"
+    fallback = (ROOT / stage.init if "/" in stage.init   # a kept, unshipped net (docs/runs/STAGE/...)
+                else ROOT / "rtstyle" / "weights" / f"{stage.init}.safetensors")
     if not (run_dir(stage) / "ckpt.pt").exists():
         if stage.stem and shipped.exists():
             cmd += ["--init", str(shipped)]   # the optimiser state is gone: continue from what shipped

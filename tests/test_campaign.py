@@ -152,6 +152,18 @@ def test_a_style_with_no_net_yet_starts_from_its_related_net(tmp_path, monkeypat
     assert cmd[cmd.index("--photo-short") + 1] == "384" and cmd[cmd.index("--style") + 1] == "cafe_terrace_at_night"
 
 
+def test_a_stage_can_start_from_a_kept_unshipped_net(tmp_path, monkeypatch):
+    camp = _campaign()
+    monkeypatch.setattr(camp, "RUNS", tmp_path)
+    stage = camp.BY_NAME["compact-mosaic-real-2"]
+    cmd = camp.command(stage, threads=1, max_minutes=30)
+    if not (ROOT / "rtstyle" / "weights" / f"{stage.stem}.safetensors").exists():
+        kept = ROOT / stage.init
+        assert kept.exists() and cmd[cmd.index("--init") + 1] == str(kept)
+        assert json.loads(kept.with_suffix(".json").read_text())["family"] == "compact"
+    assert "--recalibrate" not in cmd   # it keeps the loss scales it was trained on
+
+
 def test_precision_choice_is_recorded_and_forced(monkeypatch):
     dev = torch.device("cpu")
     assert common.choose_precision(dev, "fp32").name == "fp32"
