@@ -180,7 +180,7 @@ def test_a_resumed_run_keeps_its_precision_whatever_the_probe_says(monkeypatch):
     precision would not end where an uninterrupted one does."""
     dev = torch.device("cpu")
     monkeypatch.setattr(common, "cpu_info", lambda: {"model": "Some CPU", "bf16_units": ["avx512_bf16"]})
-    monkeypatch.setattr(common, "_probe_ms", lambda dtype: 10.0 if dtype is None else 1.0)   # bf16 looks faster
+    monkeypatch.setattr(common, "_probe_ms", lambda: (10.0, 1.0))   # bf16 looks faster
     first = {"precision": "fp32", "precision_reason": "Some CPU has avx512_bf16; conv probe ... -> fp32"}
     kept = common.choose_precision(dev, "auto", first)
     assert kept.name == "fp32" and kept.why == first["precision_reason"] and not kept.autocast._enabled
