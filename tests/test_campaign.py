@@ -155,7 +155,11 @@ def test_a_style_with_no_net_yet_starts_from_its_related_net(tmp_path, monkeypat
 def test_a_stage_can_start_from_a_kept_unshipped_net(tmp_path, monkeypatch):
     camp = _campaign()
     monkeypatch.setattr(camp, "RUNS", tmp_path)
-    stage = camp.BY_NAME["compact-mosaic-real-2"]
+    for name in ("compact-mosaic-real-2", "compact-mosaic-real-3"):
+        _kept_init(camp, camp.BY_NAME[name])
+
+
+def _kept_init(camp, stage):
     cmd = camp.command(stage, threads=1, max_minutes=30)
     if not (ROOT / "rtstyle" / "weights" / f"{stage.stem}.safetensors").exists():
         kept = ROOT / stage.init
