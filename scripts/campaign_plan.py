@@ -235,14 +235,15 @@ PLAN.append(Stage("compact-mosaic-real-noshift", [*_COMPACT_REAL, "--style-weigh
 # 1500), and its eval content (1.47-1.57) is what failed the bar, so it goes on for 1500 more from its
 # fp16 snapshot, kept unshipped in docs/runs/compact-mosaic-real/ for this, with its loss scales;
 # shipped only by session 18's bar (docs/training.md).
-PLAN.append(Stage("compact-mosaic-real-2", [*[a for a in _COMPACT_REAL if a != "--recalibrate"], "--style-weight", "1.5",
-                                            "--shift-weight", "1.5"], 3000, "compact-mosaic", 120,
+# The continuations keep the loss scales of the net they start from (no --recalibrate).
+_COMPACT_SHIFT_MORE = [*(a for a in _COMPACT_REAL if a != "--recalibrate"), "--style-weight", "1.5",
+                       "--shift-weight", "1.5"]
+PLAN.append(Stage("compact-mosaic-real-2", _COMPACT_SHIFT_MORE, 3000, "compact-mosaic", 120,
                   "1500 more steps of compact-mosaic-real (style 1.5 + spatial-shift 1.5) on its 1500-step net",
                   init="docs/runs/compact-mosaic-real/compact-mosaic-1500.safetensors"))
 # Result (session 19, 2981 steps): content 1.29 / 1.23 / 1.27 (was 1.57 / 1.47 / 1.53), style 0.060 /
 # 0.072 / 0.056: still short of the bar, still gaining; its snapshot is kept for the next 1500.
-PLAN.append(Stage("compact-mosaic-real-3", [*[a for a in _COMPACT_REAL if a != "--recalibrate"], "--style-weight", "1.5",
-                                            "--shift-weight", "1.5"], 4500, "compact-mosaic", 120,
+PLAN.append(Stage("compact-mosaic-real-3", _COMPACT_SHIFT_MORE, 4500, "compact-mosaic", 120,
                   "1500 more steps of compact-mosaic-real-2 on its 2981-step net",
                   init="docs/runs/compact-mosaic-real-2/compact-mosaic-2981.safetensors"))
 # Next (planned in session 19, for session 20): the other five lite nets of their own (1319-1383 steps of

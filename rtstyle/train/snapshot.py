@@ -130,9 +130,9 @@ def copy_run_docs(run: Path, dest: Path, quality: int = 85) -> list[Path]:
     grids = sorted(run.glob("samples_*.png"))
     if grids:
         img = cv2.imread(str(grids[-1]), cv2.IMREAD_COLOR)
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality]) if img is not None else (False, None)
-        if not ok:
+        if img is None:
             raise ValueError(f"{grids[-1]}: not a readable sample grid")
+        _, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
         atomic_write(dest / "samples_last.jpg", lambda tmp: Path(tmp).write_bytes(buf.tobytes()))
         (dest / "samples_last.png").unlink(missing_ok=True)
         written.append(dest / "samples_last.jpg")
