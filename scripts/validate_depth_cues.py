@@ -3,8 +3,9 @@
     python scripts/validate_depth_cues.py [--grid] [--json FILE]
 
 Validation sets:
-- ``val_pairs``: 48 pairs we marked by eye on 27 *training* photos of shared/data/content
-  (rtstyle/bench/depth/val_pairs.json; none of the held-out DIW photos), ordered accuracy, no equal band;
+- ``val_pairs``: the pairs we marked by eye on *training* photos of shared/data/content
+  (rtstyle/bench/depth/val_pairs.json: 98 on 51 photos until 2026-12-07, 187 on 101 since; none of the
+  held-out DIW photos), ordered accuracy, no equal band;
 - ``sfm_val``: structure-from-motion points on big_buck_bunny_20s with both frames < 300 (the
   training range; the test set uses first frames >= 300), gaps 18/24/30/36, stride 3;
 - ``synthetic``: 32 rendered views (seeds 2e9.., not the 1e9.. of scripts/eval_depth.py);
@@ -16,6 +17,7 @@ Each configuration is scored on all of them with the prior beside it.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import os
@@ -49,12 +51,14 @@ def _stereo_val():
 
 
 def load_sets():
+    pairs_sha = hashlib.sha256(VAL_PAIRS.read_bytes()).hexdigest()
     if CACHE.exists():
         sets = pickle.loads(CACHE.read_bytes())
-        if "stereo" not in sets:   # a cache written before the stereo validation rooms were added
-            sets["stereo"] = _stereo_val()
-            CACHE.write_bytes(pickle.dumps(sets))
-        return sets
+        if sets.get("pairs_sha") == pairs_sha:   # else the pairs file changed since: rebuild
+            if "stereo" not in sets:   # a cache written before the stereo validation rooms were added
+                sets["stereo"] = _stereo_val()
+                CACHE.write_bytes(pickle.dumps(sets))
+            return sets
     from rtstyle.train.depth_data import synth
     photos = []
     bases = heldout.heldout_bases()
@@ -66,7 +70,7 @@ def load_sets():
     for gap in (18, 24, 30, 36):
         sfm += P.clip_sfm_points(BUNNY, gap=gap, stride=3, frames=(0, 300 - gap))
     views = [synth.render_view(2_000_000_000 + i, 96, 128) for i in range(32)]
-    sets = {"photos": photos, "sfm": sfm, "views": views, "stereo": _stereo_val()}
+    sets = {"photos": photos, "sfm": sfm, "views": views, "stereo": _stereo_val(), "pairs_sha": pairs_sha}
     CACHE.write_bytes(pickle.dumps(sets))
     return sets
 

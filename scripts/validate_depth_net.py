@@ -5,7 +5,7 @@
 
 The net's output is g·prior + s·head(features) (head conv weight and bias times s; s = 0 is the
 prior, exactly). Each s of the grid is scored on the validation sets of scripts/validate_depth_cues.py
-(98 judged pairs on training photos, SfM pairs on the training frames of big_buck_bunny_20s,
+(the judged pairs on training photos, SfM pairs on the training frames of big_buck_bunny_20s,
 32 synthetic views, the stereodemo validation rooms), never on a test set. The rule, the same as
 for the cue settings (docs/depth.md): the most validation pairs subject to SfM-val >= the prior's,
 stereo-val >= the prior's (since 2026-12-03) and synthetic >= the prior's - 1 point; ties go to the
@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from eval_depth import predict  # noqa: E402
 from validate_depth_cues import load_sets, score  # noqa: E402
 
+from rtstyle.bench.depth import heldout  # noqa: E402
 from rtstyle.weights import load_weights, save_weights  # noqa: E402
 
 GRID = [round(0.1 * i, 1) for i in range(11)]
@@ -73,9 +74,10 @@ def main(argv=None) -> int:
         if a.out is None:
             sys.exit("error: --ship needs --out FILE")
         scaled(net, head0, a.ship)
+        n_pairs = sum(len(e["pairs"]) for e in heldout.load(heldout.VAL_PAIRS_FILE))
         manifest["correction_scale"] = {
             "s": a.ship, "how": "head conv weight and bias multiplied by s after training: z = g*prior + s*correction",
-            "chosen_on": "validation only (scripts/validate_depth_net.py): 98 judged pairs on training photos, "
+            "chosen_on": f"validation only (scripts/validate_depth_net.py): {n_pairs} judged pairs on training photos, "
                          "SfM pairs of big_buck_bunny_20s training frames, 32 synthetic views; no test set"}
         save_weights(net, a.out, manifest)
         print(f"wrote {a.out} (head x {a.ship})")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import cv2
+import pytest
 import numpy as np
 import torch
 
@@ -76,8 +77,9 @@ def test_cue_depth_behind_the_depth_net_interface():
 def test_validation_pairs_are_on_training_photos_only():
     photos = heldout.load(VAL)
     held = heldout.heldout_bases()
-    assert len(photos) >= 50 and sum(len(p["pairs"]) for p in photos) >= 90
+    assert len(photos) >= 101 and sum(len(p["pairs"]) for p in photos) >= 187
     assert not any(heldout.base_name(p["photo"]) in held for p in photos)
+    assert len({p["photo"] for p in photos}) == len(photos)   # one entry per photo, batches never overlap
     for p in photos:
         for q in p["pairs"]:
             assert q["nearer"] in ("a", "b") and q["kind"] in ("subject-vs-background", "lowest-background", "random")
@@ -101,3 +103,36 @@ def test_depth_defaults_to_the_cue_map_without_any_weights(tmp_path, monkeypatch
     assert d.shape == (48, 64) and d.dtype == np.uint16
     assert d[:8].mean() > d[-8:].mean()   # the prior: the top is farther than the bottom
     assert "row prior + image cues" in capsys.readouterr().out
+
+
+def _sheet_tool():
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location(
+        "depth_pairs_sheet", Path(__file__).resolve().parents[1] / "scripts" / "depth_pairs_sheet.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_pair_sheets_turn_answers_into_judged_pairs_and_refuse_bad_lines(tmp_path):
+    S = _sheet_tool()
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(5):
+        f = tmp_path / f"p{i}.png"
+        cv2.imwrite(str(f), rng.integers(0, 255, (60 + 10 * i, 80, 3), dtype=np.uint8))
+        paths.append(f)
+    items = [{"photo": f.name, "path": str(f), "pairs": [([0.1, 0.2], [0.5, 0.9]), ([0.3, 0.3], [0.8, 0.1])]}
+             for f in paths]
+    sheets = S.sheets(items, tmp_path)
+    assert [s.name for s in sheets] == ["sheet_00.png", "sheet_01.png"]
+    assert cv2.imread(str(sheets[0])).shape[1] == 2 * S.TILE_W
+    entries = S.collect(items, "0 a -\n1 - -\n2 b a\n3 a a\n4 - b\n")
+    assert [e["photo"] for e in entries] == ["p0.png", "p2.png", "p3.png", "p4.png"]   # p1: nothing certain
+    assert entries[1]["pairs"] == [{"a": [0.1, 0.2], "b": [0.5, 0.9], "nearer": "b", "kind": "random"},
+                                   {"a": [0.3, 0.3], "b": [0.8, 0.1], "nearer": "a", "kind": "random"}]
+    with pytest.raises(ValueError, match=r"labels line 1: '0 a': want the photo index and one of a/b/- per pair"):
+        S.collect(items, "0 a\n")
+    with pytest.raises(ValueError, match=r"no answers for photos \[3, 4\]"):
+        S.collect(items, "0 a a\n1 a a\n2 a a\n")
