@@ -251,4 +251,10 @@ PLAN.append(Stage("compact-mosaic-real-3", _COMPACT_SHIFT_MORE, 4500, "compact-m
 _more_steps("-2", (("mona_lisa", 15415), ("spring_arcimboldo", 15413), ("bal_du_moulin_de_la_galette", 15447),
                    ("poppies", 15470, "1.0"), ("ejiri_in_suruga", 13132, "0.75")),
             120, "more steps at 256-px crops with the margin")
+# Session 20, a trade, not a continuation: lite harvest_at_la_crau has the most style loss of the 20 lite nets
+# (0.094 / 0.132 / 0.055 at 16650 steps; its next 1000 at style weight 3.0 did not lower it) and among the
+# least content loss (0.20-0.24, where Gatys-500 sits at 0.37-0.41 on the other paintings). So it trains
+# at twice the style weight from the shipped net, shipped only by the trade rule pre-registered in
+# docs/training.md (style lower on all three photos, content at most 0.366 on each).
+_more_steps("-sw6", (("harvest_at_la_crau", 16650, "6.0"),), 120, "twice the style weight at 256-px crops")
 BY_NAME = {s.name: s for s in PLAN}
