@@ -31,7 +31,8 @@ import torch.nn.functional as F
 
 from rtstyle.depth_cues import sky_mask
 from rtstyle.weights import load_weights
-from rtstyle.bench.depth.metrics import merge, ordinal_accuracy
+from rtstyle.bench.depth import truth as T
+from rtstyle.bench.depth.metrics import Pairs, merge, ordinal_accuracy
 from rtstyle.train.depth_data import pairs as P
 from rtstyle.train.depth_data import synth
 
@@ -61,14 +62,14 @@ def score(preds, pair_sets, tol=0.02):
 def synthetic(net, n: int, h: int, w: int, short: int):
     rng = np.random.default_rng(12345)
     views = [synth.render_view(1_000_000_000 + i, h, w) for i in range(n)]
-    prs = [P.dense_pairs(v.depth, 2000, rng, 0.02, local_frac=0.0) for v in views]
+    prs = [T.dense_pairs(v.depth, 2000, rng, 0.02, local_frac=0.0) for v in views]
     res = {"net": score([predict(net, v.rgb, short) for v in views], prs),
            "lower_is_nearer": score([lower_is_nearer(h, w)] * n, prs)}
     # Weak cues checked against the truth.
     g_right, s_iou, s_found = [], [], 0
     for v in views:
         gp = P.ground_pairs(h, w, 500, rng)
-        true = P.label(v.depth.reshape(-1)[gp.ia], v.depth.reshape(-1)[gp.ib], 0.02)
+        true = T.label(v.depth.reshape(-1)[gp.ia], v.depth.reshape(-1)[gp.ib], 0.02)
         g_right.append(np.mean(true[true != 0] == gp.r[true != 0]) if (true != 0).any() else np.nan)
         m = sky_mask(v.rgb)
         if m is not None:
@@ -86,17 +87,17 @@ def aloe(net, short: int, grid: int = 4):
     gt = cv2.imread(str(DATA / "depth" / "aloeGT.png"), cv2.IMREAD_UNCHANGED).astype(np.float32)
     gt_s = gt[::grid, ::grid]
     rng = np.random.default_rng(7)
-    prs = P.disparity_pairs(np.where(gt_s > 0, gt_s, np.nan), 20000, rng, 0.02, local_frac=0.0)
+    prs = T.disparity_pairs(np.where(gt_s > 0, gt_s, np.nan), 20000, rng, 0.02, local_frac=0.0)
     small = cv2.resize(left, (gt_s.shape[1], gt_s.shape[0]), interpolation=cv2.INTER_AREA)
     res = {"net": ordinal_accuracy(predict(net, left, short)[::grid, ::grid], prs),
            "lower_is_nearer": ordinal_accuracy(lower_is_nearer(*gt_s.shape), prs)}
     res["ground_cue_right"] = ground_cue(np.where(gt_s > 0, 1.0 / np.maximum(gt_s, 1e-6), np.nan))
     # StereoSGBM at half resolution against the ground truth, on the pairs where it has a value.
-    disp = P.stereo_disparity(cv2.resize(left, None, fx=0.5, fy=0.5), cv2.resize(right, None, fx=0.5, fy=0.5), 128)
+    disp = T.stereo_disparity(cv2.resize(left, None, fx=0.5, fy=0.5), cv2.resize(right, None, fx=0.5, fy=0.5), 128)
     disp = cv2.resize(disp, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_NEAREST)[::grid, ::grid]
     ok = np.isfinite(disp.reshape(-1))
     keep = ok[prs.ia] & ok[prs.ib]
-    sub = P.Pairs(prs.ia[keep], prs.ib[keep], prs.r[keep])
+    sub = Pairs(prs.ia[keep], prs.ib[keep], prs.r[keep])
     res["stereo_sgbm"] = ordinal_accuracy(np.nan_to_num(1.0 / disp, nan=0.0), sub)
     res["stereo_sgbm"]["coverage"] = float(keep.mean())
     res["_image"] = small
@@ -110,7 +111,7 @@ def ground_cue(gt_depth: np.ndarray, n: int = 20000) -> float:
     gp = P.ground_pairs(h, w, n, rng)
     za, zb = gt_depth.reshape(-1)[gp.ia], gt_depth.reshape(-1)[gp.ib]
     ok = np.isfinite(za) & np.isfinite(zb)
-    true = P.label(za[ok], zb[ok], 0.02)
+    true = T.label(za[ok], zb[ok], 0.02)
     m = true != 0
     return float(np.mean(true[m] == gp.r[ok][m]))
 
@@ -124,7 +125,7 @@ def motorcycle(net, short: int, grid: int = 2):
         disp = disp[..., 0]
     d_s = disp[::grid, ::grid]
     rng = np.random.default_rng(7)
-    prs = P.disparity_pairs(np.where(np.isfinite(d_s) & (d_s > 0), d_s, np.nan), 20000, rng, 0.02, local_frac=0.0)
+    prs = T.disparity_pairs(np.where(np.isfinite(d_s) & (d_s > 0), d_s, np.nan), 20000, rng, 0.02, local_frac=0.0)
     res = {"net": ordinal_accuracy(predict(net, left, short)[::grid, ::grid], prs),
            "lower_is_nearer": ordinal_accuracy(lower_is_nearer(*d_s.shape), prs)}
     res["ground_cue_right"] = ground_cue(np.where(d_s > 0, 1.0 / d_s, np.nan))
@@ -180,7 +181,7 @@ def packaged(net, short: int, scenes, n: int, grid: int = 2, seed: int = 7):
     def pairs(sc):
         d = sc.depth[::grid, ::grid]
         valid = np.isfinite(d)
-        return P.dense_pairs(np.where(valid, d, 0), n, np.random.default_rng(seed), 0.02, valid=valid, local_frac=0.0)
+        return T.dense_pairs(np.where(valid, d, 0), n, np.random.default_rng(seed), 0.02, valid=valid, local_frac=0.0)
     return net_vs_prior(net, short, [(sc.name, sc.rgb, pairs(sc), float(np.isfinite(sc.depth).mean()))
                                      for sc in scenes], grid)
 

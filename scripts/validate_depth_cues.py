@@ -32,6 +32,7 @@ from rtstyle.bench.depth import heldout
 from rtstyle.train.depth_data import pairs as P
 from rtstyle.depth_cues import CueConfig, cue_depth
 from rtstyle.bench.depth.metrics import merge, ordinal_accuracy
+from rtstyle.bench.depth.truth import dense_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("RTSTYLE_DATA", ROOT.parent / "shared" / "data"))
@@ -95,7 +96,7 @@ def score(fn, sets) -> dict:
         res.append(ordinal_accuracy(fn(fr), P.point_pairs(xy, z, fr.shape[:2], 400, rng, tau=0.05)))
     out["sfm_val"] = merge(res)["ordered"] if res else float("nan")
     rng = np.random.default_rng(12345)
-    res = [ordinal_accuracy(fn(v.rgb), P.dense_pairs(v.depth, 2000, rng, 0.02, local_frac=0.0)) for v in sets["views"]]
+    res = [ordinal_accuracy(fn(v.rgb), dense_pairs(v.depth, 2000, rng, 0.02, local_frac=0.0)) for v in sets["views"]]
     out["synthetic"] = merge(res)["ordered"]
     from rtstyle.bench.depth.stereodemo import GRID
     res = [ordinal_accuracy(fn(sc.left)[::GRID, ::GRID], prs) for sc, prs in sets.get("stereo", [])]

@@ -15,7 +15,8 @@ from rtstyle.depth_cues import sky_mask
 from rtstyle.train.depth_data import pairs as P
 from rtstyle.train.depth_data import synth
 from rtstyle.pipeline.depth import DepthModulator
-from rtstyle.bench.depth.metrics import merge, ordinal_accuracy
+from rtstyle.bench.depth import truth as T
+from rtstyle.bench.depth.metrics import Pairs, merge, ordinal_accuracy
 from rtstyle.models.depth import build_depth_net
 
 
@@ -76,7 +77,7 @@ def test_shard_roundtrip(tmp_path, pool):
 
 def test_dense_pairs_on_a_ramp_are_labelled_right():
     depth = np.tile(np.linspace(1, 10, 40, dtype=np.float32), (20, 1))   # farther to the right
-    pr = P.dense_pairs(depth, 500, np.random.default_rng(0), tau=0.02)
+    pr = T.dense_pairs(depth, 500, np.random.default_rng(0), tau=0.02)
     xa, xb = pr.ia % 40, pr.ib % 40
     za, zb = depth.reshape(-1)[pr.ia], depth.reshape(-1)[pr.ib]
     eq = np.abs(za / zb - 1) < 0.02
@@ -87,7 +88,7 @@ def test_dense_pairs_on_a_ramp_are_labelled_right():
 
 def test_disparity_and_ground_and_sky_pairs():
     disp = np.tile(np.linspace(10, 1, 30, dtype=np.float32)[:, None], (1, 10))  # larger disparity at top = nearer
-    pr = P.disparity_pairs(disp, 200, np.random.default_rng(1))
+    pr = T.disparity_pairs(disp, 200, np.random.default_rng(1))
     ya, yb = pr.ia // 10, pr.ib // 10
     assert np.all(pr.r[(pr.r != 0) & (ya < yb)] == -1)   # higher row = larger disparity = nearer
     g = P.ground_pairs(40, 30, 300, np.random.default_rng(2))
@@ -134,11 +135,11 @@ def test_sfm_orders_a_near_plane_before_a_far_one():
 
 def test_ordinal_accuracy_hand_examples():
     pred = np.array([[0.0, 1.0, 2.0, 2.0]])
-    pairs = P.Pairs(np.array([1, 0, 2, 3]), np.array([0, 1, 3, 0]), np.array([1, 1, 0, -1], np.int8))
+    pairs = Pairs(np.array([1, 0, 2, 3]), np.array([0, 1, 3, 0]), np.array([1, 1, 0, -1], np.int8))
     res = ordinal_accuracy(pred, pairs, equal_tol=0.02)
     # (1 vs 0: farther, right) (0 vs 1: said nearer, wrong) (2 vs 3: equal, right) (3 vs 0: farther, wrong)
     assert res["all"] == pytest.approx(0.5) and res["ordered"] == pytest.approx(1 / 3) and res["equal"] == 1.0
-    both = merge([res, ordinal_accuracy(pred, P.Pairs(np.array([2]), np.array([0]), np.array([1], np.int8)))])
+    both = merge([res, ordinal_accuracy(pred, Pairs(np.array([2]), np.array([0]), np.array([1], np.int8)))])
     assert both["all"] == pytest.approx(3 / 5) and both["n"] == 5
 
 
@@ -154,7 +155,7 @@ def test_ranking_loss_training_improves_accuracy():
         blobs = rng.random((n, 4, 4)).astype(np.float32)
         depth = np.stack([cv2.resize(b, (32, 32), interpolation=cv2.INTER_CUBIC) for b in blobs]) + 1.0
         x = torch.from_numpy(np.repeat((depth - 1)[:, None], 3, 1)).clamp(0, 1)
-        prs = [P.dense_pairs(d, 200, rng, 0.01).resample(200, rng) for d in depth]
+        prs = [T.dense_pairs(d, 200, rng, 0.01).resample(200, rng) for d in depth]
         return x, depth, prs
 
     x_val, d_val, p_val = batch(4)
@@ -301,13 +302,13 @@ def test_train_depth_cli_tiny_run_and_resume(tmp_path, capsys):
 def test_ordinal_accuracy_counts_ties_as_wrong_for_ordered_pairs():
     """equal_tol=0 (the DIW scoring): only the order counts; a tie is wrong for an ordered pair."""
     pred = np.array([[3.0, 1.0, 1.0, 0.0]])
-    pairs = P.Pairs(np.array([0, 1, 3, 1]), np.array([1, 2, 0, 3]), np.array([1, -1, -1, -1], np.int8))
+    pairs = Pairs(np.array([0, 1, 3, 1]), np.array([1, 2, 0, 3]), np.array([1, -1, -1, -1], np.int8))
     res = ordinal_accuracy(pred, pairs, equal_tol=0.0)
     # (0 vs 1: farther, right) (1 vs 2: tie, wrong) (3 vs 0: nearer, right) (1 vs 3: farther, wrong)
     assert res["ordered"] == pytest.approx(0.5) and res["n_ordered"] == 4
     ramp = np.repeat(np.arange(4.0)[:, None], 3, 1)      # farther downwards
     lower_nearer = -ramp
-    pr = P.dense_pairs(ramp + 1, 300, np.random.default_rng(0), tau=0.0)
+    pr = T.dense_pairs(ramp + 1, 300, np.random.default_rng(0), tau=0.0)
     assert ordinal_accuracy(ramp, pr, 0.0)["ordered"] == 1.0
     assert ordinal_accuracy(lower_nearer, pr, 0.0)["ordered"] == 0.0
 

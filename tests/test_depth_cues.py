@@ -8,8 +8,7 @@ import torch
 
 from rtstyle.bench.depth import heldout
 from rtstyle.depth_cues import CueConfig, CueDepth, cue_depth, rows_prior, run_bottom
-from rtstyle.bench.depth.metrics import ordinal_accuracy
-from rtstyle.train.depth_data.pairs import Pairs
+from rtstyle.bench.depth.metrics import Pairs, ordinal_accuracy
 
 VAL = heldout.PAIRS_FILE.with_name("val_pairs.json")
 

@@ -38,6 +38,7 @@ from .. import losses
 from ..depth_cues import CueConfig, cue_depth, focus_ratio, sharpness, sky_mask
 from ..ops import colorize, to_tensor
 from ..bench.depth.metrics import merge, ordinal_accuracy
+from ..bench.depth.truth import dense_pairs
 from .depth_data import pairs as P
 from .depth_data import real as real_data
 from .depth_data import synth
@@ -198,7 +199,7 @@ class RealPhotos:
             if m is not None and 0.02 < m.mean() < 0.8:
                 sky.append((j, P.sky_pairs(m, k, self.rng)))
             if c is not None:
-                cue.append((j, P.dense_pairs(np.ascontiguousarray(c), 2 * k, self.rng, tau=0.1).resample(k, self.rng)))
+                cue.append((j, dense_pairs(np.ascontiguousarray(c), 2 * k, self.rng, tau=0.1).resample(k, self.rng)))
         return np.stack(rgbs), ground, sky, cue
 
 
@@ -228,7 +229,7 @@ def validation_set(cfg: DepthConfig, n: int | None = None):
     n = cfg.val_views if n is None else n
     views = [_render((VAL_SEED0 + i, cfg.height, cfg.width, cfg.textures)) for i in range(n)]
     rng = np.random.default_rng(12345)
-    pairs = [P.dense_pairs(v.depth, 2000, rng, cfg.tau, local_frac=0.0) for v in views]
+    pairs = [dense_pairs(v.depth, 2000, rng, cfg.tau, local_frac=0.0) for v in views]
     return views, pairs
 
 
@@ -306,7 +307,7 @@ def train(cfg: DepthConfig, resume: bool = True) -> Path:
         synth_buf.step()
         loop.extra["next_seed"] = synth_buf.next_seed   # checkpointed: a resumed run renders new views
         rgb, depth = synth_buf.batch(cfg.batch)
-        syn_pairs = [P.dense_pairs(d, cfg.pairs, rng, cfg.tau).resample(cfg.pairs, rng) for d in depth]
+        syn_pairs = [dense_pairs(d, cfg.pairs, rng, cfg.tau).resample(cfg.pairs, rng) for d in depth]
         imgs = [rgb]
         if real is not None:
             r_rgb, ground, sky, cue = real.batch(cfg.real_batch, cfg.pairs // 4)

@@ -1,1 +1,1 @@
-"""Depth quality: ordinal accuracy (metrics), our human-judged pairs (heldout), and the real test sets fetched from public packages (stereodemo, packaged; pinned downloads in fetch)."""
+"""Depth quality: ordinal accuracy (metrics), pairs from measured depth (truth), our human-judged pairs (heldout), and the real test sets fetched from public packages (stereodemo, packaged; pinned downloads in fetch)."""

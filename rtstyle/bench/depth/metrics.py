@@ -16,7 +16,7 @@ import numpy as np
 
 @dataclass
 class Pairs:
-    """Point pairs on an H·W map (rtstyle.train.depth_data.pairs makes them from depth; heldout from judgements)."""
+    """Point pairs on an H·W map (rtstyle.bench.depth.truth makes them from measured depth, rtstyle.train.depth_data.pairs from weak cues and motion, heldout from judgements)."""
 
     ia: np.ndarray   # (K,) int64 flat indices of point a
     ib: np.ndarray   # (K,) int64 flat indices of point b

@@ -26,6 +26,7 @@ import numpy as np
 from ...errors import UserError
 from .fetch import Archive, pinned
 from .metrics import Pairs
+from .truth import disparity_pairs, stereo_disparity
 
 REQUIREMENT = "stereodemo==0.7"
 ARCHIVE = Archive(f"the pinned {REQUIREMENT} wheel", "stereodemo-0.7-py3-none-any.whl",
@@ -67,7 +68,6 @@ def _sgbm(gl: np.ndarray, gr: np.ndarray, scale: float, num_disp: int, block: in
     full-resolution px; NaN = none."""
     import cv2
 
-    from ...train.depth_data.pairs import stereo_disparity
     if scale != 1:
         gl, gr = (cv2.resize(g, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for g in (gl, gr))
     return stereo_disparity(gl, gr, num_disp, block, uniqueness=15) / scale
@@ -122,7 +122,6 @@ def load(names=VALIDATION, path: Path | None = None) -> list[Scene]:
 def pairs(scene: Scene, n: int = 4000, seed: int = 0) -> Pairs:
     """``n`` uniform point pairs on the :data:`GRID` of ``scene`` where the matcher has a value;
     flat indices into ``scene.disp[::GRID, ::GRID]``."""
-    from ...train.depth_data.pairs import disparity_pairs
     rng = np.random.default_rng(seed + sum(map(ord, scene.name)))
     return disparity_pairs(scene.disp[::GRID, ::GRID], n, rng, TAU, local_frac=0.0)
 

@@ -1,1 +1,1 @@
-"""Depth training data: synthetic scenes with exact depth (synth), ordinal point pairs from depth and cues (pairs)."""
+"""Depth training data: synthetic scenes with exact depth (synth), ordinal point pairs from motion and weak cues (pairs; pairs from measured depth are in rtstyle.bench.depth.truth)."""

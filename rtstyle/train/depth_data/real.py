@@ -4,6 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ...bench.depth.truth import disparity_pairs
 from . import pairs as P
 
 
@@ -40,6 +41,6 @@ def stereo_scenes(names, width: int, height: int, pairs: int, seed: int):
         views = []
         for img, dd in ((small, d), (small[:, ::-1], d[:, ::-1])):
             views.append((np.ascontiguousarray(img),
-                          P.disparity_pairs(np.ascontiguousarray(dd), 4 * pairs, rng, stereodemo.TAU, local_frac=0.3)))
+                          disparity_pairs(np.ascontiguousarray(dd), 4 * pairs, rng, stereodemo.TAU, local_frac=0.3)))
         out.append(tuple(views))
     return out
