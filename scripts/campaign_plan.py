@@ -3,6 +3,11 @@ it was planned (scripts/train_campaign.py runs and ships them; docs/training.md 
 from __future__ import annotations
 
 import dataclasses
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from rtstyle.train.rule import Bar, Continuation, Trade  # noqa: E402
 
 HELD_OUT = "great_wave,the_night_cafe,girls_at_the_piano"   # AdaIN never sees these (docs/training.md)
 
@@ -17,6 +22,8 @@ class Stage:
     why: str
     init: str = ""            # weights stem (or a path from the repo root) to start from when neither a
                               # checkpoint nor `stem` is there
+    rule: object = None       # rtstyle.train.rule: what `train_campaign.py score` holds the net to before
+                              # `ship` takes it (None: the stage predates the rules in code; see docs/training.md)
 
 
 PLAN = [
@@ -122,17 +129,17 @@ _LITE_256[_LITE_256.index("--batch") + 1] = "2"
 _LITE_256 += ["--margin", "16"]
 
 
-def _more_steps(suffix: str, nets: tuple[tuple, ...], minutes: float, why: str) -> None:
+def _more_steps(suffix: str, nets: tuple[tuple, ...], minutes: float, why: str, rule=Continuation()) -> None:
     """One stage ``lite-<style>-crop256<suffix>`` per (style, shipped steps[, style weight]): 3000 steps
     of the 256-px recipe on that style's shipped lite net, with its loss scales, at the recipe's style
-    weight (3.0) or the one its shipped net was trained at."""
+    weight (3.0) or the one its shipped net was trained at; shipped only by ``rule``."""
     for style, at, *weight in nets:
         args = list(_LITE_256)
         if weight:
             args[args.index("--style-weight") + 1] = weight[0]
         PLAN.append(Stage(f"lite-{style}-crop256{suffix}", [*args, "--lr", "5e-4", "--style", style], at + 3000,
                           f"lite-{style}", minutes, f"{why} on the shipped {at}"
-                          + (f", style weight {weight[0]}" if weight else "")))
+                          + (f", style weight {weight[0]}" if weight else ""), rule=rule))
 
 
 _more_steps("", (("starry_night", 11000), ("great_wave", 11000), ("kandinsky_composition_viii", 9500),
@@ -227,8 +234,10 @@ _more_steps("-2", (("the_night_cafe", 15176), ("church_at_auvers", 15189), ("lan
 _COMPACT_REAL = ["transformer", "--family", "compact", "--style", "mosaic", "--downsample", "--crop", "128",
                  "--photo-short", "384", "--style-size", "384", "--batch", "4", "--lr", "1e-3", "--recalibrate",
                  "--log-every", "50", "--ckpt-every", "50"]
+# Session 18's bar for the compact net: Gatys-500's content and the multi net's style, landscape and red panda.
+_COMPACT_BAR = Bar((("landscape_picos_de_europa.jpg", 1.204, 0.054), ("animal_red_panda.jpg", 1.167, 0.057)))
 PLAN.append(Stage("compact-mosaic-real", [*_COMPACT_REAL, "--style-weight", "1.5", "--shift-weight", "1.5"], 1500,
-                  "compact-mosaic", 120, "the compact net at real size, style 1.5 + spatial-shift 1.5"))
+                  "compact-mosaic", 120, "the compact net at real size, style 1.5 + spatial-shift 1.5", rule=_COMPACT_BAR))
 PLAN.append(Stage("compact-mosaic-real-noshift", [*_COMPACT_REAL, "--style-weight", "3.0", "--shift-weight", "0"],
                   1500, "", 120, "its control at equal steps: style 3.0, no shift loss (comparison only, not shipped)"))
 # Session 19: compact-mosaic-real's val loss was still falling at its 1500 steps (2.58 at 1050, 2.31 at
@@ -240,12 +249,12 @@ _COMPACT_SHIFT_MORE = [*(a for a in _COMPACT_REAL if a != "--recalibrate"), "--s
                        "--shift-weight", "1.5"]
 PLAN.append(Stage("compact-mosaic-real-2", _COMPACT_SHIFT_MORE, 3000, "compact-mosaic", 120,
                   "1500 more steps of compact-mosaic-real (style 1.5 + spatial-shift 1.5) on its 1500-step net",
-                  init="docs/runs/compact-mosaic-real/compact-mosaic-1500.safetensors"))
+                  init="docs/runs/compact-mosaic-real/compact-mosaic-1500.safetensors", rule=_COMPACT_BAR))
 # Result (session 19, 2981 steps): content 1.29 / 1.23 / 1.27 (was 1.57 / 1.47 / 1.53), style 0.060 /
 # 0.072 / 0.056: still short of the bar, still gaining; its snapshot is kept for the next 1500.
 PLAN.append(Stage("compact-mosaic-real-3", _COMPACT_SHIFT_MORE, 4500, "compact-mosaic", 120,
                   "1500 more steps of compact-mosaic-real-2 on its 2981-step net",
-                  init="docs/runs/compact-mosaic-real-2/compact-mosaic-2981.safetensors"))
+                  init="docs/runs/compact-mosaic-real-2/compact-mosaic-2981.safetensors", rule=_COMPACT_BAR))
 # Next (planned in session 19, for session 20): the other five lite nets of their own (1319-1383 steps of
 # their painting), poppies and ejiri_in_suruga at the style weights their shipped nets were trained at.
 _more_steps("-2", (("mona_lisa", 15415), ("spring_arcimboldo", 15413), ("bal_du_moulin_de_la_galette", 15447),
@@ -256,5 +265,6 @@ _more_steps("-2", (("mona_lisa", 15415), ("spring_arcimboldo", 15413), ("bal_du_
 # least content loss (0.20-0.24, where Gatys-500 sits at 0.37-0.41 on the other paintings). So it trains
 # at twice the style weight from the shipped net, shipped only by the trade rule pre-registered in
 # docs/training.md (style lower on all three photos, content at most 0.366 on each).
-_more_steps("-sw6", (("harvest_at_la_crau", 16650, "6.0"),), 120, "twice the style weight at 256-px crops")
+_more_steps("-sw6", (("harvest_at_la_crau", 16650, "6.0"),), 120, "twice the style weight at 256-px crops",
+            rule=Trade(cap=0.366))
 BY_NAME = {s.name: s for s in PLAN}

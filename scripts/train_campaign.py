@@ -9,7 +9,13 @@ weights (``--init``): no run starts over from scratch.
     git worktree add ../train-wt HEAD --detach && cd ../train-wt
     python scripts/train_campaign.py status                    # the plan and how far each stage is
     python scripts/train_campaign.py start multi-20 adain      # in the background, nice 19, 1 thread each
+    python scripts/train_campaign.py score lite-mona_lisa-crop256-2   # snapshot, score, hold to its rule
     python scripts/train_campaign.py ship multi-20 --to ../main   # snapshot into main (then commit there)
+
+A stage with a rule (rtstyle.train.rule, set in the plan) ships only what ``score`` passed: ``score``
+snapshots the checkpoint, scores it and the shipped net at the photos' real size, and writes the
+verdict beside the snapshot; ``ship`` copies that very file (so the shipped bytes are the scored
+ones) and refuses a snapshot that failed. ``--force`` ships the checkpoint anyway.
 
 The stages, in the order they were planned, are in scripts/campaign_plan.py: the multi-style net
 over all 20 styles, the AdaIN decoder (3 paintings held out), the lite nets, the real-size nets and
@@ -153,6 +159,98 @@ def add_ledger_row(doc: Path, row: str) -> None:
     doc.write_text("\n".join(lines) + "\n")
 
 
+def _scored_dir(stage: Stage) -> Path:
+    return RUNS / f"{stage.name}.scored"
+
+
+def _latest_score(stage: Stage) -> dict | None:
+    found = [json.loads(f.read_text()) for f in _scored_dir(stage).glob("step-*/score.json")]
+    return max(found, key=lambda r: r["step"]) if found else None
+
+
+def _scores_of(style: str, family: str, weights_dir: Path | None, threads: int) -> dict:
+    """{photo: (content, style)} of the net ``family`` paints ``style`` with, at the photos' real size
+    through the Stylizer; ``weights_dir`` first on the weights path (None: the shipped weights)."""
+    import torch
+    from rtstyle.bench.quality import evaluate
+    from rtstyle.train.rule import PHOTOS
+    torch.set_num_threads(threads)
+    old = os.environ.pop("RTSTYLE_WEIGHTS", None)
+    if weights_dir is not None:
+        os.environ["RTSTYLE_WEIGHTS"] = str(weights_dir)
+    try:
+        got = evaluate([ROOT / "samples" / p for p in PHOTOS], style, family, size=0, gatys_iters=0, log=lambda *_: None)
+    finally:
+        os.environ.pop("RTSTYLE_WEIGHTS", None)
+        if old is not None:
+            os.environ["RTSTYLE_WEIGHTS"] = old
+    return {s.photo: (round(s.content, 5), round(s.style, 5)) for s in got}
+
+
+def _cells(scores: dict | None) -> str:
+    from rtstyle.train.rule import PHOTOS
+    return " | ".join(f"{scores[p][0]:.4f} / {scores[p][1]:.4f}" if scores and p in scores else "–" for p in PHOTOS)
+
+
+def score(a) -> int:
+    from rtstyle.train.snapshot import snapshot
+    bad = 0
+    for name in a.stages:
+        stage = BY_NAME[name]
+        if not (run_dir(stage) / "ckpt.pt").exists():
+            print(f"{name}: no checkpoint yet")
+            bad += 1
+            continue
+        tmp = _scored_dir(stage) / "incoming"
+        tmp.mkdir(parents=True, exist_ok=True)
+        path, manifest = snapshot(run_dir(stage), tmp, extra={"campaign_stage": name, **_precision_from_log(stage)})
+        out = _scored_dir(stage) / f"step-{manifest['iterations']}"
+        if out.exists():
+            import shutil
+            shutil.rmtree(out)
+        tmp.rename(out)
+        style, family = manifest["styles"][0], manifest["family"]
+        new = _scores_of(style, family, out, a.threads)
+        shipped = (_scores_of(style, family, None, a.threads)
+                   if stage.stem and _shipped(stage) and stage.rule is not None and stage.rule.needs_shipped else None)
+        fails = stage.rule.check(new, shipped) if stage.rule is not None else None
+        record = {"stage": name, "step": manifest["iterations"], "weights": (out / path.name).name,
+                  "rule": repr(stage.rule), "new": new, "shipped": shipped, "fails": fails,
+                  "passes": fails == [], "threads": a.threads,
+                  "scored_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")}
+        (out / "score.json").write_text(json.dumps(record, indent=1) + "\n")
+        print(f"{name} at step {record['step']} ({family} {style}; content / style on {', '.join(new)}):")
+        print(f"  | {style} {record['step']} | {_cells(new)} |")
+        if shipped is not None:
+            print(f"  | shipped {_shipped(stage)['iterations']} | {_cells(shipped)} |")
+        if fails is None:
+            print("  no rule in the plan for this stage: see docs/training.md")
+        elif fails:
+            bad += 1
+            print(f"  FAILS {stage.rule}:\n" + "\n".join(f"    {f}" for f in fails))
+        else:
+            print(f"  passes {stage.rule}")
+    return 1 if bad else 0
+
+
+def _ship_scored(stage: Stage, to: Path):
+    """The snapshot ``score`` passed, copied into ``to``'s weights; (path, manifest) or None with the reason printed."""
+    import shutil
+    rec = _latest_score(stage)
+    if rec is None:
+        print(f"{stage.name}: not scored yet: run `score {stage.name}` first (or ship --force)")
+        return None
+    if not rec["passes"]:
+        print(f"{stage.name}: its newest scored snapshot (step {rec['step']}) fails {rec['rule']}: "
+              + "; ".join(rec["fails"] or ["no rule"]) + "; nothing shipped")
+        return None
+    src = _scored_dir(stage) / f"step-{rec['step']}" / rec["weights"]
+    dest = to / "rtstyle" / "weights" / src.name
+    shutil.copyfile(src, dest)
+    shutil.copyfile(src.with_suffix(".json"), dest.with_suffix(".json"))
+    return dest, json.loads(dest.with_suffix(".json").read_text())
+
+
 def ship(a) -> int:
     from rtstyle.train.snapshot import copy_run_docs, snapshot
     to = Path(a.to).resolve()
@@ -165,12 +263,19 @@ def ship(a) -> int:
             print(f"{name}: no checkpoint yet")
             continue
         old = _shipped(stage, to)
-        steps = _step(stage)
+        rec = _latest_score(stage) if stage.rule is not None and not a.force else None
+        steps = rec["step"] if rec else _step(stage)
         if old and old.get("iterations", 0) >= steps and not a.force:
             print(f"{name}: shipped weights already have {old['iterations']} steps (run: {steps}); nothing to do")
             continue
-        path, manifest = snapshot(run_dir(stage), to / "rtstyle" / "weights",
-                                  extra={"campaign_stage": name, **_precision_from_log(stage)})
+        if stage.rule is not None and not a.force:
+            got = _ship_scored(stage, to)
+            if got is None:
+                continue
+            path, manifest = got
+        else:
+            path, manifest = snapshot(run_dir(stage), to / "rtstyle" / "weights",
+                                      extra={"campaign_stage": name, **_precision_from_log(stage)})
         copy_run_docs(run_dir(stage), to / "docs" / "runs" / name)
         add_ledger_row(to / "docs" / "training.md", ledger_row(stage, manifest))
         print(f"{name}: shipped {path} ({manifest['iterations']} steps, {path.stat().st_size / 1e6:.2f} MB)")
@@ -188,10 +293,15 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-minutes", type=float, default=0.0)
     p.set_defaults(func=start)
+    p = sub.add_parser("score", help="snapshot stages' checkpoints, score them beside the shipped nets, apply their rules")
+    p.add_argument("stages", nargs="+", choices=list(BY_NAME))
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=score)
     p = sub.add_parser("ship", help="snapshot stages' checkpoints into a checkout as fp16 weights + ledger row")
     p.add_argument("stages", nargs="+", choices=list(BY_NAME))
     p.add_argument("--to", default=str(ROOT), help="the checkout to ship into (e.g. the main worktree)")
-    p.add_argument("--force", action="store_true", help="ship even if the shipped weights have as many steps")
+    p.add_argument("--force", action="store_true",
+                   help="ship the checkpoint even if the shipped weights have as many steps or its rule failed")
     p.set_defaults(func=ship)
     a = ap.parse_args(argv)
     RUNS = Path(a.runs).resolve()

@@ -258,3 +258,51 @@ def test_run_files_keep_a_dotted_stage_name(tmp_path, monkeypatch):
     assert mod._beside(stage, ".pid") == tmp_path / "lite-ejiri_in_suruga-crop256-sw1.5.pid"
     assert mod._beside(stage, ".log").name == "lite-ejiri_in_suruga-crop256-sw1.5.log"
     assert mod._pid(stage) is None
+
+
+def test_the_rules_say_what_fails():
+    from rtstyle.train.rule import PHOTOS, Bar, Continuation, Trade
+    land, street, panda = PHOTOS
+    shipped = {land: (0.30, 0.060), street: (0.31, 0.070), panda: (0.33, 0.050)}
+    better = {land: (0.305, 0.050), street: (0.30, 0.060), panda: (0.335, 0.049)}
+    assert Continuation().check(better, shipped) == []
+    worse = dict(better, **{land: (0.3101, 0.050), panda: (0.33, 0.050)})
+    assert Continuation().check(worse, shipped) == [
+        f"{land}: content 0.3101 above the shipped 0.3000 + 0.01",
+        f"{panda}: style 0.0500 not below the shipped 0.0500"]
+    assert Continuation().check({land: better[land]}, shipped) == [f"{street}: not scored", f"{panda}: not scored"]
+    traded = {land: (0.36, 0.040), street: (0.367, 0.050), panda: (0.30, 0.049)}
+    assert Trade(cap=0.366).check(traded, shipped) == [f"{street}: content 0.3670 above 0.366"]
+    bar = Bar(((land, 1.204, 0.054), (panda, 1.167, 0.057)))
+    assert bar.check({land: (1.2, 0.053), panda: (1.17, 0.057)}) == [
+        f"{panda}: content 1.1700 above the bar 1.167", f"{panda}: style 0.0570 not below the bar 0.057"]
+
+
+def test_ship_takes_only_the_snapshot_that_score_passed(photos, tmp_path, monkeypatch, capsys):
+    from rtstyle.train.rule import PHOTOS, Continuation
+    camp = _campaign()
+    stage = camp.Stage("multi-test", [], 2, "multi-multi", 1, "a test stage", rule=Continuation())
+    monkeypatch.setitem(camp.BY_NAME, stage.name, stage)
+    runs, to = tmp_path / "runs", tmp_path / "checkout"
+    (to / "rtstyle" / "weights").mkdir(parents=True)
+    (to / "docs").mkdir()
+    (to / "docs" / "training.md").write_text("# Training\n")
+    train_transformer(_cfg(photos, runs / stage.name))
+    shipped = {p: (0.30, 0.060) for p in PHOTOS}
+    verdicts = iter([{p: (0.32, 0.050) for p in PHOTOS}, shipped, {p: (0.305, 0.050) for p in PHOTOS}, shipped])
+    monkeypatch.setattr(camp, "_scores_of", lambda *a: next(verdicts))
+
+    assert camp.main(["--runs", str(runs), "score", stage.name]) == 1   # content + 0.02: fails
+    rec = json.loads((runs / f"{stage.name}.scored" / "step-2" / "score.json").read_text())
+    assert rec["passes"] is False and len(rec["fails"]) == 3 and rec["shipped"] == {p: list(v) for p, v in shipped.items()}
+    assert camp.main(["--runs", str(runs), "ship", stage.name, "--to", str(to)]) == 0
+    assert "fails Continuation" in capsys.readouterr().out
+    assert not (to / "rtstyle" / "weights" / "multi-multi.safetensors").exists()   # nothing shipped
+
+    assert camp.main(["--runs", str(runs), "score", stage.name]) == 0
+    assert camp.main(["--runs", str(runs), "ship", stage.name, "--to", str(to)]) == 0
+    scored = runs / f"{stage.name}.scored" / "step-2" / "multi-multi.safetensors"
+    shipped_file = to / "rtstyle" / "weights" / "multi-multi.safetensors"
+    assert shipped_file.read_bytes() == scored.read_bytes()   # the very file that was scored
+    assert json.loads(shipped_file.with_suffix(".json").read_text())["campaign_stage"] == stage.name
+    assert f"| {stage.name} | 2 / 2 |" in (to / "docs" / "training.md").read_text()

@@ -1,3 +1,3 @@
-"""Training: transformer, adain, distill (lite) and depth trainers on common, loop, data; depth_data; snapshot.
+"""Training: transformer, adain, distill (lite) and depth trainers on common, loop, data; depth_data; snapshot; rule (when a net may ship).
 
 Needs the 'train' extra for plots and progress bars."""
