@@ -17,6 +17,23 @@ def _missing(scores: Scores, photos) -> list[str]:
     return [f"{p}: not scored" for p in photos if p not in scores]
 
 
+def _style_lower(new: Scores, shipped: Scores, cap: float, margin: float | None) -> list[str]:
+    """Style below the shipped net's on every photo, content at most ``cap`` (and at most the shipped
+    net's + ``margin`` unless it is None)."""
+    out = _missing(new, PHOTOS) + _missing(shipped, PHOTOS)
+    for p in PHOTOS:
+        if p not in new or p not in shipped:
+            continue
+        (c, s), (c0, s0) = new[p], shipped[p]
+        if not s < s0:
+            out.append(f"{p}: style {s:.4f} not below the shipped {s0:.4f}")
+        if margin is not None and c > c0 + margin:
+            out.append(f"{p}: content {c:.4f} above the shipped {c0:.4f} + {margin:g}")
+        if c > cap:
+            out.append(f"{p}: content {c:.4f} above {cap:g}")
+    return out
+
+
 @dataclass(frozen=True)
 class Continuation:
     """More steps of the same recipe: style lower on every photo, content at most the shipped net's
@@ -26,18 +43,7 @@ class Continuation:
     needs_shipped = True
 
     def check(self, new: Scores, shipped: Scores) -> list[str]:
-        out = _missing(new, PHOTOS) + _missing(shipped, PHOTOS)
-        for p in PHOTOS:
-            if p not in new or p not in shipped:
-                continue
-            (c, s), (c0, s0) = new[p], shipped[p]
-            if not s < s0:
-                out.append(f"{p}: style {s:.4f} not below the shipped {s0:.4f}")
-            if c > c0 + self.margin:
-                out.append(f"{p}: content {c:.4f} above the shipped {c0:.4f} + {self.margin:g}")
-            if c > self.cap:
-                out.append(f"{p}: content {c:.4f} above {self.cap:g}")
-        return out
+        return _style_lower(new, shipped, self.cap, self.margin)
 
 
 @dataclass(frozen=True)
@@ -48,16 +54,7 @@ class Trade:
     needs_shipped = True
 
     def check(self, new: Scores, shipped: Scores) -> list[str]:
-        out = _missing(new, PHOTOS) + _missing(shipped, PHOTOS)
-        for p in PHOTOS:
-            if p not in new or p not in shipped:
-                continue
-            (c, s), (_, s0) = new[p], shipped[p]
-            if not s < s0:
-                out.append(f"{p}: style {s:.4f} not below the shipped {s0:.4f}")
-            if c > self.cap:
-                out.append(f"{p}: content {c:.4f} above {self.cap:g}")
-        return out
+        return _style_lower(new, shipped, self.cap, None)
 
 
 @dataclass(frozen=True)
