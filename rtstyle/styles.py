@@ -164,19 +164,25 @@ def cost(entry: WeightsEntry) -> int:
 
 
 def _best(found: list[WeightsEntry], gpu: bool) -> WeightsEntry:
-    """An entry of the family with the cheapest net (conv MACs); on a GPU, where every family is
-    fast, the full nets before their distilled CPU-tier copies. Within that family a net trained
-    for fewer styles comes first, even when it is wider (a single-style net spends all its weights
-    on the one painting), then the cheaper one, then the file name."""
-    if gpu and any(e.family not in CPU_TIER for e in found):
-        found = [e for e in found if e.family not in CPU_TIER]
+    """An entry of the family with the cheapest net (conv MACs). On a GPU, where every family is
+    fast, a net of the style's own comes first, then the full nets before their CPU-tier copies:
+    a shared net spends its weights on every style it paints, and on all 15 styles whose only full
+    net is the shared multi-style one, the style's own lite net has 10–69 % less style loss at the
+    photos' real size (docs/training.md, "On a GPU: a style's own net first"). Within that family a
+    net trained for fewer styles comes first, even when it is wider (a single-style net spends all
+    its weights on the one painting), then the cheaper one, then the file name."""
+    if gpu:
+        own = [e for e in found if len(e.styles) == 1]
+        found = own or found
+        if any(e.family not in CPU_TIER for e in found):
+            found = [e for e in found if e.family not in CPU_TIER]
     family = min(found, key=lambda e: (cost(e), len(e.styles), e.path.name)).family
     return min((e for e in found if e.family == family), key=lambda e: (len(e.styles), cost(e), e.path.name))
 
 
 def choose(style: str, family: str | None = None, gpu: bool = False) -> WeightsEntry:
     """The weights to paint ``style``: the requested family, or the cheapest net that has it
-    (with ``gpu``: the cheapest full net; the lite family is for CPUs, see :func:`_best`).
+    (with ``gpu``: a net of the style's own first, full nets before the CPU tier, see :func:`_best`).
 
     ``style`` may be a mixture (``'a:0.7,b:0.3'``, see :func:`parse_mix`): then the weights must
     paint every named style and be able to mix them (:func:`can_mix`).

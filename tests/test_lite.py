@@ -196,3 +196,24 @@ def test_the_lite_stylizer_paints_frames_over_a_mirrored_edge_margin():
     assert (y - y0).abs()[..., edge].mean() > (y - y0).abs()[..., ~edge].mean()   # the margin changes the edge most
     with pytest.raises(UserError, match="margin -1 is negative"):
         Stylizer("mosaic", "lite", backend="torch", margin=-1)
+
+
+def test_on_a_gpu_a_styles_own_net_comes_before_a_shared_full_net(tmp_path, monkeypatch):
+    from rtstyle import styles
+    from rtstyle.weights import build_model, save_weights
+    # the shipped weights: church_at_auvers has the shared multi net and a lite net of its own;
+    # mosaic has a johnson net of its own too, and the full net of its own wins there
+    assert styles.choose("church_at_auvers", gpu=True).path.name == "lite-church_at_auvers.safetensors"
+    assert styles.choose("mosaic", gpu=True).family == "johnson"
+    assert styles.choose("church_at_auvers").family == "lite"   # the CPU is unchanged
+    # no net of its own: the shared full net before the shared CPU-tier one
+    monkeypatch.setattr(styles, "WEIGHTS_DIR", tmp_path / "none")
+    cfg = {"width": 4, "n_res": 1}
+    save_weights(LiteNet(n_styles=2, **cfg), tmp_path / "lite-multi.safetensors",
+                 {"family": "lite", "styles": ["mosaic", "starry_night"], "config": {"n_styles": 2, **cfg}})
+    mcfg = {"n_styles": 2, "width": 4, "n_res": 1}
+    save_weights(build_model("multi", mcfg), tmp_path / "multi-multi.safetensors",
+                 {"family": "multi", "styles": ["mosaic", "starry_night"], "config": mcfg})
+    monkeypatch.setenv("RTSTYLE_WEIGHTS", str(tmp_path))
+    assert styles.choose("starry_night", gpu=True).family == "multi"
+    assert styles.choose("starry_night").family == "lite"
