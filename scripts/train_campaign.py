@@ -81,8 +81,11 @@ def status(_a) -> int:
     for s in PLAN:
         shipped = _shipped(s)
         pid = _pid(s)
+        rec = _latest_score(s)
+        scored = f"scored {rec['step']}: {'passes' if rec['passes'] else 'fails'}" if rec else ""
         print(f"{s.name:40} {_step(s):>10} {s.iters:>8} {shipped['iterations'] if shipped else '-':>8} "
-              f"{s.minutes:>6.0f}m  {'running (pid %d)' % pid if pid else 'stopped'}  {s.why}")
+              f"{s.minutes:>6.0f}m  {'running (pid %d)' % pid if pid else 'stopped'}  {s.why}"
+              + (f"  [{scored}]" if scored else ""))
     return 0
 
 
