@@ -124,11 +124,15 @@ def test_campaign_resumes_from_shipped_weights_without_a_checkpoint(tmp_path, mo
 def test_every_lite_continuation_trains_at_its_shipped_nets_style_weight():
     # a continuation keeps its shipped net's loss scales, so it must keep its style weight too (poppies
     # and ejiri_in_suruga were trained at 1.0 and 0.75, not the recipe's 3.0)
+    # (the newest such stage of each net: an older one is history, e.g. harvest_at_la_crau's -2 at 3.0
+    # before its -sw6 trade shipped a net trained at 6.0)
     camp = _campaign()
     checked = []
+    newest = {}
     for stage in camp.PLAN:
-        if not re.fullmatch(r"lite-.+-crop256(-\d+)?", stage.name) or "--recalibrate" in stage.args:
-            continue
+        if re.fullmatch(r"lite-.+-crop256(-\d+|-sw\d+)?", stage.name) and "--recalibrate" not in stage.args:
+            newest[stage.stem] = stage
+    for stage in newest.values():
         manifest = ROOT / "rtstyle" / "weights" / f"{stage.stem}.json"
         if not manifest.exists():
             continue
@@ -137,6 +141,7 @@ def test_every_lite_continuation_trains_at_its_shipped_nets_style_weight():
         assert float(stage.args[stage.args.index("--style-weight") + 1]) == shipped, stage.name
         checked.append(stage.name)
     assert "lite-poppies-crop256-2" in checked and "lite-ejiri_in_suruga-crop256-2" in checked
+    assert "lite-harvest_at_la_crau-crop256-sw6" in checked
 
 
 def test_a_style_with_no_net_yet_starts_from_its_related_net(tmp_path, monkeypatch):
