@@ -267,4 +267,18 @@ _more_steps("-2", (("mona_lisa", 15415), ("spring_arcimboldo", 15413), ("bal_du_
 # docs/training.md (style lower on all three photos, content at most 0.366 on each).
 _more_steps("-sw6", (("harvest_at_la_crau", 16650, "6.0"),), 120, "twice the style weight at 256-px crops",
             rule=Trade(cap=0.366))
+# Result (session 20): all five better (style 7-28 % lower); mona_lisa, spring_arcimboldo and
+# bal_du_moulin_de_la_galette at their midway nets, poppies and ejiri_in_suruga at their end nets.
+# harvest_at_la_crau's trade shipped at its midway 17350.
+# Next (planned in session 20, for session 21): a third round for the five session-18/19 nets that
+# shipped from their end runs, same recipe and loss scales, by the continuation rule.
+_more_steps("-3", (("the_sower", 17450), ("the_night_cafe", 16897), ("church_at_auvers", 17050),
+                   ("langlois_bridge", 17020), ("summertime", 17010)), 120, "a third round at 256-px crops")
+# And the compact net: at 4500 steps its style passes the bar on both photos (0.051, 0.040) but its
+# content rose to 1.39 / 1.36 (bar 1.20 / 1.17), so 1500 more at two thirds of the style pressure
+# (style 1.0 + spatial-shift 1.0), same loss scales, by the same bar.
+PLAN.append(Stage("compact-mosaic-real-4", [*(a for a in _COMPACT_REAL if a != "--recalibrate"), "--style-weight", "1.0",
+                                            "--shift-weight", "1.0"], 6000, "compact-mosaic", 120,
+                  "1500 more steps of the compact net at style 1.0 + spatial-shift 1.0 on its 4500-step net",
+                  init="docs/runs/compact-mosaic-real-3/compact-mosaic-4500.safetensors", rule=_COMPACT_BAR))
 BY_NAME = {s.name: s for s in PLAN}
