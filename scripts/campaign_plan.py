@@ -245,8 +245,8 @@ PLAN.append(Stage("compact-mosaic-real-noshift", [*_COMPACT_REAL, "--style-weigh
 # fp16 snapshot, kept unshipped in docs/runs/compact-mosaic-real/ for this, with its loss scales;
 # shipped only by session 18's bar (docs/training.md).
 # The continuations keep the loss scales of the net they start from (no --recalibrate).
-_COMPACT_SHIFT_MORE = [*(a for a in _COMPACT_REAL if a != "--recalibrate"), "--style-weight", "1.5",
-                       "--shift-weight", "1.5"]
+_COMPACT_MORE = [a for a in _COMPACT_REAL if a != "--recalibrate"]
+_COMPACT_SHIFT_MORE = [*_COMPACT_MORE, "--style-weight", "1.5", "--shift-weight", "1.5"]
 PLAN.append(Stage("compact-mosaic-real-2", _COMPACT_SHIFT_MORE, 3000, "compact-mosaic", 120,
                   "1500 more steps of compact-mosaic-real (style 1.5 + spatial-shift 1.5) on its 1500-step net",
                   init="docs/runs/compact-mosaic-real/compact-mosaic-1500.safetensors", rule=_COMPACT_BAR))
@@ -277,8 +277,8 @@ _more_steps("-3", (("the_sower", 17450), ("the_night_cafe", 16897), ("church_at_
 # And the compact net: at 4500 steps its style passes the bar on both photos (0.051, 0.040) but its
 # content rose to 1.39 / 1.36 (bar 1.20 / 1.17), so 1500 more at two thirds of the style pressure
 # (style 1.0 + spatial-shift 1.0), same loss scales, by the same bar.
-PLAN.append(Stage("compact-mosaic-real-4", [*(a for a in _COMPACT_REAL if a != "--recalibrate"), "--style-weight", "1.0",
-                                            "--shift-weight", "1.0"], 6000, "compact-mosaic", 120,
+PLAN.append(Stage("compact-mosaic-real-4", [*_COMPACT_MORE, "--style-weight", "1.0", "--shift-weight", "1.0"],
+                  6000, "compact-mosaic", 120,
                   "1500 more steps of the compact net at style 1.0 + spatial-shift 1.0 on its 4500-step net",
                   init="docs/runs/compact-mosaic-real-3/compact-mosaic-4500.safetensors", rule=_COMPACT_BAR))
 BY_NAME = {s.name: s for s in PLAN}

@@ -28,6 +28,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,8 @@ DATA = os.environ.get("RTSTYLE_DATA", str(ROOT.parent / "shared" / "data" / "con
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from campaign_plan import BY_NAME, PLAN, Stage  # noqa: E402
+
+from rtstyle.train.rule import PHOTOS  # noqa: E402
 
 RUNS = ROOT / "runs"   # --runs: the training worktree's runs/ when shipping from main
 
@@ -176,7 +179,6 @@ def _scores_of(style: str, family: str, weights_dir: Path | None, threads: int) 
     through the Stylizer; ``weights_dir`` first on the weights path (None: the shipped weights)."""
     import torch
     from rtstyle.bench.quality import evaluate
-    from rtstyle.train.rule import PHOTOS
     torch.set_num_threads(threads)
     old = os.environ.pop("RTSTYLE_WEIGHTS", None)
     if weights_dir is not None:
@@ -191,7 +193,6 @@ def _scores_of(style: str, family: str, weights_dir: Path | None, threads: int) 
 
 
 def _cells(scores: dict | None) -> str:
-    from rtstyle.train.rule import PHOTOS
     return " | ".join(f"{scores[p][0]:.4f} / {scores[p][1]:.4f}" if scores and p in scores else "–" for p in PHOTOS)
 
 
@@ -209,15 +210,15 @@ def score(a) -> int:
         path, manifest = snapshot(run_dir(stage), tmp, extra={"campaign_stage": name, **_precision_from_log(stage)})
         out = _scored_dir(stage) / f"step-{manifest['iterations']}"
         if out.exists():
-            import shutil
             shutil.rmtree(out)
         tmp.rename(out)
         style, family = manifest["styles"][0], manifest["family"]
         new = _scores_of(style, family, out, a.threads)
+        old = _shipped(stage)
         shipped = (_scores_of(style, family, None, a.threads)
-                   if stage.stem and _shipped(stage) and stage.rule is not None and stage.rule.needs_shipped else None)
+                   if old and stage.rule is not None and stage.rule.needs_shipped else None)
         fails = stage.rule.check(new, shipped) if stage.rule is not None else None
-        record = {"stage": name, "step": manifest["iterations"], "weights": (out / path.name).name,
+        record = {"stage": name, "step": manifest["iterations"], "weights": path.name,
                   "rule": repr(stage.rule), "new": new, "shipped": shipped, "fails": fails,
                   "passes": fails == [], "threads": a.threads,
                   "scored_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")}
@@ -225,7 +226,7 @@ def score(a) -> int:
         print(f"{name} at step {record['step']} ({family} {style}; content / style on {', '.join(new)}):")
         print(f"  | {style} {record['step']} | {_cells(new)} |")
         if shipped is not None:
-            print(f"  | shipped {_shipped(stage)['iterations']} | {_cells(shipped)} |")
+            print(f"  | shipped {old['iterations']} | {_cells(shipped)} |")
         if fails is None:
             print("  no rule in the plan for this stage: see docs/training.md")
         elif fails:
@@ -236,10 +237,9 @@ def score(a) -> int:
     return 1 if bad else 0
 
 
-def _ship_scored(stage: Stage, to: Path):
-    """The snapshot ``score`` passed, copied into ``to``'s weights; (path, manifest) or None with the reason printed."""
-    import shutil
-    rec = _latest_score(stage)
+def _ship_scored(stage: Stage, rec: dict | None, to: Path):
+    """The snapshot ``score`` passed (``rec``, its newest score record), copied into ``to``'s weights;
+    (path, manifest) or None with the reason printed."""
     if rec is None:
         print(f"{stage.name}: not scored yet: run `score {stage.name}` first (or ship --force)")
         return None
@@ -272,7 +272,7 @@ def ship(a) -> int:
             print(f"{name}: shipped weights already have {old['iterations']} steps (run: {steps}); nothing to do")
             continue
         if stage.rule is not None and not a.force:
-            got = _ship_scored(stage, to)
+            got = _ship_scored(stage, rec, to)
             if got is None:
                 continue
             path, manifest = got

@@ -21,6 +21,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from ...errors import UserError
@@ -66,8 +67,6 @@ def wheel(folder: Path | None = None, download: bool = True) -> Path:
 def _sgbm(gl: np.ndarray, gr: np.ndarray, scale: float, num_disp: int, block: int) -> np.ndarray:
     """StereoSGBM (left-right checked, uniqueness 15 %) at ``scale`` of the grey pair, in
     full-resolution px; NaN = none."""
-    import cv2
-
     if scale != 1:
         gl, gr = (cv2.resize(g, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for g in (gl, gr))
     return stereo_disparity(gl, gr, num_disp, block, uniqueness=15) / scale
@@ -82,7 +81,6 @@ def measured_disparity(gl: np.ndarray, gr: np.ndarray) -> np.ndarray:
     windows, which rejects the consistent wrong matches of periodic patterns (a cot's bars) that a
     left-right check keeps; textureless walls give no value. NaN = unknown.
     """
-    import cv2
     h, w = gl.shape
     full = _sgbm(gl, gr, 1, NUM_DISP, 5)
     up = lambda d: cv2.resize(d, (w, h), interpolation=cv2.INTER_NEAREST)   # noqa: E731
@@ -97,7 +95,6 @@ def measured_disparity(gl: np.ndarray, gr: np.ndarray) -> np.ndarray:
 
 
 def _read(z: zipfile.ZipFile, name: str) -> np.ndarray:
-    import cv2
     return cv2.imdecode(np.frombuffer(z.read(_DIR + name), np.uint8), cv2.IMREAD_GRAYSCALE)
 
 
