@@ -274,6 +274,9 @@ _more_steps("-sw6", (("harvest_at_la_crau", 16650, "6.0"),), 120, "twice the sty
 # shipped from their end runs, same recipe and loss scales, by the continuation rule.
 _more_steps("-3", (("the_sower", 17450), ("the_night_cafe", 16897), ("church_at_auvers", 17050),
                    ("langlois_bridge", 17020), ("summertime", 17010)), 120, "a third round at 256-px crops")
+# Session 21: mona_lisa shipped its midway net in session 20 (16200) and still has the most style loss
+# of the five session-20 nets on the landscape (0.062), so it takes a third round too, same rule.
+_more_steps("-3", (("mona_lisa", 16200),), 120, "a third round at 256-px crops")
 # And the compact net: at 4500 steps its style passes the bar on both photos (0.051, 0.040) but its
 # content rose to 1.39 / 1.36 (bar 1.20 / 1.17), so 1500 more at two thirds of the style pressure
 # (style 1.0 + spatial-shift 1.0), same loss scales, by the same bar.
