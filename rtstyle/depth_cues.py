@@ -13,8 +13,11 @@ Terms (weights chosen on validation data only, see docs/depth.md):
 - ``sky``: where :func:`sky_mask` finds a sky, it is put behind everything.
 - ``centre``: photos put their subject in the middle: + ``centre`` × squared distance from the centre.
 - ``sharp``: shallow depth of field: − ``sharp`` × local sharpness (Laplacian energy, rank-normalised).
-- ``gate``: apply ``centre`` and ``sharp`` only to photos with a shallow depth of field: their weight is
-  multiplied by clip((r − ``gate``) / 0.5, 0, 1), r = log(q90 / q50) of the local sharpness (0 = always).
+- ``salient``: the subject stands out: − ``salient`` × 2 × the spectral-residual saliency (Hou & Zhang
+  2007; :func:`saliency`, 0..1), a figure-ground cue that needs no depth of field.
+- ``gate``: apply ``centre``, ``sharp`` and ``salient`` only to photos with a shallow depth of field:
+  their weight is multiplied by clip((r − ``gate``) / 0.5, 0, 1), r = log(q90 / q50) of the local
+  sharpness (0 = always).
 - ``smooth``: edge-aware smoothing (a guided filter with the grey image, radius ``smooth`` px at the
   working size) of the result.
 
@@ -36,6 +39,7 @@ class CueConfig:
     sky: float = 0.0
     centre: float = 0.0
     sharp: float = 0.0
+    salient: float = 0.0
     smooth: int = 0
     gate: float = 0.0
     work: int = 120
@@ -107,6 +111,23 @@ def sharpness(grey: np.ndarray) -> np.ndarray:
     return cv2.blur(lap, (max(3, grey.shape[1] // 16) | 1,) * 2)
 
 
+def saliency(grey: np.ndarray, side: int = 64, sigma: float = 3.0) -> np.ndarray:
+    """Spectral-residual saliency (Hou & Zhang 2007) of an (h, w) float grey image -> (h, w) float32 in
+    [0, 1]: at ``side`` px on the long side, the log amplitude spectrum minus its 3×3 local mean (the
+    part no natural image shares) is put back with the phase; the squared inverse transform, blurred
+    by ``sigma`` px, is large where the image holds something unexpected."""
+    h, w = grey.shape
+    s = side / max(h, w)
+    small = cv2.resize(grey, (max(8, round(w * s)), max(8, round(h * s))), interpolation=cv2.INTER_AREA)
+    f = np.fft.fft2(small.astype(np.float64))
+    log_amp = np.log(np.abs(f) + 1e-9)
+    residual = log_amp - cv2.blur(log_amp, (3, 3))
+    sal = np.abs(np.fft.ifft2(np.exp(residual + 1j * np.angle(f)))) ** 2
+    sal = cv2.GaussianBlur(sal.astype(np.float32), (0, 0), sigma)
+    sal = cv2.resize(sal, (w, h), interpolation=cv2.INTER_LINEAR)
+    return (sal - sal.min()) / max(float(sal.max() - sal.min()), 1e-12)
+
+
 def focus_ratio(e: np.ndarray) -> float:
     """log(q90 / q50) of a sharpness map: large where a few regions are sharp and most are blurred
     (a shallow depth of field), near 0 for an image sharp all over."""
@@ -118,7 +139,7 @@ def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray
     """(H, W, 3) uint8 RGB -> (H, W) float32 relative depth (larger = farther)."""
     cfg = cfg or CueConfig(**kw)
     H, W = rgb.shape[:2]
-    plain = cfg.contact == 0 and cfg.sky == 0 and cfg.centre == 0 and cfg.sharp == 0 and cfg.smooth == 0
+    plain = not (cfg.contact or cfg.sky or cfg.centre or cfg.sharp or cfg.salient or cfg.smooth)
     if plain:
         return rows_prior(H, W)
     s = min(1.0, cfg.work / min(H, W))
@@ -136,7 +157,7 @@ def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray
         z = z + cfg.contact * (held - prior)
     e = None
     g_photo = 1.0
-    if (cfg.centre or cfg.sharp) and cfg.gate:
+    if (cfg.centre or cfg.sharp or cfg.salient) and cfg.gate:
         e = sharpness(grey)
         g_photo = float(np.clip((focus_ratio(e) - cfg.gate) / 0.5, 0.0, 1.0))
     if cfg.centre and g_photo > 0:
@@ -148,6 +169,8 @@ def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray
             e = sharpness(grey)
         rank = np.argsort(np.argsort(e.reshape(-1))).reshape(h, w).astype(np.float32) / max(1, h * w - 1)
         z = z - g_photo * cfg.sharp * 2.0 * rank
+    if cfg.salient and g_photo > 0:
+        z = z - g_photo * cfg.salient * 2.0 * saliency(grey)
     if cfg.smooth:
         z = _guided(grey, z.astype(np.float32), int(cfg.smooth))
     if cfg.sky:

@@ -108,6 +108,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--grid", action="store_true", help="search the grid below (else: prior + one config per term)")
     ap.add_argument("--grid1", action="store_true", help="the first grid (contact x sky x sharp x centre, no gate)")
+    ap.add_argument("--grid-salient", action="store_true",
+                    help="the saliency grid (2026-12-07): salient x sharp x gate x sky, with prior and D beside it")
     ap.add_argument("--config", type=json.loads, default=None, help='one CueConfig as JSON, e.g. {"contact": 0.5}')
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
@@ -121,6 +123,10 @@ def main():
     elif a.grid1:
         configs = [CueConfig(contact=c, sky=s, sharp=sh, centre=ce)
                    for c, s, sh, ce in itertools.product((0, 0.25), (0, 1.0), (0, 0.1, 0.25, 0.5), (0, 0.25))]
+    elif a.grid_salient:
+        configs = [CueConfig(), CueConfig(sharp=1.0, gate=1.8)] + [
+            CueConfig(salient=sa, sharp=sh, gate=g, sky=s)
+            for sa, sh, g, s in itertools.product((0.25, 0.5, 1.0), (0, 1.0), (0, 1.2, 1.5, 1.8), (0, 1.0))]
     elif a.grid:
         configs = [CueConfig()] + [CueConfig(sky=s, sharp=sh, centre=ce, gate=g)
                                    for s, sh, ce, g in itertools.product((0, 1.0), (0.25, 0.5, 1.0), (0, 0.25, 0.5),
