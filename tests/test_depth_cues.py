@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from rtstyle.bench.depth import heldout
-from rtstyle.depth_cues import CueConfig, CueDepth, cue_depth, rows_prior, run_bottom
+from rtstyle.depth_cues import CueConfig, CueDepth, cue_depth, rows_prior, run_bottom, saliency
 from rtstyle.bench.depth.metrics import Pairs, ordinal_accuracy
 
 VAL = heldout.PAIRS_FILE.with_name("val_pairs.json")
@@ -32,6 +32,7 @@ def test_no_cue_is_the_prior_exactly_and_maps_are_deterministic():
     # Photo cues gated off (an all-blurred frame has no sharp subject): exactly the prior too.
     flat = cv2.GaussianBlur(rgb, (0, 0), 8)
     assert np.array_equal(cue_depth(flat, CueConfig(centre=0.25, sharp=0.5, gate=1.8)), rows_prior(96, 128))
+    assert np.array_equal(cue_depth(flat, CueConfig(salient=1.0, gate=1.5)), rows_prior(96, 128))
     cfg = CueConfig(contact=0.25, sky=1.0, centre=0.25, sharp=0.5, smooth=2)
     a, b = cue_depth(rgb, cfg), cue_depth(rgb, cfg)
     assert np.array_equal(a, b) and a.shape == (96, 128) and np.isfinite(a).all()
@@ -53,6 +54,21 @@ def test_focus_cue_orders_a_sharp_subject_before_the_lower_blurred_background():
     assert ordinal_accuracy(rows_prior(h, w), pr, equal_tol=0.0)["ordered"] == 0.0
     for cfg in (CueConfig(centre=0.25, sharp=0.5), CueConfig(sharp=1.0, gate=1.0)):
         assert ordinal_accuracy(cue_depth(rgb, cfg), pr, equal_tol=0.0)["ordered"] == 1.0
+
+
+def test_saliency_finds_the_odd_patch_and_puts_it_before_the_lower_background():
+    h, w = 96, 128
+    rng = np.random.default_rng(2)
+    grey = (0.5 + rng.normal(0, 0.02, (h, w))).astype(np.float32)
+    grey[20:36, 80:96] = 0.95                                      # one bright patch, high in the frame
+    sal = saliency(grey)
+    assert sal.shape == (h, w) and sal.dtype == np.float32 and sal.min() == 0.0 and sal.max() == 1.0
+    assert sal[28, 88] > 0.5 > 0.1 > sal[80, 20]                   # on the patch vs the plain background
+    rgb = np.repeat((grey * 255).clip(0, 255).astype(np.uint8)[..., None], 3, 2)
+    # the patch's centre vs plain background lower in the frame: the prior gets it wrong, saliency right
+    pr = Pairs(np.array([28 * w + 88]), np.array([60 * w + 20]), np.array([-1], np.int8))
+    assert ordinal_accuracy(rows_prior(h, w), pr, equal_tol=0.0)["ordered"] == 0.0
+    assert ordinal_accuracy(cue_depth(rgb, CueConfig(salient=1.0)), pr, equal_tol=0.0)["ordered"] == 1.0
 
 
 def test_sky_goes_behind_everything():
