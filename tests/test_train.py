@@ -172,3 +172,35 @@ def test_margin_trains_on_the_mirrored_edge_and_the_manifest_and_snapshot_keep_i
                  "--margin", "64"]) == 2
     err = capsys.readouterr().err
     assert "--margin 64 must be between 0 and --crop 64 - 1" in err and len(err.strip().splitlines()) == 1
+
+
+def test_ema_ships_the_moving_average_and_resumes_it(photos, tmp_path, capsys):
+    from rtstyle.train.ema import WeightAverage
+    from rtstyle.train.snapshot import snapshot
+    # the average itself: each weight moves (1 - decay) of the way to the trained net's
+    a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    avg = WeightAverage(a, 0.75)
+    avg.update(b)
+    assert torch.allclose(avg.net.weight, 0.75 * a.weight + 0.25 * b.weight)
+    assert not any(p.requires_grad for p in avg.net.parameters())
+    # a run with --ema ships the average, which is not the last step's weights, and a snapshot ships the same
+    weights = train_transformer(_tiny(photos, tmp_path / "e", family="lite", iters=3, ema=0.5))
+    saved = torch.load(tmp_path / "e" / "ckpt.pt", weights_only=False)["state"]
+    shipped = load_file(weights)
+    assert all(torch.equal(shipped[k], saved["ema"][k].half()) for k in shipped)
+    assert any(not torch.equal(saved["ema"][k], saved["net"][k]) for k in saved["net"])
+    assert json.loads(weights.with_suffix(".json").read_text())["ema"] == 0.5
+    path, snap = snapshot(tmp_path / "e", tmp_path / "ship")
+    assert snap["ema"] == 0.5 and all(torch.equal(load_file(path)[k], shipped[k]) for k in shipped)
+    # resumed, the average goes on where it stopped: the same weights as an uninterrupted run
+    train_transformer(_tiny(photos, tmp_path / "f", family="lite", iters=2, ema=0.5))
+    resumed = load_file(train_transformer(_tiny(photos, tmp_path / "f", family="lite", iters=3, ema=0.5)))
+    assert all(torch.equal(resumed[k], shipped[k]) for k in shipped)
+    # a run that started without it starts its average at the resumed net
+    train_transformer(_tiny(photos, tmp_path / "g", family="lite", iters=2))
+    later = train_transformer(_tiny(photos, tmp_path / "g", family="lite", iters=3, ema=0.5))
+    assert json.loads(later.with_suffix(".json").read_text())["ema"] == 0.5
+    capsys.readouterr()
+    assert main(["train", "transformer", "--style", "mosaic", "--data", str(photos), "--ema", "1.0"]) == 2
+    err = capsys.readouterr().err
+    assert "--ema 1.0 must be at least 0 and below 1" in err and len(err.strip().splitlines()) == 1

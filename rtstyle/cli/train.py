@@ -42,6 +42,9 @@ def register(sub) -> None:
     t.add_argument("--style-weight", type=float, default=5.0)
     t.add_argument("--shift-weight", type=float, default=None, help="spatial-shift loss weight (compact: 1.0)")
     t.add_argument("--tv-weight", type=float, default=1.0)
+    t.add_argument("--ema", type=float, default=0.0,
+                   help="ship a moving average of the weights with this decay per step (e.g. 0.998: about "
+                        "the last 500 steps), not the last step's; 0 = off")
     run_flags(t, log_every=25, ckpt_every=250, batch=4, iters=10000, lr=1e-3)
     t.set_defaults(func=_train_transformer)
     _register_depth(tsub)            # rtstyle train depth
@@ -152,6 +155,8 @@ def _train_transformer(a) -> int:
     _check_photo_short(a)
     if not 0 <= a.margin < a.crop:
         raise UserError(f"--margin {a.margin} must be between 0 and --crop {a.crop} - 1 (e.g. 16)")
+    if not 0 <= a.ema < 1:
+        raise UserError(f"--ema {a.ema} must be at least 0 and below 1 (e.g. 0.998; 0 = off)")
     model = {}
     if a.width is not None:
         model["width"] = a.width
@@ -165,7 +170,7 @@ def _train_transformer(a) -> int:
                             out=str(out), model=model, crop=a.crop, style_size=a.style_size, batch=a.batch,
                             photo_short=a.photo_short, recalibrate=a.recalibrate, margin=a.margin, iters=a.iters, lr=a.lr,
                             content_weight=a.content_weight, style_weight=a.style_weight, shift_weight=shift,
-                            tv_weight=a.tv_weight, **run_fields(a))
+                            tv_weight=a.tv_weight, ema=a.ema, **run_fields(a))
     return _run(train, cfg, a)
 
 

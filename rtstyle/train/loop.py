@@ -66,16 +66,21 @@ class TrainLoop:
         self.step, self.wall = 0, 0.0
         self.extra: dict = {}        # trainer values to checkpoint (e.g. loss scales)
         self.stopped_early = False
+        self.missing: list[str] = []   # state names the resumed checkpoint did not hold
         self._t0 = time.time()
         self.started = process_start() if started is None else started
 
     def resume(self, device) -> bool:
-        """Load ``out/ckpt.pt`` if there is one; True when it did."""
+        """Load ``out/ckpt.pt`` if there is one; True when it did. A state the checkpoint does not
+        hold (one the trainer added since, e.g. an ``ema`` copy) is left as it is and named in
+        ``self.missing``, for the trainer to initialise."""
         if not self.ckpt.exists():
             return False
         saved = torch.load(self.ckpt, map_location=device, weights_only=False)
+        self.missing = [name for name in self.state if name not in saved["state"]]
         for name, obj in self.state.items():
-            obj.load_state_dict(saved["state"][name])
+            if name not in self.missing:
+                obj.load_state_dict(saved["state"][name])
         for name, rng in self.rngs.items():
             rng.setstate(saved["rngs"][name])
         common.set_rng_state(saved["rng"])

@@ -73,7 +73,10 @@ def snapshot(run: Path, dest: Path, extra: dict | None = None) -> tuple[Path, di
     cfg = info["cfg"]
     saved = torch.load(run / "ckpt.pt", map_location="cpu", weights_only=False)
     net = build_model(info["family"], info["config"])
-    net.load_state_dict(saved["state"][_KINDS[info["kind"]]])
+    key = _KINDS[info["kind"]]
+    if info["kind"] == "transformer" and "ema" in saved["state"]:   # trained with --ema: the average ships
+        key = "ema"
+    net.load_state_dict(saved["state"][key])
     log = common.LossLog(run / "losses.csv", [])
     last = log.last()
     steps = int(saved["step"])
@@ -97,6 +100,8 @@ def snapshot(run: Path, dest: Path, extra: dict | None = None) -> tuple[Path, di
         manifest["loss_weights"] = {k: cfg[f"{k}_weight"] for k in ("content", "style", "shift", "tv")}
         manifest["taps"] = {"content": cfg["content_tap"], "style": cfg["style_taps"]}
         manifest["style_size"] = cfg["style_size"]
+        if key == "ema":
+            manifest["ema"] = cfg["ema"]
     if info["kind"] == "lite":   # as rtstyle.train.distill's own manifest
         from .distill import FEATURE_TAP
         extra_state = saved.get("extra", {})

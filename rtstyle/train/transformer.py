@@ -24,6 +24,7 @@ from ..models.transformer import one_hot_styles
 from ..models.vgg import LAYERS
 from . import common
 from .data import CropSampler, load_style, training_split
+from .ema import WeightAverage
 from .loop import TrainLoop
 
 
@@ -48,6 +49,7 @@ class TransformerConfig(common.RunConfig):
     shift_weight: float = 0.0                     # > 0 enables the spatial-shift loss
     shift_delta: int = 4
     tv_weight: float = 1.0
+    ema: float = 0.0                              # > 0: ship a moving average of the weights (decay per step)
     content_tap: str = "relu2_2"
     style_taps: list = dataclasses.field(default_factory=lambda: ["relu1_1", "relu2_1", "relu3_1", "relu4_1"])
     channels_last: bool = True
@@ -182,14 +184,18 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
     net = net.to(memory_format=mem)
     vgg = vgg.to(memory_format=mem)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    ema = WeightAverage(net, cfg.ema) if cfg.ema else None
     style_rng = random.Random(cfg.seed + 3)
     fields = ["total", "content", "style", "tv"] + (["shift"] if cfg.shift_weight > 0 else [])
     loop = TrainLoop(out, iters=cfg.iters, log_every=cfg.log_every, ckpt_every=cfg.ckpt_every,
-                     max_minutes=cfg.max_minutes, fields=fields, state={"net": net, "opt": opt},
+                     max_minutes=cfg.max_minutes, fields=fields,
+                     state={"net": net, "opt": opt, **({"ema": ema} if ema else {})},
                      rngs={"sampler": sampler.rng, "styles": style_rng}, desc=f"{cfg.family}:{','.join(cfg.styles)[:30]}",
                      title=f"{cfg.family} {','.join(cfg.styles)[:40]}")
     if resume and loop.resume(device):
         targets.load_scales(loop.extra["scales"])
+        if ema and "ema" in loop.missing:   # a run that started without --ema: average from here
+            ema.reset(net)
     else:
         if cfg.init:
             loop.step = common.init_from_weights(net, cfg.init)
@@ -200,6 +206,9 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
             targets.calibrate(vgg, cfg, CropSampler(train_files[:16], cfg.crop,
                                                     short=cfg.photo_px()).fixed(16).to(device))
         loop.extra["scales"] = targets.scales()
+        if ema:
+            ema.reset(net)   # the average starts at the initial (e.g. shipped) weights
+    shipped = ema.net if ema else net   # what validation, the sample grids and the weights file show
 
     prec = common.loop_precision(loop, device, cfg.precision)
     autocast = prec.autocast
@@ -219,24 +228,26 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()
+        if ema:
+            ema.update(net)
         return {"total": total.item(), **{k: v.item() for k, v in parts.items()}}
 
     @torch.no_grad()
     def val_fn() -> float:
-        net.eval()
+        shipped.eval()
         with autocast:
-            vals = [_total(cfg, _losses(cfg, vgg, targets, _run(net, val_x, cfg.family, i, cfg.margin), val_x, i)).item()
+            vals = [_total(cfg, _losses(cfg, vgg, targets, _run(shipped, val_x, cfg.family, i, cfg.margin), val_x, i)).item()
                     for i in range(n_styles)]
         return sum(vals) / len(vals)
 
     @torch.no_grad()
     def samples_fn() -> list:
-        net.eval()
+        shipped.eval()
         with autocast:
-            return [val_x[:4].float()] + [_run(net, val_x[:4], cfg.family, i, cfg.margin).float() for i in range(min(n_styles, 4))]
+            return [val_x[:4].float()] + [_run(shipped, val_x[:4], cfg.family, i, cfg.margin).float() for i in range(min(n_styles, 4))]
 
     loop.run(step_fn, val_fn, samples_fn)
-    net.eval()
+    shipped.eval()
     name = weights_stem(cfg.family, cfg.styles)
     manifest = {
         "family": cfg.family, "styles": list(cfg.styles), "config": cfg.net_config(),
@@ -251,5 +262,6 @@ def train(cfg: TransformerConfig, resume: bool = True) -> Path:
         "cpu": common.cpu_info()["model"], **prec.manifest(),
         "train_photo_short": cfg.photo_px(),   # stroke scale: Stylizer's working resolution
         "margin": cfg.margin,                  # the Stylizer paints frames with at least this edge margin
+        **({"ema": cfg.ema} if cfg.ema else {}),   # the weights are the moving average, not the last step's
     }
-    return common.finish_run(net, out / f"{name}.safetensors", manifest, loop)
+    return common.finish_run(shipped, out / f"{name}.safetensors", manifest, loop)
