@@ -129,15 +129,17 @@ _LITE_256[_LITE_256.index("--batch") + 1] = "2"
 _LITE_256 += ["--margin", "16"]
 
 
-def _more_steps(suffix: str, nets: tuple[tuple, ...], minutes: float, why: str, rule=Continuation()) -> None:
+def _more_steps(suffix: str, nets: tuple[tuple, ...], minutes: float, why: str, rule=Continuation(),
+                extra: tuple[str, ...] = ()) -> None:
     """One stage ``lite-<style>-crop256<suffix>`` per (style, shipped steps[, style weight]): 3000 steps
     of the 256-px recipe on that style's shipped lite net, with its loss scales, at the recipe's style
-    weight (3.0) or the one its shipped net was trained at; shipped only by ``rule``."""
+    weight (3.0) or the one its shipped net was trained at, plus ``extra`` arguments; shipped only by
+    ``rule``."""
     for style, at, *weight in nets:
         args = list(_LITE_256)
         if weight:
             args[args.index("--style-weight") + 1] = weight[0]
-        PLAN.append(Stage(f"lite-{style}-crop256{suffix}", [*args, "--lr", "5e-4", "--style", style], at + 3000,
+        PLAN.append(Stage(f"lite-{style}-crop256{suffix}", [*args, *extra, "--lr", "5e-4", "--style", style], at + 3000,
                           f"lite-{style}", minutes, f"{why} on the shipped {at}"
                           + (f", style weight {weight[0]}" if weight else ""), rule=rule))
 
@@ -272,8 +274,13 @@ _more_steps("-sw6", (("harvest_at_la_crau", 16650, "6.0"),), 120, "twice the sty
 # harvest_at_la_crau's trade shipped at its midway 17350.
 # Next (planned in session 20, for session 21): a third round for the five session-18/19 nets that
 # shipped from their end runs, same recipe and loss scales, by the continuation rule.
-_more_steps("-3", (("the_sower", 17450), ("the_night_cafe", 16897), ("church_at_auvers", 17050),
-                   ("langlois_bridge", 17020), ("summertime", 17010)), 120, "a third round at 256-px crops")
+_more_steps("-3", (("the_night_cafe", 16897), ("langlois_bridge", 17020)), 120, "a third round at 256-px crops")
+# Session 21, restarted from their checkpoints 15 min in (about step 130 of the round): three of the six
+# ship a moving average of their weights (--ema 0.998, about the last 500 steps), to see whether it
+# takes out the snapshot-to-snapshot swing of the real-size style loss (docs/training.md, session 21).
+# The trained net's trajectory is unchanged, so each checkpoint holds both, for a paired comparison.
+_more_steps("-3", (("the_sower", 17450), ("church_at_auvers", 17050), ("summertime", 17010)), 120,
+            "a third round at 256-px crops, shipping the moving average", extra=("--ema", "0.998"))
 # Session 21: mona_lisa shipped its midway net in session 20 (16200) and still has the most style loss
 # of the five session-20 nets on the landscape (0.062), so it takes a third round too, same rule.
 _more_steps("-3", (("mona_lisa", 16200),), 120, "a third round at 256-px crops")
