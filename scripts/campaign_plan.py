@@ -275,7 +275,7 @@ _more_steps("-sw6", (("harvest_at_la_crau", 16650, "6.0"),), 120, "twice the sty
 # Next (planned in session 20, for session 21): a third round for the five session-18/19 nets that
 # shipped from their end runs, same recipe and loss scales, by the continuation rule.
 _more_steps("-3", (("the_night_cafe", 16897), ("langlois_bridge", 17020)), 120, "a third round at 256-px crops")
-# Session 21, restarted from their checkpoints 15 min in (about step 130 of the round): three of the six
+# Session 21, restarted from their checkpoints 8 min in (90-100 steps into the round): three of the six
 # ship a moving average of their weights (--ema 0.998, about the last 500 steps), to see whether it
 # takes out the snapshot-to-snapshot swing of the real-size style loss (docs/training.md, session 21).
 # The trained net's trajectory is unchanged, so each checkpoint holds both, for a paired comparison.
