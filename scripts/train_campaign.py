@@ -196,6 +196,18 @@ def _cells(scores: dict | None) -> str:
     return " | ".join(f"{scores[p][0]:.4f} / {scores[p][1]:.4f}" if scores and p in scores else "–" for p in PHOTOS)
 
 
+def _trained_beside(stage: Stage, out: Path, manifest: dict, threads: int) -> dict | None:
+    """A stage that ships a moving average (``--ema``): the scores of the trained net of the same
+    checkpoint, for the comparison only (it does not ship); None when the checkpoint moved on since."""
+    from rtstyle.train.snapshot import snapshot
+    _, m = snapshot(run_dir(stage), out / "trained", trained=True)
+    if m["iterations"] != manifest["iterations"]:
+        print(f"  (checkpoint moved on to step {m['iterations']}: trained net not compared)")
+        shutil.rmtree(out / "trained")
+        return None
+    return _scores_of(manifest["styles"][0], manifest["family"], out / "trained", threads)
+
+
 def score(a) -> int:
     from rtstyle.train.snapshot import snapshot
     bad = 0
@@ -218,13 +230,16 @@ def score(a) -> int:
         shipped = (_scores_of(style, family, None, a.threads)
                    if old and stage.rule is not None and stage.rule.needs_shipped else None)
         fails = stage.rule.check(new, shipped) if stage.rule is not None else None
-        record = {"stage": name, "step": manifest["iterations"], "weights": path.name,
+        trained = _trained_beside(stage, out, manifest, a.threads) if manifest.get("ema") else None
+        record = {"stage": name, "step": manifest["iterations"], "weights": path.name, "trained": trained,
                   "rule": repr(stage.rule), "new": new, "shipped": shipped, "fails": fails,
                   "passes": fails == [], "threads": a.threads,
                   "scored_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")}
         (out / "score.json").write_text(json.dumps(record, indent=1) + "\n")
         print(f"{name} at step {record['step']} ({family} {style}; content / style on {', '.join(new)}):")
         print(f"  | {style} {record['step']} | {_cells(new)} |")
+        if trained is not None:
+            print(f"  | trained net, step {record['step']} (the average's; comparison only) | {_cells(trained)} |")
         if shipped is not None:
             print(f"  | shipped {old['iterations']} | {_cells(shipped)} |")
         if fails is None:

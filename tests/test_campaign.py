@@ -311,3 +311,36 @@ def test_ship_takes_only_the_snapshot_that_score_passed(photos, tmp_path, monkey
     assert shipped_file.read_bytes() == scored.read_bytes()   # the very file that was scored
     assert json.loads(shipped_file.with_suffix(".json").read_text())["campaign_stage"] == stage.name
     assert f"| {stage.name} | 2 / 2 |" in (to / "docs" / "training.md").read_text()
+
+
+def test_score_puts_the_trained_net_beside_a_moving_average_and_ship_takes_the_average(photos, tmp_path,
+                                                                                       monkeypatch, capsys):
+    from safetensors.torch import load_file
+    from rtstyle.train.rule import PHOTOS, Continuation
+    camp = _campaign()
+    stage = camp.Stage("multi-ema-test", [], 2, "multi-multi", 1, "a test stage", rule=Continuation())
+    monkeypatch.setitem(camp.BY_NAME, stage.name, stage)
+    runs, to = tmp_path / "runs", tmp_path / "checkout"
+    (to / "rtstyle" / "weights").mkdir(parents=True)
+    (to / "docs").mkdir()
+    (to / "docs" / "training.md").write_text("# Training\n")
+    train_transformer(_cfg(photos, runs / stage.name, ema=0.5))
+    seen = []
+
+    def scores(style, family, weights_dir, threads):   # the average, the shipped net, the trained net
+        seen.append(weights_dir)
+        return {p: ((0.30, 0.050), (0.30, 0.060), (0.30, 0.055))[len(seen) - 1] for p in PHOTOS}
+    monkeypatch.setattr(camp, "_scores_of", scores)
+    assert camp.main(["--runs", str(runs), "score", stage.name]) == 0
+    out = capsys.readouterr().out
+    assert "| trained net, step 2 (the average's; comparison only) | 0.3000 / 0.0550" in out
+    step = runs / f"{stage.name}.scored" / "step-2"
+    rec = json.loads((step / "score.json").read_text())
+    assert rec["passes"] and rec["trained"] == {p: [0.30, 0.055] for p in PHOTOS}
+    assert seen == [step, None, step / "trained"]
+    avg, raw = load_file(step / "multi-multi.safetensors"), load_file(step / "trained" / "multi-multi.safetensors")
+    assert any(not torch.equal(avg[k], raw[k]) for k in avg)
+    assert camp.main(["--runs", str(runs), "ship", stage.name, "--to", str(to)]) == 0
+    shipped = to / "rtstyle" / "weights" / "multi-multi.safetensors"
+    assert shipped.read_bytes() == (step / "multi-multi.safetensors").read_bytes()   # the average ships
+    assert json.loads(shipped.with_suffix(".json").read_text())["ema"] == 0.5

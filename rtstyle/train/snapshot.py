@@ -66,15 +66,16 @@ def _revision(run: Path) -> str:
     return out.stdout.strip() or "unknown"
 
 
-def snapshot(run: Path, dest: Path, extra: dict | None = None) -> tuple[Path, dict]:
-    """Write ``dest/<stem>.safetensors`` + manifest from ``run/ckpt.pt``; returns (path, manifest)."""
+def snapshot(run: Path, dest: Path, extra: dict | None = None, trained: bool = False) -> tuple[Path, dict]:
+    """Write ``dest/<stem>.safetensors`` + manifest from ``run/ckpt.pt``; returns (path, manifest).
+    A run trained with ``--ema`` ships its moving average; ``trained=True`` takes the trained net."""
     run = Path(run)
     info = describe(run)
     cfg = info["cfg"]
     saved = torch.load(run / "ckpt.pt", map_location="cpu", weights_only=False)
     net = build_model(info["family"], info["config"])
     key = _KINDS[info["kind"]]
-    if info["kind"] == "transformer" and "ema" in saved["state"]:   # trained with --ema: the average ships
+    if info["kind"] == "transformer" and "ema" in saved["state"] and not trained:   # --ema: the average ships
         key = "ema"
     net.load_state_dict(saved["state"][key])
     log = common.LossLog(run / "losses.csv", [])
