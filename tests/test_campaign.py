@@ -283,16 +283,24 @@ def test_the_rules_say_what_fails():
         f"{panda}: content 1.1700 above the bar 1.167", f"{panda}: style 0.0570 not below the bar 0.057"]
 
 
-def test_ship_takes_only_the_snapshot_that_score_passed(photos, tmp_path, monkeypatch, capsys):
-    from rtstyle.train.rule import PHOTOS, Continuation
+def _trained_stage(photos, tmp_path, monkeypatch, name, **kw):
+    """A two-step multi run of a stage ``name`` with the continuation rule, and an empty checkout to
+    ship into: (campaign module, stage, runs folder, checkout)."""
+    from rtstyle.train.rule import Continuation
     camp = _campaign()
-    stage = camp.Stage("multi-test", [], 2, "multi-multi", 1, "a test stage", rule=Continuation())
+    stage = camp.Stage(name, [], 2, "multi-multi", 1, "a test stage", rule=Continuation())
     monkeypatch.setitem(camp.BY_NAME, stage.name, stage)
     runs, to = tmp_path / "runs", tmp_path / "checkout"
     (to / "rtstyle" / "weights").mkdir(parents=True)
     (to / "docs").mkdir()
     (to / "docs" / "training.md").write_text("# Training\n")
-    train_transformer(_cfg(photos, runs / stage.name))
+    train_transformer(_cfg(photos, runs / stage.name, **kw))
+    return camp, stage, runs, to
+
+
+def test_ship_takes_only_the_snapshot_that_score_passed(photos, tmp_path, monkeypatch, capsys):
+    from rtstyle.train.rule import PHOTOS
+    camp, stage, runs, to = _trained_stage(photos, tmp_path, monkeypatch, "multi-test")
     shipped = {p: (0.30, 0.060) for p in PHOTOS}
     verdicts = iter([{p: (0.32, 0.050) for p in PHOTOS}, shipped, {p: (0.305, 0.050) for p in PHOTOS}, shipped])
     monkeypatch.setattr(camp, "_scores_of", lambda *a: next(verdicts))
@@ -316,15 +324,8 @@ def test_ship_takes_only_the_snapshot_that_score_passed(photos, tmp_path, monkey
 def test_score_puts_the_trained_net_beside_a_moving_average_and_ship_takes_the_average(photos, tmp_path,
                                                                                        monkeypatch, capsys):
     from safetensors.torch import load_file
-    from rtstyle.train.rule import PHOTOS, Continuation
-    camp = _campaign()
-    stage = camp.Stage("multi-ema-test", [], 2, "multi-multi", 1, "a test stage", rule=Continuation())
-    monkeypatch.setitem(camp.BY_NAME, stage.name, stage)
-    runs, to = tmp_path / "runs", tmp_path / "checkout"
-    (to / "rtstyle" / "weights").mkdir(parents=True)
-    (to / "docs").mkdir()
-    (to / "docs" / "training.md").write_text("# Training\n")
-    train_transformer(_cfg(photos, runs / stage.name, ema=0.5))
+    from rtstyle.train.rule import PHOTOS
+    camp, stage, runs, to = _trained_stage(photos, tmp_path, monkeypatch, "multi-ema-test", ema=0.5)
     seen = []
 
     def scores(style, family, weights_dir, threads):   # the average, the shipped net, the trained net
