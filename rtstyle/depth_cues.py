@@ -15,7 +15,12 @@ Terms (weights chosen on validation data only, see docs/depth.md):
 - ``sharp``: shallow depth of field: − ``sharp`` × local sharpness (Laplacian energy, rank-normalised).
 - ``salient``: the subject stands out: − ``salient`` × 2 × the spectral-residual saliency (Hou & Zhang
   2007; :func:`saliency`, 0..1), a figure-ground cue that needs no depth of field.
-- ``gate``: apply ``centre``, ``sharp`` and ``salient`` only to photos with a shallow depth of field:
+- ``figure``: figure on ground (after Hoiem, Efros & Hebert 2005, who stand objects up as billboards
+  on their ground contact): the salient blobs (saliency above ``figure_thresh`` × its mean, as Hou &
+  Zhang threshold their object map) take the prior value of their lowest row, per blob or, with
+  ``figure_columns``, per column of each blob (:func:`figure_held`); ``figure`` blends that in
+  (0 = prior, 1 = held). A subject above what is behind it comes forward to where it stands.
+- ``gate``: apply ``centre``, ``sharp``, ``salient`` and ``figure`` only to photos with a shallow depth of field:
   their weight is multiplied by clip((r − ``gate``) / 0.5, 0, 1), r = log(q90 / q50) of the local
   sharpness (0 = always).
 - ``smooth``: edge-aware smoothing (a guided filter with the grey image, radius ``smooth`` px at the
@@ -40,6 +45,9 @@ class CueConfig:
     centre: float = 0.0
     sharp: float = 0.0
     salient: float = 0.0
+    figure: float = 0.0
+    figure_thresh: float = 3.0
+    figure_columns: bool = False
     smooth: int = 0
     gate: float = 0.0
     work: int = 120
@@ -128,6 +136,31 @@ def saliency(grey: np.ndarray, side: int = 64, sigma: float = 3.0) -> np.ndarray
     return (sal - sal.min()) / max(float(sal.max() - sal.min()), 1e-12)
 
 
+def figure_held(sal: np.ndarray, prior: np.ndarray, thresh: float = 3.0, columns: bool = False,
+                min_area: float = 0.005, max_area: float = 0.5) -> np.ndarray:
+    """The prior with every salient blob held at the depth where it stands: (h, w) saliency and prior ->
+    (h, w) float32. Blobs are the 8-connected regions where ``sal`` > ``thresh`` × its mean, covering
+    ``min_area`` .. ``max_area`` of the frame; each takes the prior value of its lowest row (per column
+    of the blob with ``columns``). Outside the blobs it is the prior."""
+    h, w = sal.shape
+    mask = (sal > thresh * float(sal.mean())).astype(np.uint8)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    area = stats[:, cv2.CC_STAT_AREA] / float(h * w)
+    keep = (area >= min_area) & (area <= max_area)
+    keep[0] = False                                   # label 0 is the background
+    if not keep.any():
+        return prior.astype(np.float32, copy=True)
+    inside = keep[lab]
+    cols = np.broadcast_to(np.arange(w)[None, :], (h, w))
+    if columns:
+        low = np.full((n, w), -1, np.int64)
+        np.maximum.at(low, (lab[inside], cols[inside]), np.nonzero(inside)[0])
+        base = low[lab, cols]
+    else:
+        base = (stats[:, cv2.CC_STAT_TOP] + stats[:, cv2.CC_STAT_HEIGHT] - 1)[lab]
+    return np.where(inside, prior[np.clip(base, 0, h - 1), cols], prior).astype(np.float32)
+
+
 def focus_ratio(e: np.ndarray) -> float:
     """log(q90 / q50) of a sharpness map: large where a few regions are sharp and most are blurred
     (a shallow depth of field), near 0 for an image sharp all over."""
@@ -139,7 +172,7 @@ def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray
     """(H, W, 3) uint8 RGB -> (H, W) float32 relative depth (larger = farther)."""
     cfg = cfg or CueConfig(**kw)
     H, W = rgb.shape[:2]
-    plain = not (cfg.contact or cfg.sky or cfg.centre or cfg.sharp or cfg.salient or cfg.smooth)
+    plain = not (cfg.contact or cfg.sky or cfg.centre or cfg.sharp or cfg.salient or cfg.figure or cfg.smooth)
     if plain:
         return rows_prior(H, W)
     s = min(1.0, cfg.work / min(H, W))
@@ -157,7 +190,7 @@ def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray
         z = z + cfg.contact * (held - prior)
     e = None
     g_photo = 1.0
-    if (cfg.centre or cfg.sharp or cfg.salient) and cfg.gate:
+    if (cfg.centre or cfg.sharp or cfg.salient or cfg.figure) and cfg.gate:
         e = sharpness(grey)
         g_photo = float(np.clip((focus_ratio(e) - cfg.gate) / 0.5, 0.0, 1.0))
     if cfg.centre and g_photo > 0:
@@ -169,8 +202,11 @@ def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray
             e = sharpness(grey)
         rank = np.argsort(np.argsort(e.reshape(-1))).reshape(h, w).astype(np.float32) / max(1, h * w - 1)
         z = z - g_photo * cfg.sharp * 2.0 * rank
+    sal = saliency(grey) if (cfg.salient or cfg.figure) and g_photo > 0 else None
     if cfg.salient and g_photo > 0:
-        z = z - g_photo * cfg.salient * 2.0 * saliency(grey)
+        z = z - g_photo * cfg.salient * 2.0 * sal
+    if cfg.figure and g_photo > 0:
+        z = z + g_photo * cfg.figure * (figure_held(sal, prior, cfg.figure_thresh, cfg.figure_columns) - prior)
     if cfg.smooth:
         z = _guided(grey, z.astype(np.float32), int(cfg.smooth))
     if cfg.sky:

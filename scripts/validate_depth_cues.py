@@ -110,6 +110,9 @@ def main():
     ap.add_argument("--grid1", action="store_true", help="the first grid (contact x sky x sharp x centre, no gate)")
     ap.add_argument("--grid-salient", action="store_true",
                     help="the saliency grid (2026-12-07): salient x sharp x gate x sky, with prior and D beside it")
+    ap.add_argument("--grid-figure", action="store_true",
+                    help="the figure-on-ground grid (2026-12-07, session 22): figure x threshold x per column x "
+                         "gate x salient, with prior, D and S beside it")
     ap.add_argument("--config", type=json.loads, default=None, help='one CueConfig as JSON, e.g. {"contact": 0.5}')
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
@@ -127,6 +130,10 @@ def main():
         configs = [CueConfig(), CueConfig(sharp=1.0, gate=1.8)] + [
             CueConfig(salient=sa, sharp=sh, gate=g, sky=s)
             for sa, sh, g, s in itertools.product((0.25, 0.5, 1.0), (0, 1.0), (0, 1.2, 1.5, 1.8), (0, 1.0))]
+    elif a.grid_figure:
+        configs = [CueConfig(), CueConfig(sharp=1.0, gate=1.8), CueConfig(salient=1.0, gate=1.5)] + [
+            CueConfig(figure=f, figure_thresh=t, figure_columns=c, gate=g, salient=sa)
+            for f, t, c, g, sa in itertools.product((0.5, 1.0), (2.0, 3.0), (False, True), (0, 1.5), (0, 1.0))]
     elif a.grid:
         configs = [CueConfig()] + [CueConfig(sky=s, sharp=sh, centre=ce, gate=g)
                                    for s, sh, ce, g in itertools.product((0, 1.0), (0.25, 0.5, 1.0), (0, 0.25, 0.5),

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from rtstyle.bench.depth import heldout
-from rtstyle.depth_cues import CueConfig, CueDepth, cue_depth, rows_prior, run_bottom, saliency
+from rtstyle.depth_cues import CueConfig, CueDepth, cue_depth, figure_held, rows_prior, run_bottom, saliency
 from rtstyle.bench.depth.metrics import Pairs, ordinal_accuracy
 
 VAL = heldout.PAIRS_FILE.with_name("val_pairs.json")
@@ -33,6 +33,7 @@ def test_no_cue_is_the_prior_exactly_and_maps_are_deterministic():
     flat = cv2.GaussianBlur(rgb, (0, 0), 8)
     assert np.array_equal(cue_depth(flat, CueConfig(centre=0.25, sharp=0.5, gate=1.8)), rows_prior(96, 128))
     assert np.array_equal(cue_depth(flat, CueConfig(salient=1.0, gate=1.5)), rows_prior(96, 128))
+    assert np.array_equal(cue_depth(flat, CueConfig(figure=1.0, gate=1.5)), rows_prior(96, 128))
     cfg = CueConfig(contact=0.25, sky=1.0, centre=0.25, sharp=0.5, smooth=2)
     a, b = cue_depth(rgb, cfg), cue_depth(rgb, cfg)
     assert np.array_equal(a, b) and a.shape == (96, 128) and np.isfinite(a).all()
@@ -69,6 +70,44 @@ def test_saliency_finds_the_odd_patch_and_puts_it_before_the_lower_background():
     pr = Pairs(np.array([28 * w + 88]), np.array([60 * w + 20]), np.array([-1], np.int8))
     assert ordinal_accuracy(rows_prior(h, w), pr, equal_tol=0.0)["ordered"] == 0.0
     assert ordinal_accuracy(cue_depth(rgb, CueConfig(salient=1.0)), pr, equal_tol=0.0)["ordered"] == 1.0
+
+
+def test_figure_held_stands_each_blob_at_its_lowest_row():
+    h, w = 40, 50
+    prior = rows_prior(h, w)
+    sal = np.zeros((h, w), np.float32)
+    sal[5:15, 10:20] = 1.0                          # a square blob, rows 5..14
+    sal[20:30, 30:34] = 1.0                         # an L: a post, rows 20..29 ...
+    sal[20:24, 34:40] = 1.0                         # ... with an arm, rows 20..23
+    held = figure_held(sal, prior, thresh=3.0)
+    assert held.dtype == np.float32 and held.shape == (h, w)
+    assert np.array_equal(held[5:15, 10:20], np.full((10, 10), prior[14, 0]))   # the blob at its base
+    assert np.array_equal(held[20:24, 34:40], np.full((4, 6), prior[29, 0]))    # the arm at the post's base
+    outside = np.ones((h, w), bool)
+    outside[5:15, 10:20] = outside[20:30, 30:34] = outside[20:24, 34:40] = False
+    assert np.array_equal(held[outside], prior[outside])
+    cols = figure_held(sal, prior, thresh=3.0, columns=True)
+    assert np.array_equal(cols[20:24, 34:40], np.full((4, 6), prior[23, 0]))    # per column: the arm's own base
+    assert np.array_equal(cols[20:30, 30:34], np.full((10, 4), prior[29, 0]))
+    # blobs outside the area bounds (a speck, or most of the frame) are left alone
+    speck = np.zeros((h, w), np.float32)
+    speck[3, 3] = 1.0
+    assert np.array_equal(figure_held(speck, prior), prior)
+    assert np.array_equal(figure_held(np.ones((h, w), np.float32) + (np.arange(w) > 2), prior), prior)
+
+
+def test_figure_cue_brings_a_salient_subject_forward_to_where_it_stands():
+    h, w = 96, 128
+    rng = np.random.default_rng(2)
+    grey = (0.5 + rng.normal(0, 0.02, (h, w))).astype(np.float32)
+    grey[20:60, 80:96] = rng.uniform(0.2, 1.0, (40, 16))          # a textured post standing at row 59
+    rgb = np.repeat((grey * 255).clip(0, 255).astype(np.uint8)[..., None], 3, 2)
+    d = cue_depth(rgb, CueConfig(figure=1.0))
+    # its top vs background a little lower beside it: the prior orders it wrong, the held post right
+    pr = Pairs(np.array([24 * w + 88]), np.array([40 * w + 20]), np.array([-1], np.int8))
+    assert ordinal_accuracy(rows_prior(h, w), pr, equal_tol=0.0)["ordered"] == 0.0
+    assert ordinal_accuracy(d, pr, equal_tol=0.0)["ordered"] == 1.0
+    assert np.abs(d[80:, :60] - rows_prior(h, w)[80:, :60]).max() < 1e-6    # far from the post: the prior
 
 
 def test_sky_goes_behind_everything():
