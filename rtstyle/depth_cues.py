@@ -20,6 +20,7 @@ Terms (weights chosen on validation data only, see docs/depth.md):
   Zhang threshold their object map) take the prior value of their lowest row, per blob or, with
   ``figure_columns``, per column of each blob (:func:`figure_held`); ``figure`` blends that in
   (0 = prior, 1 = held). A subject above what is behind it comes forward to where it stands.
+  ``figure_gate``: the gate for ``figure`` alone (as ``gate``; None = ``gate``, 0 = always).
 - ``gate``: apply ``centre``, ``sharp``, ``salient`` and ``figure`` only to photos with a shallow depth of field:
   their weight is multiplied by clip((r − ``gate``) / 0.5, 0, 1), r = log(q90 / q50) of the local
   sharpness (0 = always).
@@ -48,6 +49,7 @@ class CueConfig:
     figure: float = 0.0
     figure_thresh: float = 3.0
     figure_columns: bool = False
+    figure_gate: float | None = None
     smooth: int = 0
     gate: float = 0.0
     work: int = 120
@@ -189,10 +191,13 @@ def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray
         held = prior[bottom, np.arange(w)[None, :]]
         z = z + cfg.contact * (held - prior)
     e = None
-    g_photo = 1.0
-    if (cfg.centre or cfg.sharp or cfg.salient or cfg.figure) and cfg.gate:
+    g_photo = g_figure = 1.0
+    figure_gate = cfg.gate if cfg.figure_gate is None else cfg.figure_gate
+    if ((cfg.centre or cfg.sharp or cfg.salient) and cfg.gate) or (cfg.figure and figure_gate):
         e = sharpness(grey)
-        g_photo = float(np.clip((focus_ratio(e) - cfg.gate) / 0.5, 0.0, 1.0))
+        r = focus_ratio(e)
+        g_photo = float(np.clip((r - cfg.gate) / 0.5, 0.0, 1.0)) if cfg.gate else 1.0
+        g_figure = float(np.clip((r - figure_gate) / 0.5, 0.0, 1.0)) if figure_gate else 1.0
     if cfg.centre and g_photo > 0:
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         r2 = ((xx + 0.5) / w - 0.5) ** 2 + ((yy + 0.5) / h - 0.5) ** 2
@@ -202,11 +207,11 @@ def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray
             e = sharpness(grey)
         rank = np.argsort(np.argsort(e.reshape(-1))).reshape(h, w).astype(np.float32) / max(1, h * w - 1)
         z = z - g_photo * cfg.sharp * 2.0 * rank
-    sal = saliency(grey) if (cfg.salient or cfg.figure) and g_photo > 0 else None
+    sal = saliency(grey) if (cfg.salient and g_photo > 0) or (cfg.figure and g_figure > 0) else None
     if cfg.salient and g_photo > 0:
         z = z - g_photo * cfg.salient * 2.0 * sal
-    if cfg.figure and g_photo > 0:
-        z = z + g_photo * cfg.figure * (figure_held(sal, prior, cfg.figure_thresh, cfg.figure_columns) - prior)
+    if cfg.figure and g_figure > 0:
+        z = z + g_figure * cfg.figure * (figure_held(sal, prior, cfg.figure_thresh, cfg.figure_columns) - prior)
     if cfg.smooth:
         z = _guided(grey, z.astype(np.float32), int(cfg.smooth))
     if cfg.sky:

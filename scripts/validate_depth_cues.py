@@ -113,6 +113,8 @@ def main():
     ap.add_argument("--grid-figure", action="store_true",
                     help="the figure-on-ground grid (2026-12-07, session 22): figure x threshold x per column x "
                          "gate x salient, with prior, D and S beside it")
+    ap.add_argument("--grid-figure-s", action="store_true",
+                    help="the second figure grid (session 22): S with an ungated figure term beside it")
     ap.add_argument("--config", type=json.loads, default=None, help='one CueConfig as JSON, e.g. {"contact": 0.5}')
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
@@ -134,6 +136,10 @@ def main():
         configs = [CueConfig(), CueConfig(sharp=1.0, gate=1.8), CueConfig(salient=1.0, gate=1.5)] + [
             CueConfig(figure=f, figure_thresh=t, figure_columns=c, gate=g, salient=sa)
             for f, t, c, g, sa in itertools.product((0.5, 1.0), (2.0, 3.0), (False, True), (0, 1.5), (0, 1.0))]
+    elif a.grid_figure_s:
+        configs = [CueConfig(), CueConfig(salient=1.0, gate=1.5)] + [
+            CueConfig(salient=1.0, gate=1.5, figure=f, figure_thresh=t, figure_columns=c, figure_gate=0.0)
+            for f, t, c in itertools.product((0.5, 1.0), (2.0, 3.0), (False, True))]
     elif a.grid:
         configs = [CueConfig()] + [CueConfig(sky=s, sharp=sh, centre=ce, gate=g)
                                    for s, sh, ce, g in itertools.product((0, 1.0), (0.25, 0.5, 1.0), (0, 0.25, 0.5),

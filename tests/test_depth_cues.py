@@ -108,6 +108,9 @@ def test_figure_cue_brings_a_salient_subject_forward_to_where_it_stands():
     assert ordinal_accuracy(rows_prior(h, w), pr, equal_tol=0.0)["ordered"] == 0.0
     assert ordinal_accuracy(d, pr, equal_tol=0.0)["ordered"] == 1.0
     assert np.abs(d[80:, :60] - rows_prior(h, w)[80:, :60]).max() < 1e-6    # far from the post: the prior
+    # a gate that never fires turns it off; its own gate at 0 keeps it on whatever ``gate`` says
+    assert np.array_equal(cue_depth(rgb, CueConfig(figure=1.0, gate=9.0)), rows_prior(h, w))
+    assert np.array_equal(cue_depth(rgb, CueConfig(figure=1.0, gate=9.0, figure_gate=0.0)), d)
 
 
 def test_sky_goes_behind_everything():
