@@ -315,4 +315,15 @@ PLAN.append(Stage("compact-mosaic-real-4", [*_COMPACT_MORE, "--style-weight", "1
                   6000, "compact-mosaic", 120,
                   "1500 more steps of the compact net at style 1.0 + spatial-shift 1.0 on its 4500-step net",
                   init="docs/runs/compact-mosaic-real-3/compact-mosaic-4500.safetensors", rule=_COMPACT_BAR))
+# Result (session 21): 6000 steps, content 1.286 / 1.273 and style 0.057 / 0.057 on the landscape / red panda,
+# under the bar in neither; sessions 19-21 traded content against style along one curve at lr 1e-3.
+# Session 22: the end of a schedule, as for the lite nets: a quarter of the learning rate (2.5e-4) with
+# the moving average (--ema 0.998), from the kept 6000-step snapshot, at style 1.0 + spatial-shift 1.0,
+# by the same bar (docs/training.md, session 22).
+_COMPACT_END = list(_COMPACT_MORE)
+_COMPACT_END[_COMPACT_END.index("--lr") + 1] = "2.5e-4"
+PLAN.append(Stage("compact-mosaic-real-5", [*_COMPACT_END, "--style-weight", "1.0", "--shift-weight", "1.0",
+                                            "--ema", "0.998"], 7500, "compact-mosaic", 100,
+                  "a quarter of the learning rate, shipping the moving average, on the kept 6000-step net",
+                  init="docs/runs/compact-mosaic-real-4/compact-mosaic-6000.safetensors", rule=_COMPACT_BAR))
 BY_NAME = {s.name: s for s in PLAN}
