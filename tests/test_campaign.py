@@ -276,6 +276,16 @@ def test_the_rules_say_what_fails():
         f"{land}: content 0.3101 above the shipped 0.3000 + 0.01",
         f"{panda}: style 0.0500 not below the shipped 0.0500"]
     assert Continuation().check({land: better[land]}, shipped) == [f"{street}: not scored", f"{panda}: not scored"]
+    # a shipped net over the cap (0.45 on the red panda): the plain rule refuses even a net better in
+    # both losses; with cap_at_shipped the shipped content is the cap there, and only there
+    over = dict(shipped, **{panda: (0.45, 0.050)})
+    both_better = dict(better, **{panda: (0.44, 0.049)})
+    assert Continuation().check(both_better, over) == [f"{panda}: content 0.4400 above 0.42"]
+    assert Continuation(cap_at_shipped=True).check(both_better, over) == []
+    assert Continuation(cap_at_shipped=True).check(dict(both_better, **{panda: (0.4501, 0.049)}), over) == [
+        f"{panda}: content 0.4501 above the shipped 0.4500 (the shipped net is over 0.42)"]
+    assert Continuation(cap_at_shipped=True).check(dict(both_better, **{land: (0.4201, 0.05)}), over) == [
+        f"{land}: content 0.4201 above the shipped 0.3000 + 0.01", f"{land}: content 0.4201 above 0.42"]
     traded = {land: (0.36, 0.040), street: (0.367, 0.050), panda: (0.30, 0.049)}
     assert Trade(cap=0.366).check(traded, shipped) == [f"{street}: content 0.3670 above 0.366"]
     bar = Bar(((land, 1.204, 0.054), (panda, 1.167, 0.057)))
