@@ -196,8 +196,7 @@ def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray
     if ((cfg.centre or cfg.sharp or cfg.salient) and cfg.gate) or (cfg.figure and figure_gate):
         e = sharpness(grey)
         r = focus_ratio(e)
-        g_photo = float(np.clip((r - cfg.gate) / 0.5, 0.0, 1.0)) if cfg.gate else 1.0
-        g_figure = float(np.clip((r - figure_gate) / 0.5, 0.0, 1.0)) if figure_gate else 1.0
+        g_photo, g_figure = (float(np.clip((r - g) / 0.5, 0.0, 1.0)) if g else 1.0 for g in (cfg.gate, figure_gate))
     if cfg.centre and g_photo > 0:
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         r2 = ((xx + 0.5) / w - 0.5) ** 2 + ((yy + 0.5) / h - 0.5) ** 2
