@@ -343,4 +343,13 @@ _more_steps("-3", (("inokashira_pond_in_snow", 12853), ("spring_arcimboldo", 162
 _more_steps("-5", (("starry_night", 20087),), 120,
             "half the learning rate, shipping the moving average, at 256-px crops",
             extra=("--ema", "0.998"), lr="2.5e-4", rule=_CAP_AT_SHIPPED)
+# Session 22's compact-mosaic-real-5 (a quarter of the lr) was not kept. Session 23 changes the data, not
+# the schedule: 256-px crops at batch 2, as the lite nets went from 128 to 256 (docs/training.md), from
+# the kept 6000-step net at the compact recipe's lr and style 1.0 + spatial-shift 1.0, by the same bar.
+_COMPACT_256 = list(_COMPACT_MORE)
+_COMPACT_256[_COMPACT_256.index("--crop") + 1] = "256"
+_COMPACT_256[_COMPACT_256.index("--batch") + 1] = "2"
+PLAN.append(Stage("compact-mosaic-real-6", [*_COMPACT_256, "--style-weight", "1.0", "--shift-weight", "1.0"],
+                  7500, "compact-mosaic", 105, "256-px crops at batch 2 on the kept 6000-step net",
+                  init="docs/runs/compact-mosaic-real-4/compact-mosaic-6000.safetensors", rule=_COMPACT_BAR))
 BY_NAME = {s.name: s for s in PLAN}
