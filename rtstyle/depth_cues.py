@@ -21,6 +21,11 @@ Terms (weights chosen on validation data only, see docs/depth.md):
   ``figure_columns``, per column of each blob (:func:`figure_held`); ``figure`` blends that in
   (0 = prior, 1 = held). A subject above what is behind it comes forward to where it stands.
   ``figure_gate``: the gate for ``figure`` alone (as ``gate``; None = ``gate``, 0 = always).
+- ``haze``: aerial perspective: far things are seen through more air, so they are hazier (He, Sun &
+  Tang 2009, the dark channel prior: in haze-free outdoor patches some channel is near 0). + ``haze``
+  × 2 × :func:`haze_depth` (0..1, from the dark channel over ``haze_patch`` px). With ``haze_sky`` only
+  where :func:`sky_mask` finds a sky (an outdoor scene). Not under ``gate``: haze is a cue of deep
+  scenes, the opposite of a shallow depth of field.
 - ``gate``: apply ``centre``, ``sharp``, ``salient`` and ``figure`` only to photos with a shallow depth of field:
   their weight is multiplied by clip((r − ``gate``) / 0.5, 0, 1), r = log(q90 / q50) of the local
   sharpness (0 = always).
@@ -50,6 +55,9 @@ class CueConfig:
     figure_thresh: float = 3.0
     figure_columns: bool = False
     figure_gate: float | None = None
+    haze: float = 0.0
+    haze_patch: int = 3
+    haze_sky: bool = False
     smooth: int = 0
     gate: float = 0.0
     work: int = 120
@@ -163,6 +171,21 @@ def figure_held(sal: np.ndarray, prior: np.ndarray, thresh: float = 3.0, columns
     return np.where(inside, prior[np.clip(base, 0, h - 1), cols], prior).astype(np.float32)
 
 
+def haze_depth(rgb: np.ndarray, patch: int = 3, omega: float = 0.95) -> np.ndarray:
+    """Depth from haze by the dark channel prior (He, Sun & Tang 2009) of an (h, w, 3) uint8 RGB image ->
+    (h, w) float32 in [0, 1], larger = hazier = farther: the dark channel (the least channel, eroded
+    over ``patch`` px), the airlight A its 99.9th percentile, transmission t = 1 − ``omega`` · dark / A,
+    and −log t scaled by its maximum. 0 everywhere for an image with no haze at all."""
+    dark = rgb.min(axis=2).astype(np.float32) / 255.0
+    if patch > 1:
+        dark = cv2.erode(dark, np.ones((patch, patch), np.uint8))
+    a = float(np.percentile(dark, 99.9))
+    if a <= 1e-3:
+        return np.zeros(dark.shape, np.float32)
+    d = -np.log(np.clip(1.0 - omega * dark / a, 1.0 - omega, 1.0))
+    return (d / max(float(d.max()), 1e-6)).astype(np.float32)
+
+
 def focus_ratio(e: np.ndarray) -> float:
     """log(q90 / q50) of a sharpness map: large where a few regions are sharp and most are blurred
     (a shallow depth of field), near 0 for an image sharp all over."""
@@ -174,7 +197,8 @@ def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray
     """(H, W, 3) uint8 RGB -> (H, W) float32 relative depth (larger = farther)."""
     cfg = cfg or CueConfig(**kw)
     H, W = rgb.shape[:2]
-    plain = not (cfg.contact or cfg.sky or cfg.centre or cfg.sharp or cfg.salient or cfg.figure or cfg.smooth)
+    plain = not (cfg.contact or cfg.sky or cfg.centre or cfg.sharp or cfg.salient or cfg.figure or cfg.haze
+                 or cfg.smooth)
     if plain:
         return rows_prior(H, W)
     s = min(1.0, cfg.work / min(H, W))
@@ -211,10 +235,12 @@ def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray
         z = z - g_photo * cfg.salient * 2.0 * sal
     if cfg.figure and g_figure > 0:
         z = z + g_figure * cfg.figure * (figure_held(sal, prior, cfg.figure_thresh, cfg.figure_columns) - prior)
+    m = sky_mask(small) if cfg.sky or (cfg.haze and cfg.haze_sky) else None
+    if cfg.haze and (not cfg.haze_sky or m is not None):
+        z = z + cfg.haze * 2.0 * haze_depth(small, cfg.haze_patch)
     if cfg.smooth:
         z = _guided(grey, z.astype(np.float32), int(cfg.smooth))
     if cfg.sky:
-        m = sky_mask(small)
         if m is not None:
             top = float(z.max())
             z = np.where(m, (1 - cfg.sky) * z + cfg.sky * (top + 0.1), z)

@@ -115,6 +115,8 @@ def main():
                          "gate x salient, with prior, D and S beside it")
     ap.add_argument("--grid-figure-s", action="store_true",
                     help="the second figure grid (session 22): S with an ungated figure term beside it")
+    ap.add_argument("--grid-haze", action="store_true",
+                    help="the haze grid (session 23): haze x patch x sky only x with S, with prior and S beside it")
     ap.add_argument("--config", type=json.loads, default=None, help='one CueConfig as JSON, e.g. {"contact": 0.5}')
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
@@ -140,6 +142,10 @@ def main():
         configs = [CueConfig(), CueConfig(salient=1.0, gate=1.5)] + [
             CueConfig(salient=1.0, gate=1.5, figure=f, figure_thresh=t, figure_columns=c, figure_gate=0.0)
             for f, t, c in itertools.product((0.5, 1.0), (2.0, 3.0), (False, True))]
+    elif a.grid_haze:
+        configs = [CueConfig(), CueConfig(salient=1.0, gate=1.5)] + [
+            CueConfig(haze=hz, haze_patch=p, haze_sky=sk, **({"salient": 1.0, "gate": 1.5} if with_s else {}))
+            for hz, p, sk, with_s in itertools.product((0.25, 0.5, 1.0), (3, 7), (False, True), (False, True))]
     elif a.grid:
         configs = [CueConfig()] + [CueConfig(sky=s, sharp=sh, centre=ce, gate=g)
                                    for s, sh, ce, g in itertools.product((0, 1.0), (0.25, 0.5, 1.0), (0, 0.25, 0.5),

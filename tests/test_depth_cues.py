@@ -7,7 +7,8 @@ import numpy as np
 import torch
 
 from rtstyle.bench.depth import heldout
-from rtstyle.depth_cues import CueConfig, CueDepth, cue_depth, figure_held, rows_prior, run_bottom, saliency
+from rtstyle.depth_cues import (CueConfig, CueDepth, cue_depth, figure_held, haze_depth, rows_prior, run_bottom,
+                                saliency)
 from rtstyle.bench.depth.metrics import Pairs, ordinal_accuracy
 
 VAL = heldout.PAIRS_FILE.with_name("val_pairs.json")
@@ -193,3 +194,20 @@ def test_pair_sheets_turn_answers_into_judged_pairs_and_refuse_bad_lines(tmp_pat
         S.collect(items, "0 a\n")
     with pytest.raises(ValueError, match=r"no answers for photos \[3, 4\]"):
         S.collect(items, "0 a a\n1 a a\n2 a a\n")
+
+
+def test_haze_depth_puts_the_hazier_region_farther():
+    h, w = 60, 80
+    rng = np.random.default_rng(3)
+    rgb = np.zeros((h, w, 3), np.uint8)
+    rgb[:, :40] = rng.integers(0, 255, (h, 40, 3))                       # clear: some channel near 0
+    rgb[:, 40:] = 150 + rng.integers(0, 60, (h, 40, 3))                  # hazy: every channel lifted
+    d = haze_depth(rgb, patch=3)
+    assert d.shape == (h, w) and d.dtype == np.float32 and 0.0 <= d.min() and d.max() <= 1.0
+    assert d[:, 45:].mean() > d[:, :35].mean() + 0.3
+    assert np.array_equal(haze_depth(np.zeros((h, w, 3), np.uint8)), np.zeros((h, w), np.float32))
+    # as a cue: the hazy side comes out farther than the clear side on the same row; haze_sky without
+    # a sky in the frame leaves the prior
+    z = cue_depth(rgb, CueConfig(haze=1.0))
+    assert z[30, 60] > z[30, 20]
+    assert np.array_equal(cue_depth(rgb, CueConfig(haze=1.0, haze_sky=True)), rows_prior(h, w))
