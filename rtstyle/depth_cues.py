@@ -24,7 +24,9 @@ Terms (weights chosen on validation data only, see docs/depth.md):
 - ``haze``: aerial perspective: far things are seen through more air, so they are hazier (He, Sun &
   Tang 2009, the dark channel prior: in haze-free outdoor patches some channel is near 0). + ``haze``
   × 2 × :func:`haze_depth` (0..1, from the dark channel over ``haze_patch`` px). With ``haze_sky`` only
-  where :func:`sky_mask` finds a sky (an outdoor scene). Not under ``gate``: haze is a cue of deep
+  where :func:`sky_mask` finds a sky (an outdoor scene). ``haze_rise``: its own gate, on only where the
+  haze itself grows towards the top of the frame (:func:`haze_rise`, the correlation of its row means
+  with height, −1..1): weight × clip((ρ − ``haze_rise``) / 0.2, 0, 1); None = no such gate. Not under ``gate``: haze is a cue of deep
   scenes, the opposite of a shallow depth of field.
 - ``gate``: apply ``centre``, ``sharp``, ``salient`` and ``figure`` only to photos with a shallow depth of field:
   their weight is multiplied by clip((r − ``gate``) / 0.5, 0, 1), r = log(q90 / q50) of the local
@@ -58,6 +60,7 @@ class CueConfig:
     haze: float = 0.0
     haze_patch: int = 3
     haze_sky: bool = False
+    haze_rise: float | None = None
     smooth: int = 0
     gate: float = 0.0
     work: int = 120
@@ -186,6 +189,16 @@ def haze_depth(rgb: np.ndarray, patch: int = 3, omega: float = 0.95) -> np.ndarr
     return (d / max(float(d.max()), 1e-6)).astype(np.float32)
 
 
+def haze_rise(hz: np.ndarray) -> float:
+    """How much an (h, w) haze map grows towards the top of the frame: the correlation of its row means
+    with height (+1 = hazier all the way up, as aerial perspective over open ground; 0 for a flat map)."""
+    rows = hz.mean(axis=1).astype(np.float64)
+    height = np.arange(len(rows), 0, -1, dtype=np.float64)
+    if rows.std() < 1e-9:
+        return 0.0
+    return float(np.corrcoef(rows, height)[0, 1])
+
+
 def focus_ratio(e: np.ndarray) -> float:
     """log(q90 / q50) of a sharpness map: large where a few regions are sharp and most are blurred
     (a shallow depth of field), near 0 for an image sharp all over."""
@@ -237,7 +250,9 @@ def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray
         z = z + g_figure * cfg.figure * (figure_held(sal, prior, cfg.figure_thresh, cfg.figure_columns) - prior)
     m = sky_mask(small) if cfg.sky or (cfg.haze and cfg.haze_sky) else None
     if cfg.haze and (not cfg.haze_sky or m is not None):
-        z = z + cfg.haze * 2.0 * haze_depth(small, cfg.haze_patch)
+        hz = haze_depth(small, cfg.haze_patch)
+        g_haze = 1.0 if cfg.haze_rise is None else float(np.clip((haze_rise(hz) - cfg.haze_rise) / 0.2, 0.0, 1.0))
+        z = z + g_haze * cfg.haze * 2.0 * hz
     if cfg.smooth:
         z = _guided(grey, z.astype(np.float32), int(cfg.smooth))
     if cfg.sky:

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from rtstyle.bench.depth import heldout
-from rtstyle.depth_cues import (CueConfig, CueDepth, cue_depth, figure_held, haze_depth, rows_prior, run_bottom,
+from rtstyle.depth_cues import (CueConfig, CueDepth, cue_depth, figure_held, haze_depth, haze_rise, rows_prior, run_bottom,
                                 saliency)
 from rtstyle.bench.depth.metrics import Pairs, ordinal_accuracy
 
@@ -211,3 +211,18 @@ def test_haze_depth_puts_the_hazier_region_farther():
     z = cue_depth(rgb, CueConfig(haze=1.0))
     assert z[30, 60] > z[30, 20]
     assert np.array_equal(cue_depth(rgb, CueConfig(haze=1.0, haze_sky=True)), rows_prior(h, w))
+
+
+def test_haze_rise_gate_keeps_haze_only_where_it_grows_towards_the_top():
+    h, w = 60, 80
+    up = np.repeat(np.linspace(1.0, 0.0, h, dtype=np.float32)[:, None], w, 1)     # hazier towards the top
+    assert haze_rise(up) > 0.99 and haze_rise(up[::-1]) < -0.99 and haze_rise(np.ones((h, w))) == 0.0
+    rng = np.random.default_rng(4)
+    rgb = rng.integers(0, 255, (h, w, 3)).astype(np.uint8)
+    rgb[:, 40:] = 150 + rng.integers(0, 60, (h, 40, 3))      # hazy on the right, not towards the top
+    assert not np.array_equal(cue_depth(rgb, CueConfig(haze=1.0)), rows_prior(h, w))
+    assert np.array_equal(cue_depth(rgb, CueConfig(haze=1.0, haze_rise=0.5)), rows_prior(h, w))
+    lifted = rgb.astype(np.int32)
+    lifted[:20] = 150 + rng.integers(0, 60, (20, w, 3))      # the top third hazy: the gate opens
+    z = cue_depth(lifted.astype(np.uint8), CueConfig(haze=1.0, haze_rise=0.5))
+    assert z[5, 20] > rows_prior(h, w)[5, 20]
