@@ -352,4 +352,10 @@ _COMPACT_256[_COMPACT_256.index("--batch") + 1] = "2"
 PLAN.append(Stage("compact-mosaic-real-6", [*_COMPACT_256, "--style-weight", "1.0", "--shift-weight", "1.0"],
                   7500, "compact-mosaic", 105, "256-px crops at batch 2 on the kept 6000-step net",
                   init="docs/runs/compact-mosaic-real-4/compact-mosaic-6000.safetensors", rule=_COMPACT_BAR))
+# Result (session 23): spring_arcimboldo 17541, the_harvesters 18213, poppies 18575 and ejiri_in_suruga
+# 16166 shipped (their averages, at midway and again at the end); inokashira_pond_in_snow,
+# bal_du_moulin_de_la_galette and starry_night failed at both looks. compact-mosaic-real-6 passed the bar
+# at 6591 steps (landscape 1.145 / 0.035, red panda 1.138 / 0.038) and shipped as compact-mosaic.
+# Next: more 256-px steps for the compact net from the shipped 6591 (by the continuation rule now that it
+# ships), and its no-shift control at 256-px crops from the same start, for the comparison at equal steps.
 BY_NAME = {s.name: s for s in PLAN}
