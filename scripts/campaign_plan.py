@@ -358,4 +358,11 @@ PLAN.append(Stage("compact-mosaic-real-6", [*_COMPACT_256, "--style-weight", "1.
 # at 6591 steps (landscape 1.145 / 0.035, red panda 1.138 / 0.038) and shipped as compact-mosaic.
 # Next: more 256-px steps for the compact net from the shipped 6591 (by the continuation rule now that it
 # ships), and its no-shift control at 256-px crops from the same start, for the comparison at equal steps.
+# The session's last 22 minutes (pre-registered): the shipped compact net goes on at 256-px crops from
+# its 6591 steps, one job at 2 threads; it replaces itself only if its style loss is lower on all three
+# photos at no more content loss on any (Continuation with cap_at_shipped: the compact net's content is
+# over 0.42 everywhere, so the cap is the shipped content).
+PLAN.append(Stage("compact-mosaic-real-7", [*_COMPACT_256, "--style-weight", "1.0", "--shift-weight", "1.0"],
+                  8091, "compact-mosaic", 22, "more 256-px steps on the shipped 6591-step net",
+                  rule=_CAP_AT_SHIPPED))
 BY_NAME = {s.name: s for s in PLAN}
