@@ -140,8 +140,8 @@ def test_every_lite_continuation_trains_at_its_shipped_nets_style_weight():
         assert stage.args.count("--style-weight") == 1
         assert float(stage.args[stage.args.index("--style-weight") + 1]) == shipped, stage.name
         checked.append(stage.name)
-    assert "lite-poppies-crop256-2" in checked and "lite-ejiri_in_suruga-crop256-2" in checked
-    assert "lite-harvest_at_la_crau-crop256-sw6" in checked
+    stems = {camp.BY_NAME[name].stem for name in checked}
+    assert {"lite-poppies", "lite-ejiri_in_suruga", "lite-harvest_at_la_crau"} <= stems
 
 
 def test_a_style_with_no_net_yet_starts_from_its_related_net(tmp_path, monkeypatch):
