@@ -113,15 +113,23 @@ for _style in ("starry_night", "great_wave"):
                       f"lite-{_style}", 35, "1500 more style-loss steps on the shipped 9500"))
 PLAN.append(Stage("lite-20-style", [*_LITE_STYLE, "--lr", "3e-4", "--style", "all"], 6000, "lite-multi", 15,
                   "every style's CPU default at real size: 2000 style-loss steps on top of the distilled lite-multi"))
+
+
+def _with(args: list[str], values: dict[str, str]) -> list[str]:
+    """A copy of ``args`` with the value after each flag in ``values`` replaced."""
+    out = list(args)
+    for flag, value in values.items():
+        out[out.index(flag) + 1] = value
+    return out
+
+
 # Session 9: the lite nets trained on 128-px crops but paint whole frames; on 128-px crops of the
 # landscape photo lite-starry_night's style loss is 0.033, on the same crops cut from its full-frame
 # output 0.30 (instance-norm statistics and context differ). 1400 steps at 256-px crops (batch 2, the
 # shipped loss scales) took it from 0.079 to 0.033 on the landscape and 0.078 to 0.027 on the held-out
 # street photo at less content loss; 384-px crops at batch 1 lowered the style loss less and raised the
 # content loss (docs/training.md). So every lite net continues at 256-px crops.
-_LITE_256 = [a for a in _LITE_STYLE if a != "--recalibrate"]
-_LITE_256[_LITE_256.index("--crop") + 1] = "256"
-_LITE_256[_LITE_256.index("--batch") + 1] = "2"
+_LITE_256 = _with([a for a in _LITE_STYLE if a != "--recalibrate"], {"--crop": "256", "--batch": "2"})
 # ... and over a 16-px mirrored margin, cut off before the losses, as the Stylizer now paints lite
 # frames: without it the zero-padded convs paint a dark frame at every crop's edge, and that frame
 # lowered the Gram loss (lite starry_night on the landscape: 0.032 with it, 0.122 with it cut off).
@@ -136,9 +144,7 @@ def _more_steps(suffix: str, nets: tuple[tuple, ...], minutes: float, why: str, 
     weight (3.0) or the one its shipped net was trained at, plus ``extra`` arguments; shipped only by
     ``rule``."""
     for style, at, *weight in nets:
-        args = list(_LITE_256)
-        if weight:
-            args[args.index("--style-weight") + 1] = weight[0]
+        args = _with(_LITE_256, {"--style-weight": weight[0]} if weight else {})
         PLAN.append(Stage(f"lite-{style}-crop256{suffix}", [*args, *extra, "--lr", lr, "--style", style], at + 3000,
                           f"lite-{style}", minutes, f"{why} on the shipped {at}"
                           + (f", style weight {weight[0]}" if weight else ""), rule=rule))
@@ -305,12 +311,11 @@ _more_steps("-4", (("the_sower", 17450), ("summertime", 17010), ("mona_lisa", 16
 # Amended at midway (17:50, before the end look; docs/training.md): the shipped great_wave and
 # cafe_terrace_at_night nets are over the 0.42 content cap themselves, so there the cap is their content.
 _CAP_AT_SHIPPED = Continuation(cap_at_shipped=True)
+_END_OF_SCHEDULE = dict(why="half the learning rate, shipping the moving average, at 256-px crops",
+                        extra=("--ema", "0.998"), lr="2.5e-4", rule=_CAP_AT_SHIPPED)
 _more_steps("-3", (("girls_at_the_piano", 14957), ("portrait_of_pere_tanguy", 15124), ("great_wave", 11813)), 120,
-            "half the learning rate, shipping the moving average, at 256-px crops",
-            extra=("--ema", "0.998"), lr="2.5e-4", rule=_CAP_AT_SHIPPED)
-_more_steps("-4", (("cafe_terrace_at_night", 9652), ("kandinsky_composition_viii", 12177)), 120,
-            "half the learning rate, shipping the moving average, at 256-px crops",
-            extra=("--ema", "0.998"), lr="2.5e-4", rule=_CAP_AT_SHIPPED)
+            **_END_OF_SCHEDULE)
+_more_steps("-4", (("cafe_terrace_at_night", 9652), ("kandinsky_composition_viii", 12177)), 120, **_END_OF_SCHEDULE)
 # And the compact net: at 4500 steps its style passes the bar on both photos (0.051, 0.040) but its
 # content rose to 1.39 / 1.36 (bar 1.20 / 1.17), so 1500 more at two thirds of the style pressure
 # (style 1.0 + spatial-shift 1.0), same loss scales, by the same bar.
@@ -323,8 +328,7 @@ PLAN.append(Stage("compact-mosaic-real-4", [*_COMPACT_MORE, "--style-weight", "1
 # Session 22: the end of a schedule, as for the lite nets: a quarter of the learning rate (2.5e-4) with
 # the moving average (--ema 0.998), from the kept 6000-step snapshot, at style 1.0 + spatial-shift 1.0,
 # by the same bar (docs/training.md, session 22).
-_COMPACT_END = list(_COMPACT_MORE)
-_COMPACT_END[_COMPACT_END.index("--lr") + 1] = "2.5e-4"
+_COMPACT_END = _with(_COMPACT_MORE, {"--lr": "2.5e-4"})
 PLAN.append(Stage("compact-mosaic-real-5", [*_COMPACT_END, "--style-weight", "1.0", "--shift-weight", "1.0",
                                             "--ema", "0.998"], 7500, "compact-mosaic", 100,
                   "a quarter of the learning rate, shipping the moving average, on the kept 6000-step net",
@@ -337,19 +341,14 @@ PLAN.append(Stage("compact-mosaic-real-5", [*_COMPACT_END, "--style-weight", "1.
 # net is over 0.42 itself (pre-registered for all seven, docs/training.md, session 23).
 _more_steps("-3", (("inokashira_pond_in_snow", 12853), ("spring_arcimboldo", 16250),
                    ("bal_du_moulin_de_la_galette", 16350), ("the_harvesters", 16900),
-                   ("poppies", 17219, "1.0"), ("ejiri_in_suruga", 14919, "0.75")), 120,
-            "half the learning rate, shipping the moving average, at 256-px crops",
-            extra=("--ema", "0.998"), lr="2.5e-4", rule=_CAP_AT_SHIPPED)
-_more_steps("-5", (("starry_night", 20087),), 120,
-            "half the learning rate, shipping the moving average, at 256-px crops",
-            extra=("--ema", "0.998"), lr="2.5e-4", rule=_CAP_AT_SHIPPED)
+                   ("poppies", 17219, "1.0"), ("ejiri_in_suruga", 14919, "0.75")), 120, **_END_OF_SCHEDULE)
+_more_steps("-5", (("starry_night", 20087),), 120, **_END_OF_SCHEDULE)
 # Session 22's compact-mosaic-real-5 (a quarter of the lr) was not kept. Session 23 changes the data, not
 # the schedule: 256-px crops at batch 2, as the lite nets went from 128 to 256 (docs/training.md), from
 # the kept 6000-step net at the compact recipe's lr and style 1.0 + spatial-shift 1.0, by the same bar.
-_COMPACT_256 = list(_COMPACT_MORE)
-_COMPACT_256[_COMPACT_256.index("--crop") + 1] = "256"
-_COMPACT_256[_COMPACT_256.index("--batch") + 1] = "2"
-PLAN.append(Stage("compact-mosaic-real-6", [*_COMPACT_256, "--style-weight", "1.0", "--shift-weight", "1.0"],
+_COMPACT_256 = [*_with(_COMPACT_MORE, {"--crop": "256", "--batch": "2"}),
+                "--style-weight", "1.0", "--shift-weight", "1.0"]
+PLAN.append(Stage("compact-mosaic-real-6", _COMPACT_256,
                   7500, "compact-mosaic", 105, "256-px crops at batch 2 on the kept 6000-step net",
                   init="docs/runs/compact-mosaic-real-4/compact-mosaic-6000.safetensors", rule=_COMPACT_BAR))
 # Result (session 23): spring_arcimboldo 17541, the_harvesters 18213, poppies 18575 and ejiri_in_suruga
@@ -362,7 +361,7 @@ PLAN.append(Stage("compact-mosaic-real-6", [*_COMPACT_256, "--style-weight", "1.
 # its 6591 steps, one job at 2 threads; it replaces itself only if its style loss is lower on all three
 # photos at no more content loss on any (Continuation with cap_at_shipped: the compact net's content is
 # over 0.42 everywhere, so the cap is the shipped content).
-PLAN.append(Stage("compact-mosaic-real-7", [*_COMPACT_256, "--style-weight", "1.0", "--shift-weight", "1.0"],
+PLAN.append(Stage("compact-mosaic-real-7", _COMPACT_256,
                   8091, "compact-mosaic", 22, "more 256-px steps on the shipped 6591-step net",
                   rule=_CAP_AT_SHIPPED))
 # Result (session 23): 7417 steps, content higher on all three photos and style on two: 6591 stays.
