@@ -26,8 +26,8 @@ Terms (weights chosen on validation data only, see docs/depth.md):
   × 2 × :func:`haze_depth` (0..1, from the dark channel over ``haze_patch`` px). With ``haze_sky`` only
   where :func:`sky_mask` finds a sky (an outdoor scene). ``haze_rise``: its own gate, on only where the
   haze itself grows towards the top of the frame (:func:`haze_rise`, the correlation of its row means
-  with height, −1..1): weight × clip((ρ − ``haze_rise``) / 0.2, 0, 1); None = no such gate. Not under ``gate``: haze is a cue of deep
-  scenes, the opposite of a shallow depth of field.
+  with height, −1..1): weight × clip((ρ − ``haze_rise``) / 0.2, 0, 1); None = no such gate. Not under
+  ``gate``: haze is a cue of deep scenes, the opposite of a shallow depth of field.
 - ``gate``: apply ``centre``, ``sharp``, ``salient`` and ``figure`` only to photos with a shallow depth of field:
   their weight is multiplied by clip((r − ``gate``) / 0.5, 0, 1), r = log(q90 / q50) of the local
   sharpness (0 = always).
@@ -199,6 +199,11 @@ def haze_rise(hz: np.ndarray) -> float:
     return float(np.corrcoef(rows, height)[0, 1])
 
 
+def _ramp(x: float, at: float, width: float) -> float:
+    """A soft gate: 0 up to ``at``, rising linearly to 1 at ``at`` + ``width``."""
+    return float(np.clip((x - at) / width, 0.0, 1.0))
+
+
 def focus_ratio(e: np.ndarray) -> float:
     """log(q90 / q50) of a sharpness map: large where a few regions are sharp and most are blurred
     (a shallow depth of field), near 0 for an image sharp all over."""
@@ -233,7 +238,7 @@ def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray
     if ((cfg.centre or cfg.sharp or cfg.salient) and cfg.gate) or (cfg.figure and figure_gate):
         e = sharpness(grey)
         r = focus_ratio(e)
-        g_photo, g_figure = (float(np.clip((r - g) / 0.5, 0.0, 1.0)) if g else 1.0 for g in (cfg.gate, figure_gate))
+        g_photo, g_figure = (_ramp(r, g, 0.5) if g else 1.0 for g in (cfg.gate, figure_gate))
     if cfg.centre and g_photo > 0:
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         r2 = ((xx + 0.5) / w - 0.5) ** 2 + ((yy + 0.5) / h - 0.5) ** 2
@@ -251,14 +256,13 @@ def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray
     m = sky_mask(small) if cfg.sky or (cfg.haze and cfg.haze_sky) else None
     if cfg.haze and (not cfg.haze_sky or m is not None):
         hz = haze_depth(small, cfg.haze_patch)
-        g_haze = 1.0 if cfg.haze_rise is None else float(np.clip((haze_rise(hz) - cfg.haze_rise) / 0.2, 0.0, 1.0))
+        g_haze = 1.0 if cfg.haze_rise is None else _ramp(haze_rise(hz), cfg.haze_rise, 0.2)
         z = z + g_haze * cfg.haze * 2.0 * hz
     if cfg.smooth:
         z = _guided(grey, z.astype(np.float32), int(cfg.smooth))
-    if cfg.sky:
-        if m is not None:
-            top = float(z.max())
-            z = np.where(m, (1 - cfg.sky) * z + cfg.sky * (top + 0.1), z)
+    if cfg.sky and m is not None:
+        top = float(z.max())
+        z = np.where(m, (1 - cfg.sky) * z + cfg.sky * (top + 0.1), z)
     # Only the correction is resampled, so that a map no cue changed is the prior at (H, W), exactly.
     corr = (z - prior).astype(np.float32)
     if (h, w) != (H, W):

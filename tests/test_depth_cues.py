@@ -7,8 +7,8 @@ import numpy as np
 import torch
 
 from rtstyle.bench.depth import heldout
-from rtstyle.depth_cues import (CueConfig, CueDepth, cue_depth, figure_held, haze_depth, haze_rise, rows_prior, run_bottom,
-                                saliency)
+from rtstyle.depth_cues import (CueConfig, CueDepth, cue_depth, figure_held, haze_depth, haze_rise, rows_prior,
+                                run_bottom, saliency)
 from rtstyle.bench.depth.metrics import Pairs, ordinal_accuracy
 
 VAL = heldout.PAIRS_FILE.with_name("val_pairs.json")
