@@ -365,4 +365,21 @@ PLAN.append(Stage("compact-mosaic-real-7", _COMPACT_256,
                   8091, "compact-mosaic", 22, "more 256-px steps on the shipped 6591-step net",
                   rule=_CAP_AT_SHIPPED))
 # Result (session 23): 7417 steps, content higher on all three photos and style on two: 6591 stays.
+# Session 24: a second half-lr round with the moving average for the lite nets that session 23 improved at
+# both looks, and the first for the three whose last rounds (session 21) were at the full lr; same rule,
+# pre-registered in docs/training.md (session 24).
+_more_steps("-4", (("spring_arcimboldo", 17541), ("the_harvesters", 18213), ("poppies", 18575, "1.0")), 120,
+            **_END_OF_SCHEDULE)
+_more_steps("-4", (("church_at_auvers", 18716), ("the_night_cafe", 18547), ("langlois_bridge", 18678)), 120,
+            **_END_OF_SCHEDULE)
+# And the compact net: a quarter of the lr with the moving average from the shipped 6591 (by the rule it
+# ships by now), and the no-shift control at 256-px crops: the same 591 steps from the same kept 6000-step
+# net as compact-mosaic-real-6, the style weight of both terms on the Gram loss alone (comparison only).
+PLAN.append(Stage("compact-mosaic-real-8", [*_with(_COMPACT_256, {"--lr": "2.5e-4"}), "--ema", "0.998"],
+                  7591, "compact-mosaic", 110, "a quarter of the lr with the moving average on the shipped 6591",
+                  rule=_CAP_AT_SHIPPED))
+PLAN.append(Stage("compact-mosaic-real-6-noshift", _with(_COMPACT_256, {"--style-weight": "2.0", "--shift-weight": "0"}),
+                  6591, "", 110, "compact-mosaic-real-6's control at equal steps: style 2.0, no shift loss "
+                  "(comparison only, not shipped)",
+                  init="docs/runs/compact-mosaic-real-4/compact-mosaic-6000.safetensors"))
 BY_NAME = {s.name: s for s in PLAN}
