@@ -26,7 +26,10 @@ Terms (weights chosen on validation data only, see docs/depth.md):
   × 2 × :func:`haze_depth` (0..1, from the dark channel over ``haze_patch`` px). With ``haze_sky`` only
   where :func:`sky_mask` finds a sky (an outdoor scene). ``haze_rise``: its own gate, on only where the
   haze itself grows towards the top of the frame (:func:`haze_rise`, the correlation of its row means
-  with height, −1..1): weight × clip((ρ − ``haze_rise``) / 0.2, 0, 1); None = no such gate. Not under
+  with height, −1..1): weight × clip((ρ − ``haze_rise``) / 0.2, 0, 1); None = no such gate.
+  ``haze_blue``: a third gate, on only under a blue sky (an outdoor scene by its colour: Rayleigh
+  scattering, which no pale wall has): weight × clip((b − ``haze_blue``) / 0.2, 0, 1), b the blue share
+  of :func:`sky_mask` (:func:`blue_share`; 0 where no sky is found); None = no such gate. Not under
   ``gate``: haze is a cue of deep scenes, the opposite of a shallow depth of field.
 - ``gate``: apply ``centre``, ``sharp``, ``salient`` and ``figure`` only to photos with a shallow depth of field:
   their weight is multiplied by clip((r − ``gate``) / 0.5, 0, 1), r = log(q90 / q50) of the local
@@ -61,6 +64,7 @@ class CueConfig:
     haze_patch: int = 3
     haze_sky: bool = False
     haze_rise: float | None = None
+    haze_blue: float | None = None
     smooth: int = 0
     gate: float = 0.0
     work: int = 120
@@ -80,12 +84,11 @@ def sky_mask(rgb: np.ndarray, min_area: float = 0.03, max_area: float = 0.7) -> 
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
     v = hsv[..., 2].astype(np.float32) / 255
     s = hsv[..., 1].astype(np.float32) / 255
-    hue = hsv[..., 0].astype(np.float32) * 2
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255
     gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
     texture = cv2.blur(np.sqrt(gx * gx + gy * gy), (5, 5))
-    blueish = (hue > 180) & (hue < 260) & (s > 0.15)
+    blueish = _blueish(hsv)
     pale = s < 0.25
     cand = (v > 0.45) & (texture < 0.08) & (blueish | pale)
     cand = cv2.morphologyEx(cand.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
@@ -98,6 +101,20 @@ def sky_mask(rgb: np.ndarray, min_area: float = 0.03, max_area: float = 0.7) -> 
     if mask[: max(1, h // 20)].mean() < 0.3 or not (min_area <= mask.mean() <= max_area):
         return None
     return mask
+
+
+def _blueish(hsv: np.ndarray) -> np.ndarray:
+    """Sky-blue pixels of an OpenCV HSV image (hue 180–260°, saturation over 0.15)."""
+    hue = hsv[..., 0].astype(np.float32) * 2
+    return (hue > 180) & (hue < 260) & (hsv[..., 1] > 0.15 * 255)
+
+
+def blue_share(rgb: np.ndarray, mask: np.ndarray | None) -> float:
+    """The share of the sky ``mask`` (from :func:`sky_mask`) that is sky blue: near 1 under a clear
+    sky, 0 for a pale wall or ceiling taken for a sky, for a grey image, and where no sky was found."""
+    if mask is None or not mask.any():
+        return 0.0
+    return float(_blueish(cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV))[mask].mean())
 
 
 def rows_prior(h: int, w: int) -> np.ndarray:
@@ -253,10 +270,12 @@ def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray
         z = z - g_photo * cfg.salient * 2.0 * sal
     if cfg.figure and g_figure > 0:
         z = z + g_figure * cfg.figure * (figure_held(sal, prior, cfg.figure_thresh, cfg.figure_columns) - prior)
-    m = sky_mask(small) if cfg.sky or (cfg.haze and cfg.haze_sky) else None
-    if cfg.haze and (not cfg.haze_sky or m is not None):
+    m = sky_mask(small) if cfg.sky or (cfg.haze and (cfg.haze_sky or cfg.haze_blue is not None)) else None
+    g_haze = 1.0 if cfg.haze_blue is None else _ramp(blue_share(small, m), cfg.haze_blue, 0.2)
+    if cfg.haze and (not cfg.haze_sky or m is not None) and g_haze > 0:
         hz = haze_depth(small, cfg.haze_patch)
-        g_haze = 1.0 if cfg.haze_rise is None else _ramp(haze_rise(hz), cfg.haze_rise, 0.2)
+        if cfg.haze_rise is not None:
+            g_haze *= _ramp(haze_rise(hz), cfg.haze_rise, 0.2)
         z = z + g_haze * cfg.haze * 2.0 * hz
     if cfg.smooth:
         z = _guided(grey, z.astype(np.float32), int(cfg.smooth))

@@ -119,6 +119,8 @@ def main():
                     help="the haze grid (session 23): haze x patch x sky only x with S, with prior and S beside it")
     ap.add_argument("--grid-haze-rise", action="store_true",
                     help="the second haze grid (session 23): haze gated by its rise towards the top, with S or not")
+    ap.add_argument("--grid-haze-blue", action="store_true",
+                    help="the third haze grid (session 24): S + haze gated by a blue sky, with the rise gate or not")
     ap.add_argument("--config", type=json.loads, default=None, help='one CueConfig as JSON, e.g. {"contact": 0.5}')
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
@@ -152,6 +154,10 @@ def main():
         configs = [CueConfig(), CueConfig(salient=1.0, gate=1.5)] + [
             CueConfig(haze=hz, haze_patch=p, haze_rise=r, **({"salient": 1.0, "gate": 1.5} if with_s else {}))
             for hz, p, r, with_s in itertools.product((0.5, 1.0), (3, 7), (0.3, 0.6), (False, True))]
+    elif a.grid_haze_blue:
+        configs = [CueConfig(), CueConfig(salient=1.0, gate=1.5)] + [
+            CueConfig(salient=1.0, gate=1.5, haze=hz, haze_patch=p, haze_blue=b, haze_rise=r)
+            for hz, p, b, r in itertools.product((0.5, 1.0), (3, 7), (0.3, 0.6), (None, 0.3))]
     elif a.grid:
         configs = [CueConfig()] + [CueConfig(sky=s, sharp=sh, centre=ce, gate=g)
                                    for s, sh, ce, g in itertools.product((0, 1.0), (0.25, 0.5, 1.0), (0, 0.25, 0.5),

@@ -7,8 +7,8 @@ import numpy as np
 import torch
 
 from rtstyle.bench.depth import heldout
-from rtstyle.depth_cues import (CueConfig, CueDepth, cue_depth, figure_held, haze_depth, haze_rise, rows_prior,
-                                run_bottom, saliency)
+from rtstyle.depth_cues import (CueConfig, CueDepth, blue_share, cue_depth, figure_held, haze_depth, haze_rise, rows_prior,
+                                run_bottom, saliency, sky_mask)
 from rtstyle.bench.depth.metrics import Pairs, ordinal_accuracy
 
 VAL = heldout.PAIRS_FILE.with_name("val_pairs.json")
@@ -211,6 +211,26 @@ def test_haze_depth_puts_the_hazier_region_farther():
     z = cue_depth(rgb, CueConfig(haze=1.0))
     assert z[30, 60] > z[30, 20]
     assert np.array_equal(cue_depth(rgb, CueConfig(haze=1.0, haze_sky=True)), rows_prior(h, w))
+
+
+def test_haze_blue_gate_keeps_haze_only_under_a_blue_sky():
+    h, w = 60, 80
+    rng = np.random.default_rng(5)
+    ground = rng.integers(0, 120, (h, w, 3)).astype(np.uint8)           # textured, some channel low
+    blue, wall = ground.copy(), ground.copy()
+    blue[:20] = (120, 170, 230)                                          # a clear sky over the top third
+    wall[:20] = (225, 215, 200)                                          # a pale warm wall there instead
+    sky_b, sky_w = sky_mask(blue), sky_mask(wall)
+    assert sky_b is not None and sky_w is not None                       # both pass for a sky by brightness
+    assert blue_share(blue, sky_b) == 1.0 and blue_share(wall, sky_w) == 0.0
+    assert blue_share(blue, None) == 0.0
+    grey = np.repeat(blue.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
+    assert blue_share(grey, sky_mask(grey)) == 0.0                       # no colour, no blue sky
+    cfg = CueConfig(haze=1.0, haze_blue=0.5)
+    assert cue_depth(blue, cfg)[5, 40] > rows_prior(h, w)[5, 40]         # under the sky: haze counts
+    assert np.array_equal(cue_depth(wall, cfg), rows_prior(h, w))        # under the wall: the prior
+    assert np.array_equal(cue_depth(grey, cfg), rows_prior(h, w))
+    assert not np.array_equal(cue_depth(wall, CueConfig(haze=1.0)), rows_prior(h, w))
 
 
 def test_haze_rise_gate_keeps_haze_only_where_it_grows_towards_the_top():
