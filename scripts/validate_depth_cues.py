@@ -51,6 +51,15 @@ def _stereo_val():
     return [(sc, stereodemo.pairs(sc)) for sc in scenes]
 
 
+def _photos(entries) -> list:
+    bases = heldout.heldout_bases()
+    out = []
+    for e in entries:
+        assert heldout.base_name(e["photo"]) not in bases, e["photo"]
+        out.append((cv2.cvtColor(cv2.imread(str(DATA / "content" / e["photo"])), cv2.COLOR_BGR2RGB), e))
+    return out
+
+
 def load_sets():
     pairs_sha = hashlib.sha256(VAL_PAIRS.read_bytes()).hexdigest()
     if CACHE.exists():
@@ -61,12 +70,7 @@ def load_sets():
                 CACHE.write_bytes(pickle.dumps(sets))
             return sets
     from rtstyle.train.depth_data import synth
-    photos = []
-    bases = heldout.heldout_bases()
-    for e in heldout.load(VAL_PAIRS):
-        assert heldout.base_name(e["photo"]) not in bases, e["photo"]
-        rgb = cv2.cvtColor(cv2.imread(str(DATA / "content" / e["photo"])), cv2.COLOR_BGR2RGB)
-        photos.append((rgb, e))
+    photos = _photos(heldout.load(VAL_PAIRS))
     sfm = []
     for gap in (18, 24, 30, 36):
         sfm += P.clip_sfm_points(BUNNY, gap=gap, stride=3, frames=(0, 300 - gap))
@@ -90,6 +94,8 @@ def score(fn, sets) -> dict:
                 right[k][1] += 1
     out["val_pairs"] = {k: f"{r}/{n}" for k, (r, n) in right.items()}
     out["val_pairs_acc"] = right["all"][0] / right["all"][1]
+    if "sfm" not in sets:   # --pairs: the judged photos only
+        return out
     rng = np.random.default_rng(3)
     res = []
     for fr, xy, z in sets["sfm"]:
@@ -121,16 +127,19 @@ def main():
                     help="the second haze grid (session 23): haze gated by its rise towards the top, with S or not")
     ap.add_argument("--grid-haze-blue", action="store_true",
                     help="the third haze grid (session 24): S + haze gated by a blue sky, with the rise gate or not")
-    ap.add_argument("--config", type=json.loads, default=None, help='one CueConfig as JSON, e.g. {"contact": 0.5}')
+    ap.add_argument("--config", type=json.loads, action="append", default=None,
+                    help='a CueConfig as JSON, e.g. {"contact": 0.5}, scored beside the prior (may be repeated)')
+    ap.add_argument("--pairs", type=Path, default=None,
+                    help="score only the judged pairs of this file (a new batch, before it joins the pairs file)")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
     cv2.setNumThreads(1)
-    sets = load_sets()
+    sets = load_sets() if a.pairs is None else {"photos": _photos(json.loads(a.pairs.read_text()))}
     print(f"validation: {len(sets['photos'])} photos / {sum(len(e['pairs']) for _, e in sets['photos'])} pairs, "
-          f"{len(sets['sfm'])} SfM frame pairs ({sum(len(z) for *_, z in sets['sfm'])} points), {len(sets['views'])} views",
-          flush=True)
+          f"{len(sets.get('sfm', []))} SfM frame pairs ({sum(len(z) for *_, z in sets.get('sfm', []))} points), "
+          f"{len(sets.get('views', []))} views", flush=True)
     if a.config is not None:
-        configs = [CueConfig(), CueConfig(**a.config)]
+        configs = [CueConfig()] + [CueConfig(**c) for c in a.config]
     elif a.grid1:
         configs = [CueConfig(contact=c, sky=s, sharp=sh, centre=ce)
                    for c, s, sh, ce in itertools.product((0, 0.25), (0, 1.0), (0, 0.1, 0.25, 0.5), (0, 0.25))]
