@@ -29,7 +29,10 @@ Terms (weights chosen on validation data only, see docs/depth.md):
   with height, −1..1): weight × clip((ρ − ``haze_rise``) / 0.2, 0, 1); None = no such gate.
   ``haze_blue``: a third gate, on only under a blue sky (an outdoor scene by its colour: Rayleigh
   scattering, which no pale wall has): weight × clip((b − ``haze_blue``) / 0.2, 0, 1), b the blue share
-  of :func:`sky_mask` (:func:`blue_share`; 0 where no sky is found); None = no such gate. Not under
+  of :func:`sky_mask` (:func:`blue_share`; 0 where no sky is found); None = no such gate.
+  ``haze_subject``: the subject out of the haze map: × (1 − ``haze_subject`` × :func:`saliency`), so a
+  pale subject near the camera (the dark channel's named failure, white objects) is not sent back;
+  the gates read the unmasked map. Not under
   ``gate``: haze is a cue of deep scenes, the opposite of a shallow depth of field.
 - ``gate``: apply ``centre``, ``sharp``, ``salient`` and ``figure`` only to photos with a shallow depth of field:
   their weight is multiplied by clip((r − ``gate``) / 0.5, 0, 1), r = log(q90 / q50) of the local
@@ -65,6 +68,7 @@ class CueConfig:
     haze_sky: bool = False
     haze_rise: float | None = None
     haze_blue: float | None = None
+    haze_subject: float = 0.0
     smooth: int = 0
     gate: float = 0.0
     work: int = 120
@@ -276,6 +280,8 @@ def cue_depth(rgb: np.ndarray, cfg: CueConfig | None = None, **kw) -> np.ndarray
         hz = haze_depth(small, cfg.haze_patch)
         if cfg.haze_rise is not None:
             g_haze *= _ramp(haze_rise(hz), cfg.haze_rise, 0.2)
+        if cfg.haze_subject:
+            hz = hz * (1.0 - cfg.haze_subject * (sal if sal is not None else saliency(grey)))
         z = z + g_haze * cfg.haze * 2.0 * hz
     if cfg.smooth:
         z = _guided(grey, z.astype(np.float32), int(cfg.smooth))

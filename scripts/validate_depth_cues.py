@@ -129,6 +129,8 @@ def main():
                     help="the third haze grid (session 24): S + haze gated by a blue sky, with the rise gate or not")
     ap.add_argument("--config", type=json.loads, action="append", default=None,
                     help='a CueConfig as JSON, e.g. {"contact": 0.5}, scored beside the prior (may be repeated)')
+    ap.add_argument("--grid-haze-subject", action="store_true",
+                    help="the fourth haze grid (session 24): S + haze with the salient subject masked out of it")
     ap.add_argument("--pairs", type=Path, default=None,
                     help="score only the judged pairs of this file (a new batch, before it joins the pairs file)")
     ap.add_argument("--json", type=Path, default=None)
@@ -167,6 +169,10 @@ def main():
         configs = [CueConfig(), CueConfig(salient=1.0, gate=1.5)] + [
             CueConfig(salient=1.0, gate=1.5, haze=hz, haze_patch=p, haze_blue=b, haze_rise=r)
             for hz, p, b, r in itertools.product((0.5, 1.0), (3, 7), (0.3, 0.6), (None, 0.3))]
+    elif a.grid_haze_subject:
+        configs = [CueConfig(), CueConfig(salient=1.0, gate=1.5)] + [
+            CueConfig(salient=1.0, gate=1.5, haze=hz, haze_subject=m, haze_blue=b, haze_rise=r)
+            for hz, m, b, r in itertools.product((0.5, 1.0), (0.5, 1.0), (None, 0.3), (None, 0.3))]
     elif a.grid:
         configs = [CueConfig()] + [CueConfig(sky=s, sharp=sh, centre=ce, gate=g)
                                    for s, sh, ce, g in itertools.product((0, 1.0), (0.25, 0.5, 1.0), (0, 0.25, 0.5),

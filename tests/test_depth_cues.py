@@ -233,6 +233,19 @@ def test_haze_blue_gate_keeps_haze_only_under_a_blue_sky():
     assert not np.array_equal(cue_depth(wall, CueConfig(haze=1.0)), rows_prior(h, w))
 
 
+def test_haze_subject_keeps_a_pale_salient_subject_out_of_the_haze():
+    h, w = 60, 80
+    rng = np.random.default_rng(6)
+    rgb = rng.integers(0, 90, (h, w, 3)).astype(np.uint8)              # dark textured ground: no haze
+    rgb[35:50, 30:45] = 235                                             # a white object near the camera
+    plain = cue_depth(rgb, CueConfig(haze=1.0))
+    masked = cue_depth(rgb, CueConfig(haze=1.0, haze_subject=1.0))
+    lift = lambda z: float((z - rows_prior(h, w))[35:50, 30:45].mean())  # noqa: E731  (how far back it goes)
+    assert lift(plain) > 1.0                                            # the dark channel sends it back
+    assert lift(masked) < 0.5 * lift(plain)                             # the saliency mask keeps most of it
+    assert np.array_equal(cue_depth(rgb, CueConfig(haze=1.0, haze_subject=0.0)), plain)
+
+
 def test_haze_rise_gate_keeps_haze_only_where_it_grows_towards_the_top():
     h, w = 60, 80
     up = np.repeat(np.linspace(1.0, 0.0, h, dtype=np.float32)[:, None], w, 1)     # hazier towards the top
