@@ -110,27 +110,62 @@ def score(fn, sets) -> dict:
     return out
 
 
+P0, D, S = CueConfig(), CueConfig(sharp=1.0, gate=1.8), CueConfig(salient=1.0, gate=1.5)
+_S = {"salient": 1.0, "gate": 1.5}
+
+
+def _product(base: list[CueConfig], fixed: dict, **axes) -> list[CueConfig]:
+    """``base`` and then one CueConfig per combination of the ``axes`` values (itertools.product order,
+    the first axis slowest), each with the ``fixed`` settings."""
+    names = list(axes)
+    return base + [CueConfig(**fixed, **dict(zip(names, v))) for v in itertools.product(*axes.values())]
+
+
+# Every grid a selection in docs/depth.md ran: flag -> (help, configurations in the order scored).
+GRIDS = {
+    "grid": ("search the grid below (else: prior + one config per term)",
+             lambda: _product([P0], {}, sky=(0, 1.0), sharp=(0.25, 0.5, 1.0), centre=(0, 0.25, 0.5),
+                              gate=(0, 1.2, 1.5, 1.8))),
+    "grid1": ("the first grid (contact x sky x sharp x centre, no gate)",
+              lambda: _product([], {}, contact=(0, 0.25), sky=(0, 1.0), sharp=(0, 0.1, 0.25, 0.5), centre=(0, 0.25))),
+    "grid-salient": ("the saliency grid (2026-12-07): salient x sharp x gate x sky, with prior and D beside it",
+                     lambda: _product([P0, D], {}, salient=(0.25, 0.5, 1.0), sharp=(0, 1.0), gate=(0, 1.2, 1.5, 1.8),
+                                      sky=(0, 1.0))),
+    "grid-figure": ("the figure-on-ground grid (2026-12-07, session 22): figure x threshold x per column x gate x "
+                    "salient, with prior, D and S beside it",
+                    lambda: _product([P0, D, S], {}, figure=(0.5, 1.0), figure_thresh=(2.0, 3.0),
+                                     figure_columns=(False, True), gate=(0, 1.5), salient=(0, 1.0))),
+    "grid-figure-s": ("the second figure grid (session 22): S with an ungated figure term beside it",
+                      lambda: _product([P0, S], {**_S, "figure_gate": 0.0}, figure=(0.5, 1.0),
+                                       figure_thresh=(2.0, 3.0), figure_columns=(False, True))),
+    "grid-haze": ("the haze grid (session 23): haze x patch x sky only x with S, with prior and S beside it",
+                  lambda: [P0, S] + [CueConfig(haze=hz, haze_patch=p, haze_sky=sk, **(_S if with_s else {}))
+                                     for hz, p, sk, with_s in itertools.product((0.25, 0.5, 1.0), (3, 7), (False, True),
+                                                                                (False, True))]),
+    "grid-haze-rise": ("the second haze grid (session 23): haze gated by its rise towards the top, with S or not",
+                       lambda: [P0, S] + [CueConfig(haze=hz, haze_patch=p, haze_rise=r, **(_S if with_s else {}))
+                                          for hz, p, r, with_s in itertools.product((0.5, 1.0), (3, 7), (0.3, 0.6),
+                                                                                    (False, True))]),
+    "grid-haze-blue": ("the third haze grid (session 24): S + haze gated by a blue sky, with the rise gate or not",
+                       lambda: _product([P0, S], _S, haze=(0.5, 1.0), haze_patch=(3, 7), haze_blue=(0.3, 0.6),
+                                        haze_rise=(None, 0.3))),
+    "grid-haze-subject": ("the fourth haze grid (session 24): S + haze with the salient subject masked out of it",
+                          lambda: _product([P0, S], _S, haze=(0.5, 1.0), haze_subject=(0.5, 1.0),
+                                           haze_blue=(None, 0.3), haze_rise=(None, 0.3))),
+}
+# Without a grid or --config: the prior and one configuration per term.
+TERMS = [P0] + [CueConfig(contact=c, edge=e) for c in (0.5, 1.0) for e in (1.0, 2.0, 3.0)] + \
+        [CueConfig(sky=1.0), CueConfig(centre=0.25), CueConfig(centre=0.5), CueConfig(sharp=0.25),
+         CueConfig(sharp=0.5), CueConfig(smooth=4)]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--grid", action="store_true", help="search the grid below (else: prior + one config per term)")
-    ap.add_argument("--grid1", action="store_true", help="the first grid (contact x sky x sharp x centre, no gate)")
-    ap.add_argument("--grid-salient", action="store_true",
-                    help="the saliency grid (2026-12-07): salient x sharp x gate x sky, with prior and D beside it")
-    ap.add_argument("--grid-figure", action="store_true",
-                    help="the figure-on-ground grid (2026-12-07, session 22): figure x threshold x per column x "
-                         "gate x salient, with prior, D and S beside it")
-    ap.add_argument("--grid-figure-s", action="store_true",
-                    help="the second figure grid (session 22): S with an ungated figure term beside it")
-    ap.add_argument("--grid-haze", action="store_true",
-                    help="the haze grid (session 23): haze x patch x sky only x with S, with prior and S beside it")
-    ap.add_argument("--grid-haze-rise", action="store_true",
-                    help="the second haze grid (session 23): haze gated by its rise towards the top, with S or not")
-    ap.add_argument("--grid-haze-blue", action="store_true",
-                    help="the third haze grid (session 24): S + haze gated by a blue sky, with the rise gate or not")
-    ap.add_argument("--config", type=json.loads, action="append", default=None,
-                    help='a CueConfig as JSON, e.g. {"contact": 0.5}, scored beside the prior (may be repeated)')
-    ap.add_argument("--grid-haze-subject", action="store_true",
-                    help="the fourth haze grid (session 24): S + haze with the salient subject masked out of it")
+    grid = ap.add_mutually_exclusive_group()
+    for flag, (text, _) in GRIDS.items():
+        grid.add_argument(f"--{flag}", dest="grid_name", action="store_const", const=flag, help=text)
+    grid.add_argument("--config", type=json.loads, action="append", default=None,
+                      help='a CueConfig as JSON, e.g. {"contact": 0.5}, scored beside the prior (may be repeated)')
     ap.add_argument("--pairs", type=Path, default=None,
                     help="score only the judged pairs of this file (a new batch, before it joins the pairs file)")
     ap.add_argument("--json", type=Path, default=None)
@@ -141,46 +176,9 @@ def main():
           f"{len(sets.get('sfm', []))} SfM frame pairs ({sum(len(z) for *_, z in sets.get('sfm', []))} points), "
           f"{len(sets.get('views', []))} views", flush=True)
     if a.config is not None:
-        configs = [CueConfig()] + [CueConfig(**c) for c in a.config]
-    elif a.grid1:
-        configs = [CueConfig(contact=c, sky=s, sharp=sh, centre=ce)
-                   for c, s, sh, ce in itertools.product((0, 0.25), (0, 1.0), (0, 0.1, 0.25, 0.5), (0, 0.25))]
-    elif a.grid_salient:
-        configs = [CueConfig(), CueConfig(sharp=1.0, gate=1.8)] + [
-            CueConfig(salient=sa, sharp=sh, gate=g, sky=s)
-            for sa, sh, g, s in itertools.product((0.25, 0.5, 1.0), (0, 1.0), (0, 1.2, 1.5, 1.8), (0, 1.0))]
-    elif a.grid_figure:
-        configs = [CueConfig(), CueConfig(sharp=1.0, gate=1.8), CueConfig(salient=1.0, gate=1.5)] + [
-            CueConfig(figure=f, figure_thresh=t, figure_columns=c, gate=g, salient=sa)
-            for f, t, c, g, sa in itertools.product((0.5, 1.0), (2.0, 3.0), (False, True), (0, 1.5), (0, 1.0))]
-    elif a.grid_figure_s:
-        configs = [CueConfig(), CueConfig(salient=1.0, gate=1.5)] + [
-            CueConfig(salient=1.0, gate=1.5, figure=f, figure_thresh=t, figure_columns=c, figure_gate=0.0)
-            for f, t, c in itertools.product((0.5, 1.0), (2.0, 3.0), (False, True))]
-    elif a.grid_haze:
-        configs = [CueConfig(), CueConfig(salient=1.0, gate=1.5)] + [
-            CueConfig(haze=hz, haze_patch=p, haze_sky=sk, **({"salient": 1.0, "gate": 1.5} if with_s else {}))
-            for hz, p, sk, with_s in itertools.product((0.25, 0.5, 1.0), (3, 7), (False, True), (False, True))]
-    elif a.grid_haze_rise:
-        configs = [CueConfig(), CueConfig(salient=1.0, gate=1.5)] + [
-            CueConfig(haze=hz, haze_patch=p, haze_rise=r, **({"salient": 1.0, "gate": 1.5} if with_s else {}))
-            for hz, p, r, with_s in itertools.product((0.5, 1.0), (3, 7), (0.3, 0.6), (False, True))]
-    elif a.grid_haze_blue:
-        configs = [CueConfig(), CueConfig(salient=1.0, gate=1.5)] + [
-            CueConfig(salient=1.0, gate=1.5, haze=hz, haze_patch=p, haze_blue=b, haze_rise=r)
-            for hz, p, b, r in itertools.product((0.5, 1.0), (3, 7), (0.3, 0.6), (None, 0.3))]
-    elif a.grid_haze_subject:
-        configs = [CueConfig(), CueConfig(salient=1.0, gate=1.5)] + [
-            CueConfig(salient=1.0, gate=1.5, haze=hz, haze_subject=m, haze_blue=b, haze_rise=r)
-            for hz, m, b, r in itertools.product((0.5, 1.0), (0.5, 1.0), (None, 0.3), (None, 0.3))]
-    elif a.grid:
-        configs = [CueConfig()] + [CueConfig(sky=s, sharp=sh, centre=ce, gate=g)
-                                   for s, sh, ce, g in itertools.product((0, 1.0), (0.25, 0.5, 1.0), (0, 0.25, 0.5),
-                                                                        (0, 1.2, 1.5, 1.8))]
+        configs = [P0] + [CueConfig(**c) for c in a.config]
     else:
-        configs = [CueConfig()] + [CueConfig(contact=c, edge=e) for c in (0.5, 1.0) for e in (1.0, 2.0, 3.0)] + \
-                  [CueConfig(sky=1.0), CueConfig(centre=0.25), CueConfig(centre=0.5), CueConfig(sharp=0.25),
-                   CueConfig(sharp=0.5), CueConfig(smooth=4)]
+        configs = GRIDS[a.grid_name][1]() if a.grid_name else TERMS
     rows = []
     for cfg in configs:
         t0 = time.time()
