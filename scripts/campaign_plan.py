@@ -382,4 +382,9 @@ PLAN.append(Stage("compact-mosaic-real-6-noshift", _with(_COMPACT_256, {"--style
                   6591, "", 110, "compact-mosaic-real-6's control at equal steps: style 2.0, no shift loss "
                   "(comparison only, not shipped)",
                   init="docs/runs/compact-mosaic-real-4/compact-mosaic-6000.safetensors"))
+# Session 24's last 25 minutes (pre-registered in docs/training.md): a second half-lr round for three of the
+# four styles of the Gatys-500 table, shipped from their first in session 22, three jobs on the 2 cores
+# with nothing else running; one look at the end, same rule.
+_more_steps("-4", (("great_wave", 14489),), 25, **_END_OF_SCHEDULE)
+_more_steps("-5", (("cafe_terrace_at_night", 11050), ("kandinsky_composition_viii", 12900)), 25, **_END_OF_SCHEDULE)
 BY_NAME = {s.name: s for s in PLAN}
