@@ -382,6 +382,10 @@ PLAN.append(Stage("compact-mosaic-real-6-noshift", _with(_COMPACT_256, {"--style
                   6591, "", 110, "compact-mosaic-real-6's control at equal steps: style 2.0, no shift loss "
                   "(comparison only, not shipped)",
                   init="docs/runs/compact-mosaic-real-4/compact-mosaic-6000.safetensors"))
+# Result (session 24): church_at_auvers (19350 at midway, 19945 at the end), the_night_cafe 19200, spring_arcimboldo
+# 18743 and the_harvesters 19473 shipped; poppies and langlois_bridge failed both looks. compact-mosaic-real-8's
+# average (7185) failed on content (+0.017-0.020) while its trained net was lower in both; 6591 stays. The
+# no-shift control ended at 6591 with more content and style loss on all three photos than the shift net.
 # Session 24's last 25 minutes (pre-registered in docs/training.md): a second half-lr round for three of the
 # four styles of the Gatys-500 table, shipped from their first in session 22, three jobs on the 2 cores
 # with nothing else running; one look at the end, same rule.
