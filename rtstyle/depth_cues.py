@@ -32,8 +32,9 @@ Terms (weights chosen on validation data only, see docs/depth.md):
   of :func:`sky_mask` (:func:`blue_share`; 0 where no sky is found); None = no such gate.
   ``haze_subject``: the subject out of the haze map: × (1 − ``haze_subject`` × :func:`saliency`), so a
   pale subject near the camera (the dark channel's named failure, white objects) is not sent back;
-  the gates read the unmasked map. Not under
-  ``gate``: haze is a cue of deep scenes, the opposite of a shallow depth of field.
+  the gates read the unmasked map.
+  None of the haze terms is under ``gate``: haze is a cue of deep scenes, the opposite of a shallow
+  depth of field.
 - ``gate``: apply ``centre``, ``sharp``, ``salient`` and ``figure`` only to photos with a shallow depth of field:
   their weight is multiplied by clip((r − ``gate``) / 0.5, 0, 1), r = log(q90 / q50) of the local
   sharpness (0 = always).

@@ -242,7 +242,7 @@ def test_haze_subject_keeps_a_pale_salient_subject_out_of_the_haze():
     masked = cue_depth(rgb, CueConfig(haze=1.0, haze_subject=1.0))
     lift = lambda z: float((z - rows_prior(h, w))[35:50, 30:45].mean())  # noqa: E731  (how far back it goes)
     assert lift(plain) > 1.0                                            # the dark channel sends it back
-    assert lift(masked) < 0.5 * lift(plain)                             # the saliency mask keeps most of it
+    assert lift(masked) < 0.5 * lift(plain)                             # the saliency mask takes most of it back
     assert np.array_equal(cue_depth(rgb, CueConfig(haze=1.0, haze_subject=0.0)), plain)
 
 
